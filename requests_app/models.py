@@ -1,0 +1,451 @@
+"""Borrowing requests and what hangs off them: lender attempts, renewals, charges, the
+timeline of status events, messages, and the notification outbox.
+
+Models hold data and the invariants the database can keep. Status changes happen only in
+``requests_app.workflow``; charges and messages in ``requests_app.services``.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from lenders.models import Lender
+from members.models import MemberLibrary, Patron
+
+from .identifiers import validate_isbn, validate_issn, validate_oclc_number
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    SOURCING = "sourcing", "Sourcing"
+    SENT_TO_LENDER = "sent_to_lender", "Sent to lender"
+    SHIPPED = "shipped", "Shipped"
+    RECEIVED = "received", "Received"
+    RENEWAL_REQUESTED = "renewal_requested", "Renewal requested"
+    RETURNED = "returned", "Returned"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    UNFILLED = "unfilled", "Unfilled"
+    LOST = "lost", "Lost"
+
+
+#: Statuses that end a request: nothing moves out of them.
+FINAL_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.UNFILLED, Status.LOST})
+#: Statuses in which the item is out on loan, so a shipment with a due date exists.
+ON_LOAN_STATUSES = frozenset(
+    {Status.SHIPPED, Status.RECEIVED, Status.RENEWAL_REQUESTED, Status.RETURNED}
+)
+
+
+class Format(models.TextChoices):
+    BOOK = "book", "Book"
+    AUDIOBOOK = "audiobook", "Audiobook"
+    VIDEO = "video", "DVD / Blu-ray"
+    MUSIC = "music", "Music CD"
+    SCORE = "score", "Score"
+    MICROFILM = "microfilm", "Microfilm"
+    PERIODICAL_ISSUE = "periodical_issue", "Periodical issue"
+    OTHER = "other", "Other"
+
+
+class DvdRegion(models.TextChoices):
+    REGION_0 = "0", "Region 0 (not coded)"
+    REGION_1 = "1", "Region 1 (US, Canada)"
+    REGION_2 = "2", "Region 2 (Europe, Japan, Middle East)"
+    REGION_3 = "3", "Region 3 (Southeast Asia)"
+    REGION_4 = "4", "Region 4 (Australia, Latin America)"
+    REGION_5 = "5", "Region 5 (Africa, Russia, South Asia)"
+    REGION_6 = "6", "Region 6 (China)"
+
+
+class VideoEncoding(models.TextChoices):
+    NTSC = "ntsc", "NTSC"
+    PAL = "pal", "PAL"
+    SECAM = "secam", "SECAM"
+
+
+class ShippingMethod(models.TextChoices):
+    DELIVERY = "delivery", "Delivery"
+    MAIL = "mail", "Mail"
+
+
+def _money(**kwargs) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(ZERO)], **kwargs
+    )
+
+
+class BorrowingRequest(models.Model):
+    # Who asked.
+    library = models.ForeignKey(MemberLibrary, on_delete=models.PROTECT, related_name="requests")
+    patron = models.ForeignKey(
+        Patron, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_requests",
+    )
+
+    # The citation.
+    format = models.CharField(max_length=20, choices=Format.choices, default=Format.BOOK)
+    title = models.CharField(max_length=500)
+    author = models.CharField(max_length=300, blank=True)
+    publisher = models.CharField(max_length=300, blank=True)
+    year = models.CharField(max_length=20, blank=True)
+    edition = models.CharField(max_length=100, blank=True)
+    edition_only = models.BooleanField("this edition only", default=False)
+    volume = models.CharField("volume/part", max_length=100, blank=True)
+    isbn = models.CharField("ISBN", max_length=17, blank=True, validators=[validate_isbn])
+    issn = models.CharField("ISSN", max_length=9, blank=True, validators=[validate_issn])
+    oclc_number = models.CharField(
+        "OCLC number", max_length=20, blank=True, validators=[validate_oclc_number]
+    )
+    language = models.CharField(max_length=60, blank=True)
+    dvd_region = models.CharField("DVD region", max_length=1, choices=DvdRegion.choices, blank=True)
+    video_encoding = models.CharField(max_length=5, choices=VideoEncoding.choices, blank=True)
+
+    # What the library asks of the service.
+    needed_by = models.DateField(null=True, blank=True)
+    max_cost = _money(default=ZERO)
+    notes = models.TextField("notes to the team", blank=True)
+
+    # The loan.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED)
+    lender = models.ForeignKey(
+        Lender, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
+    )
+    lender_request_number = models.CharField("OCLC/ILL number", max_length=40, blank=True)
+    shipped_on = models.DateField(null=True, blank=True)
+    shipping_method = models.CharField(max_length=10, choices=ShippingMethod.choices, blank=True)
+    shipping_tracking = models.CharField(max_length=100, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    received_on = models.DateField(null=True, blank=True)
+    returned_on = models.DateField(null=True, blank=True)
+    return_method = models.CharField(max_length=10, choices=ShippingMethod.choices, blank=True)
+    return_tracking = models.CharField(max_length=100, blank=True)
+
+    # Derived, kept by the services so the queue can filter on an index.
+    charges_total = _money(default=ZERO)
+
+    # Flags, set by the background jobs.
+    not_arrived_flagged_at = models.DateTimeField(null=True, blank=True)
+    overdue_flagged_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="request_status_created"),
+            models.Index(fields=["-created_at"], name="request_created"),
+            models.Index(
+                fields=["library", "status", "-created_at"], name="request_library_status"
+            ),
+            models.Index(fields=["lender", "status"], name="request_lender_status"),
+            models.Index(fields=["assigned_to", "status"], name="request_assignee_status"),
+            models.Index(fields=["needed_by"], name="request_needed_by"),
+            models.Index(fields=["due_date"], name="request_due_date"),
+            models.Index(
+                fields=["shipped_on"],
+                condition=Q(status="shipped", not_arrived_flagged_at__isnull=True),
+                name="request_awaiting_arrival",
+            ),
+            models.Index(
+                fields=["not_arrived_flagged_at"],
+                condition=Q(not_arrived_flagged_at__isnull=False),
+                name="request_not_arrived",
+            ),
+            models.Index(
+                fields=["overdue_flagged_at"],
+                condition=Q(overdue_flagged_at__isnull=False),
+                name="request_overdue",
+            ),
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(charges_total__gt=F("max_cost")),
+                name="request_over_max_cost",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="request_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=Format.values), name="request_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_cost__gte=0), name="request_max_cost_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(charges_total__gte=0), name="request_charges_total_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=ON_LOAN_STATUSES)
+                | Q(shipped_on__isnull=False, due_date__isnull=False),
+                name="request_loan_has_shipment_and_due_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=Status.SENT_TO_LENDER) | Q(lender__isnull=False),
+                name="request_sent_has_lender",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def is_over_max_cost(self) -> bool:
+        return self.charges_total > self.max_cost
+
+
+class LenderAttempt(models.Model):
+    """One lender a request was sent to, in order, and what came of it."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting for the lender"
+        SHIPPED = "shipped", "Shipped"
+        UNFILLED = "unfilled", "Unfilled"
+        NO_ANSWER = "no_answer", "No answer"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="attempts")
+    sequence = models.PositiveSmallIntegerField()
+    lender = models.ForeignKey(Lender, on_delete=models.PROTECT, related_name="attempts")
+    lender_request_number = models.CharField("OCLC/ILL number", max_length=40, blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    reason = models.CharField(max_length=300, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "sequence"], name="attempt_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(outcome="pending"),
+                name="attempt_one_pending_per_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}/{self.sequence}: {self.lender} ({self.outcome})"
+
+
+class RenewalRequest(models.Model):
+    class Answer(models.TextChoices):
+        PENDING = "pending", "Waiting for the lender"
+        APPROVED = "approved", "Approved"
+        DENIED = "denied", "Denied"
+
+    request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="renewals")
+    requested_due_date = models.DateField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
+    new_due_date = models.DateField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["request", "requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(answer="approved") | Q(new_due_date__isnull=False),
+                name="renewal_approved_has_due_date",
+            ),
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=Q(answer="pending"),
+                name="renewal_one_pending_per_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Renewal of {self.request_id} to {self.requested_due_date}: {self.answer}"
+
+
+class ChargeKind(models.TextChoices):
+    LENDING_FEE = "lending_fee", "Lending fee"
+    SHIPPING = "shipping", "Shipping"
+    IFM = "ifm", "IFM"
+    INVOICE = "invoice", "Invoice from a special lender"
+    IFLA_VOUCHER = "ifla_voucher", "IFLA voucher"
+    REIMBURSEMENT = "reimbursement", "Reimbursement by the library"
+
+
+class ChargePayer(models.TextChoices):
+    SERVICE = "service", "The service"
+    LIBRARY = "library", "The library"
+    PATRON = "patron", "The patron"
+
+
+class Charge(models.Model):
+    """A fee or cost on a request. Charges are never deleted; a correction is a new row."""
+
+    #: Kinds that are a cost of the loan and count against its max cost.
+    COST_KINDS = frozenset(
+        {
+            ChargeKind.LENDING_FEE,
+            ChargeKind.SHIPPING,
+            ChargeKind.IFM,
+            ChargeKind.INVOICE,
+            ChargeKind.IFLA_VOUCHER,
+        }
+    )
+    Kind = ChargeKind
+    Payer = ChargePayer
+
+    request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="charges")
+    kind = models.CharField(max_length=20, choices=ChargeKind.choices)
+    amount = _money()
+    currency = models.CharField(max_length=3, default="USD")
+    payer = models.CharField(
+        max_length=10, choices=ChargePayer.choices, default=ChargePayer.SERVICE
+    )
+    invoiced = models.BooleanField(default=False)
+    paid = models.BooleanField(default=False)
+    reference = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["request", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="charge_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(kind__in=ChargeKind.values), name="charge_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency}"
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Charges are never deleted; record a correcting charge instead.")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError(f"{self.model.__name__} rows are append-only.")
+
+    def delete(self):
+        raise PermissionError(f"{self.model.__name__} rows are append-only.")
+
+
+class StatusEvent(models.Model):
+    """One line of a request's timeline: a status change, or an action recorded on it.
+
+    Append-only: the first event records the submission (from nothing to ``submitted``);
+    actions that do not change the status (a charge, a flag) have from == to.
+    """
+
+    request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when a background job acted.",
+    )
+    at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["request", "at", "id"]
+        indexes = [models.Index(fields=["request", "at"], name="event_request_at")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.from_status or '—'} → {self.to_status} ({self.action})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("Status events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Status events are append-only.")
+
+
+class Message(models.Model):
+    """A note on a request between the library and the team."""
+
+    request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["request", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Message on {self.request_id} by {self.author_id}"
+
+
+class Notification(models.Model):
+    """The outbox: one e-mail to send, written in the transaction of the change it tells of.
+
+    A Celery task sends it after commit; the periodic drain picks up whatever the broker
+    never got. Rows carry ids, never patron data; the text is rendered when it is sent.
+    """
+
+    class Audience(models.TextChoices):
+        LIBRARY = "library", "The library's contact"
+        TEAM = "team", "The resource sharing team"
+
+    kind = models.CharField(max_length=40)
+    request = models.ForeignKey(
+        BorrowingRequest, on_delete=models.PROTECT, related_name="notifications"
+    )
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(sent_at__isnull=True), name="outbox_unsent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for request {self.request_id} to {self.audience}"

@@ -1,0 +1,207 @@
+"""Shared fixtures: two libraries, alice and bob (their staff), rita (the team), admin.
+
+The suite runs on the database in ``DATABASE_URL`` (PostgreSQL in CI) or, with nothing
+set, on SQLite, saying so in the header. With ``ILLDESK_REQUIRE_SERVICES=1`` (as
+``.ci/run`` sets it) the run stops with an error unless PostgreSQL and Redis both answer,
+so a missing service fails CI instead of skipping its tests.
+"""
+
+import os
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+
+REQUIRE_SERVICES = os.environ.get("ILLDESK_REQUIRE_SERVICES", "") in {"1", "true", "yes"}
+PASSWORD = "illdesk-test-pw"
+
+
+def _database_vendor() -> str:
+    return settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+
+def _redis_problem() -> str | None:
+    """None when the Redis in REDIS_URL answers a PING, else what is wrong."""
+    if not settings.REDIS_URL:
+        return "REDIS_URL is not set"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {settings.REDIS_URL} does not answer: {exc}"
+    return None
+
+
+def _postgres_problem() -> str | None:
+    if _database_vendor() != "postgresql":
+        return "DATABASE_URL does not point at PostgreSQL"
+    import psycopg2
+
+    db = settings.DATABASES["default"]
+    try:
+        psycopg2.connect(
+            dbname=db["NAME"] or "postgres",
+            user=db["USER"],
+            password=db["PASSWORD"],
+            host=db["HOST"],
+            port=db["PORT"] or 5432,
+            connect_timeout=3,
+        ).close()
+    except psycopg2.OperationalError as exc:
+        return f"PostgreSQL does not answer: {exc}".strip()
+    return None
+
+
+def pytest_report_header(config):
+    lines = [f"illdesk database: {_database_vendor()}"]
+    if _database_vendor() == "sqlite3":
+        lines.append(
+            "illdesk: no DATABASE_URL, so the suite runs on SQLite; PostgreSQL-only tests "
+            "(row locks, races) are skipped. CI runs them (see .ci/run)."
+        )
+    redis_problem = _redis_problem()
+    lines.append(f"illdesk broker: {redis_problem or settings.REDIS_URL}")
+    if REQUIRE_SERVICES:
+        lines.append("illdesk: ILLDESK_REQUIRE_SERVICES is set: PostgreSQL and Redis must answer.")
+    return lines
+
+
+def pytest_sessionstart(session):
+    if not REQUIRE_SERVICES:
+        return
+    problems = [p for p in (_postgres_problem(), _redis_problem()) if p]
+    if problems:
+        pytest.exit("ILLDESK_REQUIRE_SERVICES is set but: " + "; ".join(problems), returncode=3)
+
+
+def pytest_collection_modifyitems(config, items):
+    postgres_skip = None
+    if _database_vendor() != "postgresql":
+        postgres_skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    redis_problem = _redis_problem()
+    redis_skip = pytest.mark.skip(reason=f"needs Redis: {redis_problem}") if redis_problem else None
+    for item in items:
+        if postgres_skip and "postgres" in item.keywords:
+            item.add_marker(postgres_skip)
+        if redis_skip and "redis" in item.keywords:
+            item.add_marker(redis_skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Tests create many users; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- People and places ------------------------------------------------------------------
+
+
+@pytest.fixture
+def library_one(db):
+    from members.models import MemberLibrary
+
+    return MemberLibrary.objects.create(
+        name="Abbot Public Library",
+        ill_code="ABBOT",
+        bpl_number="29990001",
+        library_type="public",
+        region="Northeast",
+        on_delivery=True,
+        contact_name="Ann Abbot",
+        contact_email="ill@abbot.example.org",
+        max_cost=Decimal("25.00"),
+    )
+
+
+@pytest.fixture
+def library_two(db):
+    from members.models import MemberLibrary
+
+    return MemberLibrary.objects.create(
+        name="Borden Free Library",
+        ill_code="BORDEN",
+        bpl_number="29990002",
+        library_type="public",
+        region="Western",
+        on_delivery=False,
+        contact_email="ill@borden.example.org",
+        max_cost=Decimal("0.00"),
+    )
+
+
+def _user(username, role, library=None, **extra):
+    from members.models import User
+
+    return User.objects.create_user(
+        username=username,
+        password=PASSWORD,
+        role=role,
+        library=library,
+        email=f"{username}@example.org",
+        **extra,
+    )
+
+
+@pytest.fixture
+def alice(library_one):
+    return _user("alice", "library_staff", library_one, first_name="Alice")
+
+
+@pytest.fixture
+def bob(library_two):
+    return _user("bob", "library_staff", library_two, first_name="Bob")
+
+
+@pytest.fixture
+def rita(db):
+    return _user("rita", "team", first_name="Rita")
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("admin", "admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def patron(library_one):
+    from members.models import Patron
+
+    return Patron.objects.create(
+        library=library_one,
+        card_number="21234000111",
+        name="Pat Reader",
+        email="pat@example.org",
+    )
+
+
+@pytest.fixture
+def lender(db):
+    from lenders.models import Lender
+
+    return Lender.objects.create(name="Carver College Library", oclc_symbol="CVC", kind="in_state")
+
+
+@pytest.fixture
+def submit(alice, patron):
+    """Submit a request as alice, with the citation overridden by keyword."""
+    from requests_app import workflow
+
+    def _submit(**citation):
+        citation.setdefault("title", "The Wampanoag Way")
+        return workflow.submit_request(
+            actor=alice, library=alice.library, patron=patron, citation=citation
+        )
+
+    return _submit
+
+
+@pytest.fixture
+def request_in(submit, rita, alice, lender):
+    """A request taken through the workflow to the given status."""
+    from requests_app.scenarios import drive_to
+
+    def _request_in(status, **kwargs):
+        return drive_to(submit(), status, team=rita, staff=alice, lender=lender, **kwargs)
+
+    return _request_in

@@ -1,0 +1,84 @@
+"""Two people at the same move on the same request: the row lock lets exactly one win."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from requests_app import workflow
+from requests_app.models import StatusEvent
+from requests_app.workflow import NotAllowedNow
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def race(count: int, act) -> list[object]:
+    """Run ``act`` in ``count`` threads released together; return each result or error."""
+    barrier = threading.Barrier(count)
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            barrier.wait()
+            outcome = act()
+        except Exception as exc:
+            outcome = exc
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_two_concurrent_mark_received_end_with_one_success_and_one_event(request_in, alice, rita):
+    req = request_in("shipped")
+
+    results = race(2, lambda: workflow.mark_received(req.pk, actor=alice))
+
+    refusals = [r for r in results if isinstance(r, NotAllowedNow)]
+    successes = [r for r in results if not isinstance(r, Exception)]
+    assert (len(successes), len(refusals)) == (1, 1), results
+    assert refusals[0].status == "received"
+    assert StatusEvent.objects.filter(request=req, action="mark_received").count() == 1
+
+
+def test_the_library_cancelling_while_the_team_ships_ends_one_way_only(request_in, alice, rita):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    req = request_in("sent_to_lender")
+    today = timezone.localdate()
+    moves = iter(
+        [
+            lambda: workflow.cancel(req.pk, actor=alice),
+            lambda: workflow.ship(
+                req.pk,
+                actor=rita,
+                shipped_on=today,
+                due_date=today + dt.timedelta(days=28),
+                method="mail",
+            ),
+        ]
+    )
+    lock = threading.Lock()
+
+    def next_move():
+        with lock:
+            move = next(moves)
+        return move()
+
+    results = race(2, next_move)
+
+    assert sum(isinstance(r, NotAllowedNow) for r in results) == 1, results
+    req.refresh_from_db()
+    assert req.status in {"cancelled", "shipped"}
+    later_events = StatusEvent.objects.filter(request=req, action__in=["cancel", "ship"])
+    assert list(later_events.values_list("to_status", flat=True)) == [req.status]
