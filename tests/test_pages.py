@@ -1,0 +1,77 @@
+"""The foundation's pages: login, the request list, the request detail, the health check."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from requests_app import workflow
+
+
+def test_pages_ask_anonymous_users_to_log_in(client, request_in):
+    req = request_in("submitted")
+    for url in (reverse("home"), reverse("request_detail", args=[req.pk])):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_login_page_has_labelled_fields(client, db):
+    page = client.get("/accounts/login/").content.decode()
+    assert '<label for="id_username">Username</label>' in page
+    assert '<label for="id_password">Password</label>' in page
+
+
+def test_a_user_logs_in_with_their_own_account(client, alice):
+    response = client.post("/accounts/login/", {"username": "alice", "password": "illdesk-test-pw"})
+    assert response.status_code == 302
+    assert client.get("/").context["user"] == alice
+
+
+def test_library_staff_see_only_their_librarys_requests(client, request_in, bob, library_two):
+    ours = request_in("submitted")
+    workflow.submit_request(
+        actor=bob, library=library_two, patron=None, citation={"title": "Borden's book"}
+    )
+    client.force_login(bob)
+
+    page = client.get("/")
+    assert [r.title for r in page.context["page"]] == ["Borden's book"]
+    assert client.get(reverse("request_detail", args=[ours.pk])).status_code == 404
+
+
+def test_the_team_sees_every_library(client, request_in, rita, bob, library_two):
+    request_in("submitted")
+    workflow.submit_request(
+        actor=bob, library=library_two, patron=None, citation={"title": "Borden's book"}
+    )
+    client.force_login(rita)
+    assert len(client.get("/").context["page"]) == 2
+
+
+@pytest.mark.parametrize("count", [1, 12])
+def test_the_request_list_costs_the_same_queries_at_any_length(client, request_in, rita, count):
+    for status in ["shipped"] * count:
+        request_in(status)
+    client.force_login(rita)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/")
+    assert response.status_code == 200
+    # 1 session, 2 user, 3 count for the pager, 4 the page of requests joined with library,
+    # lender and assignee, 5-7 savepoint, session expiry refresh, release.
+    assert len(queries) == 7, "\n".join(q["sql"] for q in queries)
+
+
+def test_the_detail_page_shows_the_timeline_and_hides_the_patron(client, request_in, alice):
+    req = request_in("shipped")
+    client.force_login(alice)
+    page = client.get(reverse("request_detail", args=[req.pk])).content.decode()
+    assert "Sent to lender → Shipped" in page
+    assert "Submitted" in page
+    assert req.patron.name not in page
+
+
+def test_healthz_answers_when_the_database_does(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
