@@ -1,7 +1,8 @@
 """Writes on a request that are not status changes: charges and messages.
 
-Like the workflow, each locks the request's row, checks the actor, and records itself in
-the request's timeline (a ``StatusEvent`` whose from and to status are the same).
+Like the workflow, each locks the request's row and checks the actor. A charge records
+itself in the request's timeline (a ``StatusEvent`` whose from and to status are the
+same); a message is its own dated record, shown beside the timeline.
 """
 
 from decimal import Decimal

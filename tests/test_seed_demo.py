@@ -1,0 +1,195 @@
+"""``manage.py seed_demo``: the demo data a new install starts with.
+
+These tests make their own data with the command, so they use none of the shared people
+fixtures (alice, bob, rita, admin): the command creates accounts of those names itself.
+"""
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+from stdnum import isbn
+
+from lenders.models import AvailabilityReport, Lender
+from members.models import MemberLibrary, Patron, User
+from requests_app.models import (
+    BorrowingRequest,
+    Charge,
+    LenderAttempt,
+    Message,
+    Notification,
+    RenewalRequest,
+    Status,
+    StatusEvent,
+)
+
+DEMO_PASSWORD = "illdesk-demo"
+MODELS = [
+    MemberLibrary,
+    Patron,
+    User,
+    Lender,
+    AvailabilityReport,
+    BorrowingRequest,
+    StatusEvent,
+    LenderAttempt,
+    RenewalRequest,
+    Charge,
+    Message,
+    Notification,
+    MemberLibrary.history.model,
+]
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def seeded(db):
+    return seed()
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def test_the_four_accounts_have_their_roles_libraries_and_the_demo_password(seeded):
+    alice = User.objects.get(username="alice")
+    bob = User.objects.get(username="bob")
+    rita = User.objects.get(username="rita")
+    admin = User.objects.get(username="admin")
+
+    assert alice.role == User.Role.LIBRARY_STAFF
+    assert bob.role == User.Role.LIBRARY_STAFF
+    assert alice.library is not None and bob.library is not None
+    assert alice.library != bob.library
+    assert rita.role == User.Role.TEAM and rita.library is None
+    assert admin.role == User.Role.ADMIN and admin.library is None
+    assert admin.is_staff and admin.is_superuser
+    assert not (alice.is_staff or bob.is_staff or rita.is_staff)
+    for user in (alice, bob, rita, admin):
+        assert user.check_password(DEMO_PASSWORD), user.username
+    for name in ("alice", "bob", "rita", "admin"):
+        assert name in seeded
+
+
+def test_libraries_differ_in_region_delivery_and_max_cost(seeded):
+    libraries = list(MemberLibrary.objects.all())
+    assert 5 <= len(libraries) <= 6
+    assert len({library.region for library in libraries}) >= 5
+    assert {library.on_delivery for library in libraries} == {True, False}
+    for library in libraries:
+        assert library.bpl_number.isdigit() and library.bpl_number.startswith("2999")
+        assert bool(library.delivery_route_code) == library.on_delivery
+        assert library.contact_email
+    max_costs = {library.max_cost for library in libraries}
+    assert {"0.00", "10.00", "25.00", "50.00"} <= {str(cost) for cost in max_costs}
+    # Every library has staff, patrons and several requests.
+    for library in libraries:
+        assert library.staff.filter(role=User.Role.LIBRARY_STAFF).exists()
+        assert library.patrons.exists()
+        assert library.requests.count() >= 3
+    assert Patron.objects.filter(homebound=True).exists()
+
+
+def test_every_status_has_a_request(seeded):
+    present = set(BorrowingRequest.objects.values_list("status", flat=True))
+    assert present == set(Status.values)
+    assert 30 <= BorrowingRequest.objects.count() <= 45
+
+
+def test_every_timeline_starts_with_the_submission_and_ends_at_the_status(seeded):
+    for req in BorrowingRequest.objects.all():
+        events = list(req.events.order_by("at", "id"))
+        first, last = events[0], events[-1]
+        assert (first.action, first.from_status, first.to_status) == ("submit", "", "submitted")
+        assert last.to_status == req.status, req
+        # Each event starts where the one before it ended.
+        for before, after in zip(events, events[1:], strict=False):
+            assert after.from_status == before.to_status, req
+
+
+def test_requests_use_many_formats_with_valid_identifiers(seeded):
+    formats = set(BorrowingRequest.objects.values_list("format", flat=True))
+    assert {
+        "book",
+        "audiobook",
+        "video",
+        "music",
+        "score",
+        "periodical_issue",
+        "microfilm",
+    } <= formats
+    for value in BorrowingRequest.objects.exclude(isbn="").values_list("isbn", flat=True):
+        assert isbn.is_valid(value), value
+    video = BorrowingRequest.objects.filter(format="video")
+    assert video.exclude(dvd_region="").exclude(video_encoding="").count() == video.count()
+
+
+def test_every_lender_kind_and_the_availability_cases(seeded):
+    assert set(Lender.objects.values_list("kind", flat=True)) == set(Lender.Kind.values)
+    assert AvailabilityReport.objects.filter(lending=False).exists()
+    closed = AvailabilityReport.objects.filter(closed_from__isnull=False).get()
+    assert closed.closed_from.month == 12 and closed.closed_from.year == timezone.localdate().year
+    assert closed.closed_until > closed.closed_from
+    assert Lender.objects.filter(charges_fees=True, usual_fee__gt=0).exists()
+    special = Lender.objects.get(kind=Lender.Kind.SPECIAL)
+    assert special.accepts_ifm and special.charges_fees
+    # A lender whose newest report is not lending, and lenders with a history of reports.
+    assert any(
+        (report := lender.current_availability()) is not None and not report.lending
+        for lender in Lender.objects.all()
+    )
+    assert any(lender.availability_reports.count() > 1 for lender in Lender.objects.all())
+    assert not AvailabilityReport.objects.filter(source="").exists()
+
+
+def test_charges_messages_and_the_cases_the_jobs_will_flag(seeded):
+    today = timezone.localdate()
+    over = [req for req in BorrowingRequest.objects.all() if req.charges_total > req.max_cost]
+    assert over
+    assert Charge.objects.exists() and Message.objects.count() >= 2
+    assert BorrowingRequest.objects.filter(
+        status=Status.SHIPPED, shipped_on__lte=today - dt.timedelta(days=15)
+    ).exists()
+    assert BorrowingRequest.objects.filter(
+        status__in=[Status.RECEIVED, Status.RENEWAL_REQUESTED], due_date__lt=today
+    ).exists()
+    # Somebody's first lender could not supply: the request keeps both attempts.
+    assert LenderAttempt.objects.filter(outcome=LenderAttempt.Outcome.UNFILLED).exists()
+
+
+def test_demo_data_mails_nobody(seeded):
+    assert Notification.objects.exists()
+    assert not Notification.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_running_twice_changes_nothing(seeded):
+    before = counts()
+    output = seed()
+    assert counts() == before
+    assert "nothing changed" in output
+
+
+def test_an_existing_admin_account_is_kept(db):
+    User.objects.create_superuser("admin", "boss@example.org", "their-own-password-1")
+    output = seed()
+    admin = User.objects.get(username="admin")
+    assert admin.check_password("their-own-password-1")
+    assert "existing account kept" in output
+    assert MemberLibrary.objects.exists()
+
+
+def test_a_clashing_account_stops_it_and_writes_nothing(db):
+    User.objects.create_user("alice", password="x-long-enough-1", role=User.Role.TEAM)
+    with pytest.raises(CommandError, match="alice"):
+        seed()
+    assert not MemberLibrary.objects.exists()
+    assert not BorrowingRequest.objects.exists()
+    assert User.objects.count() == 1
