@@ -91,12 +91,13 @@ class AvailabilityReport(models.Model):
                 | Q(closed_until__isnull=True)
                 | Q(closed_until__gte=F("closed_from")),
                 name="availability_closed_range_ordered",
+                violation_error_message="The closed-until date cannot be before closed-from.",
             )
         ]
 
     def __str__(self) -> str:
         lending = "lending" if self.lending else "not lending"
-        return f"{self.lender}: {lending} ({self.reported_at:%Y-%m-%d})"
+        return f"{self.lender}: {lending} ({timezone.localtime(self.reported_at):%Y-%m-%d})"
 
     def is_closed_on(self, day) -> bool:
         if self.closed_from is None:

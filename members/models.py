@@ -127,6 +127,7 @@ class User(AbstractUser):
             models.CheckConstraint(
                 condition=~Q(role="library_staff") | Q(library__isnull=False),
                 name="user_library_staff_has_library",
+                violation_error_message="Member library staff accounts need a library.",
             )
         ]
 

@@ -1,0 +1,179 @@
+"""Admin for the lender directory and its dated availability reports.
+
+A lender's page lists its availability reports newest first, each with its date, and has
+one blank row to record a new report; the person who records it is stored with it. Older
+reports stay as history: on the lender's page they are read-only and cannot be deleted
+(a wrong one is corrected on the report's own page, or superseded by a newer one).
+"""
+
+from django import forms
+from django.contrib import admin
+from django.utils import timezone
+
+from .models import AvailabilityReport, Lender
+
+
+class AvailabilityReportForm(forms.ModelForm):
+    class Meta:
+        model = AvailabilityReport
+        fields = (
+            "lender",
+            "reported_at",
+            "lending",
+            "accepting_returns",
+            "closed_from",
+            "closed_until",
+            "source",
+            "note",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        closed_from, closed_until = cleaned.get("closed_from"), cleaned.get("closed_until")
+        if closed_from and closed_until and closed_until < closed_from:
+            self.add_error("closed_until", "Closed until must be on or after closed from.")
+        if closed_until and not closed_from:
+            self.add_error("closed_from", "Give the date the closure starts.")
+        return cleaned
+
+
+class AvailabilityReportInline(admin.TabularInline):
+    model = AvailabilityReport
+    form = AvailabilityReportForm
+    fields = (
+        "reported_at",
+        "lending",
+        "accepting_returns",
+        "closed_from",
+        "closed_until",
+        "source",
+        "note",
+        "recorded_by",
+    )
+    readonly_fields = ("recorded_by",)
+    ordering = ("-reported_at", "-id")
+    extra = 1
+    can_delete = False
+    show_change_link = True
+    verbose_name = "availability report"
+    verbose_name_plural = "availability reports (newest first; the newest counts)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("recorded_by")
+
+    def has_change_permission(self, request, obj=None):
+        # Reports already recorded are history: shown, not edited, on the lender's page.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Lender)
+class LenderAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "oclc_symbol",
+        "kind",
+        "country",
+        "charges_fees",
+        "usual_fee",
+        "on_delivery",
+        "is_active",
+    )
+    search_fields = ("name", "oclc_symbol")
+    list_filter = (
+        "kind",
+        "country",
+        "charges_fees",
+        "accepts_ifm",
+        "accepts_ifla_vouchers",
+        "on_delivery",
+        "is_active",
+    )
+    ordering = ("name",)
+    readonly_fields = ("current_availability_display",)
+    fieldsets = (
+        (
+            "Identity",
+            {"fields": ("name", "oclc_symbol", ("kind", "country"), "is_active")},
+        ),
+        ("Address", {"fields": ("address", "email")}),
+        (
+            "Fees and payment",
+            {
+                "fields": (
+                    ("charges_fees", "usual_fee", "fee_currency"),
+                    ("accepts_ifm", "accepts_ifla_vouchers"),
+                )
+            },
+        ),
+        ("Delivery", {"fields": ("on_delivery", "interstate_delivery_code")}),
+        ("Availability", {"fields": ("current_availability_display",)}),
+        ("Notes", {"fields": ("notes",)}),
+    )
+    inlines = (AvailabilityReportInline,)
+
+    @admin.display(description="current availability")
+    def current_availability_display(self, obj):
+        report = obj.current_availability() if obj and obj.pk else None
+        if report is None:
+            return "No report recorded yet."
+        parts = [
+            "lending" if report.lending else "not lending",
+            "accepting returns" if report.accepting_returns else "not accepting returns",
+        ]
+        if report.closed_from:
+            until = f" until {report.closed_until:%Y-%m-%d}" if report.closed_until else ""
+            parts.append(f"closed from {report.closed_from:%Y-%m-%d}{until}")
+        return f"As of {timezone.localtime(report.reported_at):%Y-%m-%d}: {', '.join(parts)}."
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not AvailabilityReport:
+            return super().save_formset(request, form, formset, change)
+        for report in formset.save(commit=False):
+            if report.pk is None:
+                report.recorded_by = request.user
+            report.save()
+        formset.save_m2m()
+
+
+@admin.register(AvailabilityReport)
+class AvailabilityReportAdmin(admin.ModelAdmin):
+    """Every report of every lender, newest first. Reports are history: never deleted."""
+
+    form = AvailabilityReportForm
+    list_display = (
+        "reported_at",
+        "lender",
+        "lending",
+        "accepting_returns",
+        "closed_from",
+        "closed_until",
+        "source",
+        "recorded_by",
+    )
+    list_display_links = ("reported_at",)
+    list_select_related = ("lender", "recorded_by")
+    list_filter = ("lending", "accepting_returns", "lender__kind")
+    search_fields = ("lender__name", "=lender__oclc_symbol", "source")
+    ordering = ("-reported_at", "-id")
+    autocomplete_fields = ("lender",)
+    readonly_fields = ("recorded_by",)
+    fields = (
+        "lender",
+        "reported_at",
+        ("lending", "accepting_returns"),
+        ("closed_from", "closed_until"),
+        "source",
+        "note",
+        "recorded_by",
+    )
+
+    def save_model(self, request, obj, form, change):
+        if obj.pk is None:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,176 @@
+"""Admin for member libraries, their patrons, and the people who log in.
+
+The admin is the managers' tool: they edit library profiles (codes, contacts, Delivery
+route, the most a library pays), staff accounts and roles. A library profile keeps a
+history of every change, with who made it and when (django-simple-history).
+
+Patron data is confidential: patrons are not shown on a library's page, the patron list
+shows card numbers only, and it is searched by card number only.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import MemberLibrary, Patron, User
+
+LIBRARY_STAFF_NEEDS_LIBRARY = "A member library staff account needs the library it acts for."
+
+
+@admin.register(MemberLibrary)
+class MemberLibraryAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "name",
+        "ill_code",
+        "bpl_number",
+        "region",
+        "library_type",
+        "on_delivery",
+        "max_cost",
+        "is_active",
+    )
+    list_display_links = ("name", "ill_code")
+    search_fields = ("name", "ill_code", "bpl_number", "oclc_symbol", "contact_name")
+    list_filter = ("region", "library_type", "on_delivery", "is_active")
+    ordering = ("name",)
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (
+            "Identity and codes",
+            {
+                "fields": (
+                    "name",
+                    ("ill_code", "bpl_number", "oclc_symbol"),
+                    ("library_type", "region"),
+                    "is_active",
+                )
+            },
+        ),
+        ("Delivery", {"fields": ("on_delivery", "delivery_route_code", "address")}),
+        ("Contact", {"fields": ("contact_name", "contact_email", "contact_phone")}),
+        ("Money", {"fields": ("max_cost",)}),
+        ("Notes", {"fields": ("notes",)}),
+        ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
+    )
+
+
+@admin.register(Patron)
+class PatronAdmin(admin.ModelAdmin):
+    """Patrons are found by card number only; their names never appear in a list."""
+
+    list_display = ("card_number", "library", "homebound")
+    list_select_related = ("library",)
+    # Exact card numbers only: a partial number must not let anyone browse patrons.
+    search_fields = ("=card_number",)
+    search_help_text = "Enter a patron's full card number."
+    list_filter = ("homebound",)
+    fields = ("library", "card_number", "name", "email", "homebound", "created_at")
+    readonly_fields = ("created_at",)
+    show_facets = admin.ShowFacets.NEVER
+
+
+class _LibraryStaffNeedsLibrary:
+    """Say plainly what the ``user_library_staff_has_library`` constraint wants."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if "role" in self.fields and "library" in self.fields:
+            if cleaned.get("role") == User.Role.LIBRARY_STAFF and not cleaned.get("library"):
+                self.add_error("library", LIBRARY_STAFF_NEEDS_LIBRARY)
+        return cleaned
+
+
+class IlldeskUserChangeForm(_LibraryStaffNeedsLibrary, UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+
+class IlldeskUserCreationForm(_LibraryStaffNeedsLibrary, AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username",)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Staff accounts: one per person, with a role and, for library staff, a library.
+
+    Accounts are deactivated (``is_active``), not deleted: requests, events and charges
+    keep pointing at the person who acted.
+    """
+
+    form = IlldeskUserChangeForm
+    add_form = IlldeskUserCreationForm
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Role, library and status", {"fields": ("role", "library", "is_active")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        (
+            "Admin site access and permissions",
+            {
+                "classes": ("collapse",),
+                "fields": ("is_staff", "is_superuser", "groups", "user_permissions"),
+            },
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "usable_password", "password1", "password2"),
+            },
+        ),
+        (
+            "Role and library",
+            {"classes": ("wide",), "fields": ("role", "library", "email")},
+        ),
+    )
+    list_display = (
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "role",
+        "library",
+        "is_active",
+        "is_staff",
+        "last_login",
+    )
+    list_select_related = ("library",)
+    list_filter = (
+        "role",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        ("library", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("username", "first_name", "last_name", "email", "=library__ill_code")
+    readonly_fields = ("last_login", "date_joined")
+    actions = ("deactivate_accounts", "reactivate_accounts")
+
+    @admin.action(description="Deactivate the selected accounts", permissions=["change"])
+    def deactivate_accounts(self, request, queryset):
+        if queryset.filter(pk=request.user.pk).exists():
+            self.message_user(
+                request, "You cannot deactivate your own account.", level=messages.ERROR
+            )
+            queryset = queryset.exclude(pk=request.user.pk)
+        count = queryset.filter(is_active=True).update(is_active=False)
+        self.message_user(
+            request,
+            ngettext("Deactivated %d account.", "Deactivated %d accounts.", count) % count,
+            level=messages.SUCCESS,
+        )
+
+    @admin.action(description="Reactivate the selected accounts", permissions=["change"])
+    def reactivate_accounts(self, request, queryset):
+        count = queryset.filter(is_active=False).update(is_active=True)
+        self.message_user(
+            request,
+            ngettext("Reactivated %d account.", "Reactivated %d accounts.", count) % count,
+            level=messages.SUCCESS,
+        )
