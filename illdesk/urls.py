@@ -13,7 +13,24 @@ admin.site.site_title = "illdesk admin"
 
 urlpatterns = [
     path("", request_views.home, name="home"),
+    path("requests/", request_views.request_list, name="request_list"),
+    path("requests/new/", request_views.request_new, name="request_new"),
     path("requests/<int:pk>/", request_views.request_detail, name="request_detail"),
+    path(
+        "requests/<int:pk>/<slug:action>/",
+        request_views.request_action,
+        name="request_action",
+    ),
+    path(
+        "unrequested-items/",
+        request_views.unrequested_item_list,
+        name="unrequested_item_list",
+    ),
+    path(
+        "unrequested-items/new/",
+        request_views.unrequested_item_new,
+        name="unrequested_item_new",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

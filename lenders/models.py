@@ -87,11 +87,12 @@ class AvailabilityReport(models.Model):
         indexes = [models.Index(fields=["lender", "-reported_at"], name="availability_newest")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(closed_from__isnull=True)
-                | Q(closed_until__isnull=True)
-                | Q(closed_until__gte=F("closed_from")),
+                condition=Q(closed_until__isnull=True)
+                | Q(closed_from__isnull=False, closed_until__gte=F("closed_from")),
                 name="availability_closed_range_ordered",
-                violation_error_message="The closed-until date cannot be before closed-from.",
+                violation_error_message=(
+                    "A closed-until date needs a closed-from date on or before it."
+                ),
             )
         ]
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from simple_history.models import HistoricalRecords
 
 digits_only = RegexValidator(r"^[0-9]+$", "Use digits only.")
@@ -66,6 +67,11 @@ class MemberLibrary(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(bpl_number__regex=r"^[0-9]+$"), name="memberlibrary_bpl_digits"
+            ),
+            models.UniqueConstraint(
+                Upper("ill_code"),
+                name="memberlibrary_ill_code_unique_any_case",
+                violation_error_message="A library with this ILL code already exists.",
             ),
         ]
 

@@ -349,14 +349,7 @@ class BorrowingRequestAdmin(RequestNumberSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="flags")
     def flags(self, obj):
-        flags = []
-        if obj.not_arrived_flagged_at:
-            flags.append("not arrived")
-        if obj.overdue_flagged_at:
-            flags.append("overdue")
-        if obj.is_over_max_cost:
-            flags.append("over max cost")
-        return ", ".join(flags) or "none"
+        return ", ".join(FLAGS[flag].lower() for flag in obj.flags) or "none"
 
     @admin.display(description="charges against max cost")
     def cost_summary(self, obj):
@@ -443,15 +436,12 @@ class RenewalRequestAdmin(RequestNumberSearchMixin, ReadOnlyAdmin):
 
 @admin.register(Message)
 class MessageAdmin(RequestNumberSearchMixin, ReadOnlyAdmin):
-    list_display = ("created_at", request_link, "author", "excerpt")
+    # Bodies are free text that may name a patron: read them on the request, not in a list.
+    list_display = ("created_at", request_link, "author")
     list_select_related = ("request", "author")
     list_filter = ("author__role",)
     search_fields = ("=author__username",)
     search_help_text = "A request number (#1234) or the author's exact username."
-
-    @admin.display(description="message")
-    def excerpt(self, obj):
-        return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
 
 
 @admin.register(Notification)

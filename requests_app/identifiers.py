@@ -14,8 +14,13 @@ from stdnum.exceptions import ValidationError as StdnumError
 _OCLC_PREFIX = re.compile(r"^\s*(\(ocolc\)|ocm|ocn|on)\s*", re.IGNORECASE)
 
 
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
 def normalize_isbn(value: str) -> str:
     """Return the ISBN-13 of a valid ISBN-10 or ISBN-13, in compact form ('' stays '')."""
+    value = _text(value)
     if not value.strip():
         return ""
     try:
@@ -34,6 +39,7 @@ def normalize_isbn(value: str) -> str:
 
 def normalize_issn(value: str) -> str:
     """Return a valid ISSN as NNNN-NNNN ('' stays '')."""
+    value = _text(value)
     if not value.strip():
         return ""
     try:
@@ -51,6 +57,7 @@ def normalize_issn(value: str) -> str:
 
 def normalize_oclc_number(value: str) -> str:
     """Return an OCLC number as bare digits without leading zeros ('' stays '')."""
+    value = _text(value)
     if not value.strip():
         return ""
     digits = _OCLC_PREFIX.sub("", value).strip()

@@ -44,6 +44,12 @@ ON_LOAN_STATUSES = frozenset(
 )
 
 
+#: Statuses in which the library has had the item in hand.
+HAS_ARRIVED_STATUSES = frozenset(
+    {Status.RECEIVED, Status.RENEWAL_REQUESTED, Status.RETURNED, Status.COMPLETED}
+)
+
+
 class Format(models.TextChoices):
     BOOK = "book", "Book"
     AUDIOBOOK = "audiobook", "Audiobook"
@@ -203,6 +209,15 @@ class BorrowingRequest(models.Model):
                 condition=~Q(status=Status.SENT_TO_LENDER) | Q(lender__isnull=False),
                 name="request_sent_has_lender",
             ),
+            models.CheckConstraint(
+                condition=~Q(status__in=HAS_ARRIVED_STATUSES) | Q(received_on__isnull=False),
+                name="request_arrived_has_received_on",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=[Status.RETURNED, Status.COMPLETED])
+                | (Q(returned_on__isnull=False) & ~Q(return_method="")),
+                name="request_returned_has_return",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -215,6 +230,20 @@ class BorrowingRequest(models.Model):
     @property
     def is_over_max_cost(self) -> bool:
         return self.charges_total > self.max_cost
+
+    @property
+    def flags(self) -> list[str]:
+        """The flags this request carries now; ``selectors.with_flag`` is the query twin."""
+        flags = []
+        if self.status == Status.SHIPPED and self.not_arrived_flagged_at:
+            flags.append("not_arrived")
+        if self.status in (Status.RECEIVED, Status.RENEWAL_REQUESTED) and self.overdue_flagged_at:
+            flags.append("overdue")
+        if self.is_over_max_cost:
+            flags.append("over_max_cost")
+        if self.status == Status.RENEWAL_REQUESTED:
+            flags.append("renewal_pending")
+        return flags
 
 
 class LenderAttempt(models.Model):
@@ -292,6 +321,16 @@ class RenewalRequest(models.Model):
         return f"Renewal of {self.request_id} to {self.requested_due_date}: {self.answer}"
 
 
+class NoDeleteQuerySet(models.QuerySet):
+    def delete(self):
+        raise PermissionError(f"{self.model.__name__} rows are never deleted.")
+
+
+class AppendOnlyQuerySet(NoDeleteQuerySet):
+    def update(self, **kwargs):
+        raise PermissionError(f"{self.model.__name__} rows are append-only.")
+
+
 class ChargeKind(models.TextChoices):
     LENDING_FEE = "lending_fee", "Lending fee"
     SHIPPING = "shipping", "Shipping"
@@ -326,7 +365,7 @@ class Charge(models.Model):
     request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="charges")
     kind = models.CharField(max_length=20, choices=ChargeKind.choices)
     amount = _money()
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(max_length=3, default=settings.ILLDESK_CURRENCY)
     payer = models.CharField(
         max_length=10, choices=ChargePayer.choices, default=ChargePayer.SERVICE
     )
@@ -337,6 +376,8 @@ class Charge(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = NoDeleteQuerySet.as_manager()
 
     class Meta:
         ordering = ["request", "created_at", "id"]
@@ -352,14 +393,6 @@ class Charge(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Charges are never deleted; record a correcting charge instead.")
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError(f"{self.model.__name__} rows are append-only.")
-
-    def delete(self):
-        raise PermissionError(f"{self.model.__name__} rows are append-only.")
 
 
 class StatusEvent(models.Model):
@@ -430,11 +463,23 @@ class Notification(models.Model):
 
     kind = models.CharField(max_length=40)
     request = models.ForeignKey(
-        BorrowingRequest, on_delete=models.PROTECT, related_name="notifications"
+        BorrowingRequest,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    unrequested_item = models.ForeignKey(
+        "UnrequestedItemReport",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
     )
     audience = models.CharField(max_length=10, choices=Audience.choices)
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
@@ -446,6 +491,46 @@ class Notification(models.Model):
                 fields=["created_at"], condition=Q(sent_at__isnull=True), name="outbox_unsent"
             )
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(request__isnull=False, unrequested_item__isnull=True)
+                | Q(request__isnull=True, unrequested_item__isnull=False),
+                name="notification_about_one_thing",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.kind} for request {self.request_id} to {self.audience}"
+        about = self.request_id or f"unrequested item {self.unrequested_item_id}"
+        return f"{self.kind} for {about} to {self.audience}"
+
+
+class UnrequestedItemReport(models.Model):
+    """A library received an item it did not request: the team finds whose it is."""
+
+    library = models.ForeignKey(
+        MemberLibrary, on_delete=models.PROTECT, related_name="unrequested_items"
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    title = models.CharField("what arrived", max_length=500)
+    slip_number = models.CharField(
+        "ILL or slip number",
+        max_length=60,
+        blank=True,
+        help_text="Any number on the slip or label: an OCLC/ILL number, a request number.",
+    )
+    sent_by = models.CharField(
+        "sent by", max_length=200, blank=True, help_text="The library on the label, if any."
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["library", "-created_at"], name="unrequested_library")]
+
+    def __str__(self) -> str:
+        return f"Unrequested item at {self.library_id}: {self.title}"

@@ -10,13 +10,17 @@ import logging
 
 from django.db import transaction
 
-from .models import BorrowingRequest, Notification
+from .models import BorrowingRequest, Notification, UnrequestedItemReport
 
 logger = logging.getLogger(__name__)
 
 
-def notify(req: BorrowingRequest, kind: str, audience: str) -> Notification:
-    notification = Notification.objects.create(request=req, kind=kind, audience=audience)
+def notify(
+    about: BorrowingRequest | UnrequestedItemReport, kind: str, audience: str
+) -> Notification:
+    """Write a notification about a request (or an unrequested item) to the outbox."""
+    field = "unrequested_item" if isinstance(about, UnrequestedItemReport) else "request"
+    notification = Notification.objects.create(kind=kind, audience=audience, **{field: about})
     transaction.on_commit(lambda: enqueue(notification.pk))
     return notification
 

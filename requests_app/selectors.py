@@ -4,17 +4,24 @@ HTML views, API views and reports start from these, so access rules and query sh
 in one place.
 """
 
-from django.db.models import F, QuerySet
+import datetime as dt
+
+from django.db.models import Count, F, Q, QuerySet
 
 from members.models import User
 
-from .models import BorrowingRequest, Status
+from .identifiers import normalize_isbn, normalize_oclc_number
+from .models import BorrowingRequest, RenewalRequest, Status
+
+#: Loans that are out with the library: what "due soon" and "overdue" look at.
+WITH_LIBRARY = (Status.RECEIVED, Status.RENEWAL_REQUESTED)
 
 #: The flags the background jobs set (and the one charges set), as lists filter on them.
 FLAGS = {
     "not_arrived": "Not arrived",
     "overdue": "Overdue",
     "over_max_cost": "Over max cost",
+    "renewal_pending": "Renewal pending",
 }
 
 
@@ -50,4 +57,51 @@ def with_flag(requests: QuerySet[BorrowingRequest], flag: str) -> QuerySet[Borro
         )
     if flag == "over_max_cost":
         return requests.filter(charges_total__gt=F("max_cost"))
+    if flag == "renewal_pending":
+        return requests.filter(status=Status.RENEWAL_REQUESTED)
     raise ValueError(f"Unknown flag: {flag}")
+
+
+def search(requests: QuerySet[BorrowingRequest], text: str) -> QuerySet[BorrowingRequest]:
+    """Title or author words, or an exact ISBN (10 or 13) or OCLC number."""
+    text = text.strip()
+    if not text:
+        return requests
+    matches = Q(title__icontains=text) | Q(author__icontains=text)
+    for field, normalize in (("isbn", normalize_isbn), ("oclc_number", normalize_oclc_number)):
+        try:
+            matches |= Q(**{field: normalize(text)})
+        except Exception:  # noqa: S112 - not that kind of number; the words still match
+            continue
+    return requests.filter(matches)
+
+
+def status_counts(requests: QuerySet[BorrowingRequest]) -> dict[str, int]:
+    """How many of ``requests`` are in each status (every status present, zeros included)."""
+    counts = dict.fromkeys(Status.values, 0)
+    rows = requests.order_by().values_list("status").annotate(n=Count("id"))
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def due_soon(
+    requests: QuerySet[BorrowingRequest], today: dt.date, days: int = 7
+) -> QuerySet[BorrowingRequest]:
+    """Loans with the library that are due from today to ``days`` days ahead."""
+    return requests.filter(
+        status__in=WITH_LIBRARY, due_date__gte=today, due_date__lte=today + dt.timedelta(days)
+    ).order_by("due_date", "id")
+
+
+def overdue(requests: QuerySet[BorrowingRequest], today: dt.date) -> QuerySet[BorrowingRequest]:
+    """Loans with the library whose due date has passed (whether or not the job flagged them)."""
+    return requests.filter(status__in=WITH_LIBRARY, due_date__lt=today).order_by("due_date", "id")
+
+
+def renewals_answered_since(library_id: int, since: dt.datetime) -> QuerySet[RenewalRequest]:
+    """The lenders' renewal answers for a library's loans, newest first."""
+    return (
+        RenewalRequest.objects.filter(request__library_id=library_id, answered_at__gte=since)
+        .select_related("request")
+        .order_by("-answered_at")
+    )

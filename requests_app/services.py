@@ -14,16 +14,18 @@ from django.db.models import Sum
 
 from members.models import User
 
-from .models import CENT, ZERO, BorrowingRequest, Charge, Message, Notification, StatusEvent
+from .models import (
+    CENT,
+    ZERO,
+    BorrowingRequest,
+    Charge,
+    Message,
+    Notification,
+    StatusEvent,
+    UnrequestedItemReport,
+)
 from .notifications import notify
-from .workflow import LIBRARY, TEAM, NotPermitted, actor_side
-
-
-def _lock_for(request_id: int, actor: User, action: str, sides: set[str]) -> BorrowingRequest:
-    req = BorrowingRequest.objects.select_for_update().get(pk=request_id)
-    if actor_side(actor, req.library_id) not in sides:
-        raise NotPermitted(action, req.status, "You may not do this on this request.")
-    return req
+from .workflow import LIBRARY, TEAM, NotPermitted, lock_request
 
 
 def _note_in_timeline(req: BorrowingRequest, action: str, actor: User, note: str) -> None:
@@ -51,9 +53,19 @@ def add_charge(
 ) -> Charge:
     """Record a fee or cost and keep the request's running total against its max cost.
 
-    The total counts the cost kinds (not reimbursements) in the service's currency.
+    The total counts the cost kinds (not reimbursements). Amounts are in the service's
+    currency, as IFM and invoices bill them, so no cost escapes the max-cost check.
     """
     currency = (currency or settings.ILLDESK_CURRENCY).upper()
+    if currency != settings.ILLDESK_CURRENCY:
+        raise ValidationError(
+            {
+                "currency": [
+                    f"Record the amount in {settings.ILLDESK_CURRENCY}, as invoiced; "
+                    "put the original amount and currency in the reference."
+                ]
+            }
+        )
     charge = Charge(
         kind=kind,
         amount=amount,
@@ -66,12 +78,12 @@ def add_charge(
     )
     charge.full_clean(exclude=["request", "created_by"])
     with transaction.atomic():
-        req = _lock_for(request_id, actor, "add_charge", {TEAM})
+        req = lock_request(request_id, "add_charge", actor, {TEAM})
         charge.request = req
         charge.save()
-        total = req.charges.filter(
-            kind__in=Charge.COST_KINDS, currency=settings.ILLDESK_CURRENCY
-        ).aggregate(total=Sum("amount"))["total"]
+        total = req.charges.filter(kind__in=Charge.COST_KINDS).aggregate(total=Sum("amount"))[
+            "total"
+        ]
         # SQLite sums decimals as floats; round back to cents.
         req.charges_total = Decimal(total or ZERO).quantize(CENT)
         req.save(update_fields=["charges_total", "updated_at"])
@@ -92,8 +104,31 @@ def post_message(request_id: int, *, actor: User, body: str) -> Message:
     if not body:
         raise ValidationError({"body": ["Write a message."]})
     with transaction.atomic():
-        req = _lock_for(request_id, actor, "post_message", {LIBRARY, TEAM})
+        req = lock_request(request_id, "post_message", actor, {LIBRARY, TEAM})
         message = Message.objects.create(request=req, author=actor, body=body)
         audience = Notification.Audience.LIBRARY if actor.is_team else Notification.Audience.TEAM
         notify(req, "message", audience)
     return message
+
+
+def report_unrequested_item(
+    *, actor: User, title: str, slip_number: str = "", sent_by: str = "", note: str = ""
+) -> UnrequestedItemReport:
+    """A library received an item it did not request: record it and tell the team."""
+    if not actor.is_active or not actor.is_library_staff:
+        raise NotPermitted(
+            "report_unrequested_item", "", "Only member library staff report items they received."
+        )
+    report = UnrequestedItemReport(
+        library_id=actor.library_id,
+        reported_by=actor,
+        title=title.strip(),
+        slip_number=slip_number.strip(),
+        sent_by=sent_by.strip(),
+        note=note.strip(),
+    )
+    report.full_clean()
+    with transaction.atomic():
+        report.save()
+        notify(report, "unrequested_item", Notification.Audience.TEAM)
+    return report

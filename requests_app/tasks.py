@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 #: The drain leaves rows younger than this to the task queued on commit.
 DRAIN_GRACE = timedelta(minutes=1)
+#: After this many failed attempts a notification is left unsent, with its last error.
+MAX_ATTEMPTS = 8
 
 SUBJECTS = {
     "submitted": "New request #{id}: {title}",
@@ -27,61 +29,88 @@ SUBJECTS = {
     "renewal_answered": "Renewal answered: request #{id}, {title}",
     "unfilled": "Unfilled: request #{id}, {title}",
     "cancelled": "Cancelled by the team: request #{id}, {title}",
+    "cancelled_by_library": "Cancelled by the library: request #{id}, {title}",
     "message": "New message on request #{id}, {title}",
+    "not_arrived_reported": "Not arrived: request #{id}, {title}",
+    "unrequested_item": "Item received but not requested, at {library}",
 }
+
+
+def _ready(now):
+    """Unsent rows that may be tried now: unclaimed (or a dead worker's), past their backoff."""
+    return (
+        Notification.objects.filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+    )
 
 
 def _claim(notification_id: int) -> bool:
     """Take the row for this worker, so two workers never send the same e-mail."""
     now = timezone.now()
     return bool(
-        Notification.objects.filter(pk=notification_id, sent_at__isnull=True)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
-        .update(claimed_at=now, attempts=F("attempts") + 1)
+        _ready(now).filter(pk=notification_id).update(claimed_at=now, attempts=F("attempts") + 1)
     )
 
 
-def _recipient(notification: Notification) -> str:
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failure: 2, 4, 8 … minutes, at most 6 h."""
+    return timedelta(minutes=min(2**attempts, 360))
+
+
+def _compose(notification: Notification) -> tuple[str, str, str]:
+    """The recipient, subject and text of a notification, rendered now."""
+    about = notification.request or notification.unrequested_item
     if notification.audience == Notification.Audience.TEAM:
-        return settings.ILLDESK_TEAM_EMAIL
-    return notification.request.library.contact_email
+        recipient = settings.ILLDESK_TEAM_EMAIL
+    else:
+        recipient = about.library.contact_email
+    if notification.request is not None:
+        req = notification.request
+        subject = SUBJECTS.get(notification.kind, "Request #{id}: {title}").format(
+            id=req.pk, title=req.title[:80]
+        )
+        context = {"notification": notification, "req": req, "url": _link("request_detail", req.pk)}
+        return recipient, subject, render_to_string("email/notification.txt", context)
+    item = notification.unrequested_item
+    subject = SUBJECTS["unrequested_item"].format(library=item.library.ill_code)
+    context = {"item": item, "url": _link("unrequested_item_list")}
+    return recipient, subject, render_to_string("email/unrequested_item.txt", context)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=8)
-def send_notification(self, notification_id: int) -> str:
+def _link(name: str, *args) -> str:
+    return settings.ILLDESK_BASE_URL + reverse(name, args=args)
+
+
+@shared_task(acks_late=True)
+def send_notification(notification_id: int) -> str:
+    """Send one notification if it is ready and nobody else is sending it.
+
+    A failure releases the row with a backoff; the drain tries it again then, up to
+    ``MAX_ATTEMPTS`` times. That is the one retry path, on Celery or in-process alike.
+    """
     if not _claim(notification_id):
-        return "already sent or being sent"
-    notification = Notification.objects.select_related("request__library", "request__lender").get(
-        pk=notification_id
-    )
-    req = notification.request
-    recipient = _recipient(notification)
+        return "not ready, already sent or being sent"
+    notification = Notification.objects.select_related(
+        "request__library", "request__lender", "unrequested_item__library"
+    ).get(pk=notification_id)
+    recipient, subject, body = _compose(notification)
     if not recipient:
         Notification.objects.filter(pk=notification_id).update(
             sent_at=timezone.now(), last_error="No recipient address on file."
         )
         logger.warning("Notification %s has no recipient; marked done.", notification_id)
         return "no recipient"
-    context = {
-        "notification": notification,
-        "req": req,
-        "url": settings.ILLDESK_BASE_URL + reverse("request_detail", args=[req.pk]),
-    }
-    subject = SUBJECTS.get(notification.kind, "Request #{id}: {title}").format(
-        id=req.pk, title=req.title[:80]
-    )
     try:
-        send_mail(
-            subject,
-            render_to_string("email/notification.txt", context),
-            None,
-            [recipient],
-        )
+        send_mail(subject, body, None, [recipient])
     except Exception as exc:
         Notification.objects.filter(pk=notification_id).update(
-            claimed_at=None, last_error=str(exc)[:300]
+            claimed_at=None,
+            not_before=timezone.now() + backoff(notification.attempts + 1),
+            last_error=str(exc)[:300],
         )
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+        logger.warning("Notification %s failed (%s); will retry.", notification_id, exc)
+        return "failed; will retry"
     Notification.objects.filter(pk=notification_id).update(sent_at=timezone.now(), last_error="")
     logger.info("Sent notification %s (%s).", notification_id, notification.kind)
     return "sent"
@@ -92,8 +121,8 @@ def drain_outbox(limit: int = 500) -> int:
     """Queue whatever the broker never got (it was down) or a dead worker left claimed."""
     now = timezone.now()
     ids = list(
-        Notification.objects.filter(sent_at__isnull=True, created_at__lt=now - DRAIN_GRACE)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
+        _ready(now)
+        .filter(created_at__lt=now - DRAIN_GRACE)
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )

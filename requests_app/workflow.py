@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from lenders.models import Lender
@@ -23,6 +24,7 @@ from members.models import MemberLibrary, Patron, User
 
 from .identifiers import normalize_isbn, normalize_issn, normalize_oclc_number
 from .models import (
+    ON_LOAN_STATUSES,
     BorrowingRequest,
     LenderAttempt,
     Notification,
@@ -50,7 +52,6 @@ def _move(sources, target, sides, label) -> Move:
 
 
 _BEFORE_SHIPPING = (Status.SUBMITTED, Status.SOURCING, Status.SENT_TO_LENDER)
-_OUT_ON_LOAN = (Status.SHIPPED, Status.RECEIVED, Status.RENEWAL_REQUESTED, Status.RETURNED)
 
 #: The allowed moves: action -> (from statuses, to status, who may act, what it is called).
 MOVES: dict[str, Move] = {
@@ -61,6 +62,10 @@ MOVES: dict[str, Move] = {
     ),
     "ship": _move([Status.SENT_TO_LENDER], Status.SHIPPED, [TEAM], "record the shipment"),
     "mark_received": _move([Status.SHIPPED], Status.RECEIVED, [LIBRARY, TEAM], "mark received"),
+    # Not a change of status: the library tells the team a shipped item has not come.
+    "report_not_arrived": _move(
+        [Status.SHIPPED], Status.SHIPPED, [LIBRARY], "report that it has not arrived"
+    ),
     "request_renewal": _move(
         [Status.RECEIVED], Status.RENEWAL_REQUESTED, [LIBRARY], "request a renewal"
     ),
@@ -71,7 +76,7 @@ MOVES: dict[str, Move] = {
     "complete": _move([Status.RETURNED], Status.COMPLETED, [TEAM], "complete"),
     "cancel": _move(_BEFORE_SHIPPING, Status.CANCELLED, [LIBRARY, TEAM], "cancel"),
     "mark_unfilled": _move(_BEFORE_SHIPPING, Status.UNFILLED, [TEAM], "mark unfilled"),
-    "mark_lost": _move(_OUT_ON_LOAN, Status.LOST, [TEAM], "mark lost"),
+    "mark_lost": _move(ON_LOAN_STATUSES, Status.LOST, [TEAM], "mark lost"),
 }
 
 
@@ -118,12 +123,22 @@ def allowed_actions(borrowing_request: BorrowingRequest, actor: User) -> list[st
     ]
 
 
+def lock_request(request_id: int, action: str, actor: User, sides) -> BorrowingRequest:
+    """Lock the request's row (inside the caller's transaction) and check the actor's side.
+
+    Every write on a request starts here, so two people never act on it at once.
+    """
+    req = BorrowingRequest.objects.select_for_update().get(pk=request_id)
+    if actor_side(actor, req.library_id) not in sides:
+        label = MOVES[action].label if action in MOVES else action.replace("_", " ")
+        raise NotPermitted(action, req.status, f"You may not {label} on this request.")
+    return req
+
+
 def _locked(request_id: int, action: str, actor: User) -> BorrowingRequest:
     """Lock the request's row and check that ``actor`` may take ``action`` from its status."""
     move = MOVES[action]
-    req = BorrowingRequest.objects.select_for_update().get(pk=request_id)
-    if actor_side(actor, req.library_id) not in move.sides:
-        raise NotPermitted(action, req.status, f"You may not {move.label} on this request.")
+    req = lock_request(request_id, action, actor, move.sides)
     if req.status not in move.sources:
         raise NotAllowedNow(
             action,
@@ -299,7 +314,7 @@ def send_to_lender(
         req = _locked(request_id, "send_to_lender", actor)
         if not lender.is_active:
             raise ValidationError({"lender": ["This lender is not active in the directory."]})
-        sequence = req.attempts.count() + 1
+        sequence = (req.attempts.aggregate(last=Max("sequence"))["last"] or 0) + 1
         LenderAttempt.objects.create(
             request=req,
             sequence=sequence,
@@ -459,6 +474,24 @@ def mark_received(
         return _record(req, "mark_received", actor=actor)
 
 
+def report_not_arrived(request_id: int, *, actor: User, note: str = "") -> BorrowingRequest:
+    """The library says a shipped item has not come: flag it and tell the team once."""
+    with transaction.atomic():
+        req = _locked(request_id, "report_not_arrived", actor)
+        if req.not_arrived_flagged_at is not None:
+            raise NotAllowedNow(
+                "report_not_arrived",
+                req.status,
+                "This loan is already flagged as not arrived "
+                f"(since {timezone.localtime(req.not_arrived_flagged_at):%Y-%m-%d}); "
+                "the team is looking into it.",
+            )
+        req.not_arrived_flagged_at = timezone.now()
+        _record(req, "report_not_arrived", actor=actor, note=_join("Reported not arrived.", note))
+        notify(req, "not_arrived_reported", Notification.Audience.TEAM)
+        return req
+
+
 def request_renewal(request_id: int, *, actor: User, due_date: dt.date | None) -> BorrowingRequest:
     """Ask the lender for a later due date."""
     with transaction.atomic():
@@ -499,6 +532,10 @@ def mark_returned(
         errors["returned_on"] = ["The returned-on date cannot be in the future."]
     with transaction.atomic():
         req = _locked(request_id, "mark_returned", actor)
+        if returned_on < req.received_on:
+            errors["returned_on"] = [
+                f"It cannot go back before it was received ({req.received_on:%Y-%m-%d})."
+            ]
         if errors:
             raise ValidationError(errors)
         req.returned_on = returned_on
@@ -521,6 +558,8 @@ def cancel(request_id: int, *, actor: User, reason: str = "") -> BorrowingReques
         _record(req, "cancel", actor=actor, note=reason)
         if actor.is_team:
             notify(req, "cancelled", Notification.Audience.LIBRARY)
+        else:
+            notify(req, "cancelled_by_library", Notification.Audience.TEAM)
         return req
 
 

@@ -40,8 +40,9 @@ def _postgres_problem() -> str | None:
 
     db = settings.DATABASES["default"]
     try:
+        # The maintenance database: pytest-django creates the test database from there.
         psycopg2.connect(
-            dbname=db["NAME"] or "postgres",
+            dbname="postgres",
             user=db["USER"],
             password=db["PASSWORD"],
             host=db["HOST"],

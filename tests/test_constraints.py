@@ -69,3 +69,18 @@ def test_lender_oclc_symbols_are_unique_when_given(db):
     Lender.objects.create(name="B", kind="in_state", oclc_symbol="")
     Lender.objects.create(name="C", kind="in_state", oclc_symbol="CCC")
     _refused(lambda: Lender.objects.create(name="D", kind="in_state", oclc_symbol="CCC"))
+
+
+def test_ill_codes_are_unique_whatever_their_case(library_one):
+    _refused(
+        lambda: MemberLibrary.objects.create(
+            name="Copy", ill_code="abbot", bpl_number="77", library_type="public", region="X"
+        )
+    )
+
+
+def test_an_arrived_or_returned_loan_keeps_its_dates(request_in):
+    received = request_in("received")
+    _refused(lambda: BorrowingRequest.objects.filter(pk=received.pk).update(received_on=None))
+    returned = request_in("returned")
+    _refused(lambda: BorrowingRequest.objects.filter(pk=returned.pk).update(return_method=""))

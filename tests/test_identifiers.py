@@ -38,3 +38,14 @@ def test_oclc_numbers_lose_their_prefix(raw, normal):
 def test_bad_oclc_numbers_are_refused(raw):
     with pytest.raises(ValidationError):
         normalize_oclc_number(raw)
+
+
+@pytest.mark.parametrize("raw", [None, 12345, 3.5])
+def test_identifiers_of_the_wrong_type_are_refused_or_read_not_crashed(raw):
+    for normalize in (normalize_isbn, normalize_issn):
+        if raw is None:
+            assert normalize(raw) == ""
+        else:
+            with pytest.raises(ValidationError):
+                normalize(raw)
+    assert normalize_oclc_number(12345) == "12345"

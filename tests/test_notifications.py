@@ -22,9 +22,8 @@ def test_a_notification_is_sent_once_however_often_its_task_runs(request_in):
     notification = Notification.objects.get(request=req)
 
     assert tasks.send_notification.apply(args=[notification.pk]).get() == "sent"
-    assert (
-        tasks.send_notification.apply(args=[notification.pk]).get() == "already sent or being sent"
-    )
+    second = tasks.send_notification.apply(args=[notification.pk]).get()
+    assert second == "not ready, already sent or being sent"
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["team@example.org"]
@@ -77,11 +76,36 @@ def test_a_mail_server_fault_releases_the_claim_for_a_retry(request_in, monkeypa
         raise ConnectionRefusedError("SMTP down")
 
     monkeypatch.setattr(tasks, "send_mail", refuse)
-    result = tasks.send_notification.apply(args=[notification.pk])
-    assert result.state in {"RETRY", "FAILURE"}
+    assert tasks.send_notification.apply(args=[notification.pk]).get() == "failed; will retry"
     notification.refresh_from_db()
     assert (notification.sent_at, notification.claimed_at) == (None, None)
+    assert notification.attempts == 1
     assert notification.last_error == "SMTP down"
+    assert notification.not_before > timezone.now() + timedelta(minutes=3)
+
+    # Not before its backoff: neither the task nor the drain touches it.
+    assert tasks.send_notification.apply(args=[notification.pk]).get() != "sent"
+    Notification.objects.filter(pk=notification.pk).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    assert tasks.drain_outbox() == 0
+    notification.refresh_from_db()
+    assert notification.attempts == 1
+
+    # After it, the next attempt goes out.
+    monkeypatch.undo()
+    Notification.objects.filter(pk=notification.pk).update(not_before=timezone.now())
+    assert tasks.send_notification.apply(args=[notification.pk]).get() == "sent"
+    assert len(mail.outbox) == 1
+
+
+def test_a_notification_that_keeps_failing_is_given_up_after_the_last_attempt(request_in):
+    notification = Notification.objects.get(request=request_in("submitted"))
+    Notification.objects.filter(pk=notification.pk).update(
+        attempts=tasks.MAX_ATTEMPTS, last_error="SMTP down"
+    )
+    assert tasks.send_notification.apply(args=[notification.pk]).get() != "sent"
+    assert mail.outbox == []
 
 
 def test_a_broker_outage_at_commit_keeps_the_change_and_the_notification(

@@ -25,7 +25,7 @@ def test_login_page_has_labelled_fields(client, db):
 def test_a_user_logs_in_with_their_own_account(client, alice):
     response = client.post("/accounts/login/", {"username": "alice", "password": "illdesk-test-pw"})
     assert response.status_code == 302
-    assert client.get("/").context["user"] == alice
+    assert client.get("/requests/").context["user"] == alice
 
 
 def test_library_staff_see_only_their_librarys_requests(client, request_in, bob, library_two):
@@ -35,7 +35,7 @@ def test_library_staff_see_only_their_librarys_requests(client, request_in, bob,
     )
     client.force_login(bob)
 
-    page = client.get("/")
+    page = client.get("/requests/")
     assert [r.title for r in page.context["page"]] == ["Borden's book"]
     assert client.get(reverse("request_detail", args=[ours.pk])).status_code == 404
 
@@ -46,7 +46,7 @@ def test_the_team_sees_every_library(client, request_in, rita, bob, library_two)
         actor=bob, library=library_two, patron=None, citation={"title": "Borden's book"}
     )
     client.force_login(rita)
-    assert len(client.get("/").context["page"]) == 2
+    assert len(client.get("/requests/").context["page"]) == 2
 
 
 @pytest.mark.parametrize("count", [1, 12])
@@ -55,20 +55,32 @@ def test_the_request_list_costs_the_same_queries_at_any_length(client, request_i
         request_in(status)
     client.force_login(rita)
     with CaptureQueriesContext(connection) as queries:
-        response = client.get("/")
+        response = client.get("/requests/")
     assert response.status_code == 200
-    # 1 session, 2 user, 3 count for the pager, 4 the page of requests joined with library,
-    # lender and assignee, 5-7 savepoint, session expiry refresh, release.
-    assert len(queries) == 7, "\n".join(q["sql"] for q in queries)
+    # 1 session, 2 user, 3 counts by status, 4 count for the pager, 5 the page of requests
+    # joined with library, lender and assignee, 6-8 savepoint, session refresh, release.
+    assert len(queries) == 8, "\n".join(q["sql"] for q in queries)
 
 
-def test_the_detail_page_shows_the_timeline_and_hides_the_patron(client, request_in, alice):
+def test_the_detail_page_shows_the_timeline(client, request_in, alice):
     req = request_in("shipped")
     client.force_login(alice)
     page = client.get(reverse("request_detail", args=[req.pk])).content.decode()
     assert "Sent to lender → Shipped" in page
-    assert "Submitted" in page
-    assert req.patron.name not in page
+    assert "New → Submitted" in page
+
+
+def test_the_patron_is_named_to_their_library_and_only_carded_to_the_team(
+    client, request_in, alice, rita
+):
+    req = request_in("shipped")
+    url = reverse("request_detail", args=[req.pk])
+    client.force_login(alice)
+    assert f"Card {req.patron.card_number}, Pat Reader" in client.get(url).content.decode()
+    client.force_login(rita)
+    page = client.get(url).content.decode()
+    assert f"Card {req.patron.card_number}" in page
+    assert "Pat Reader" not in page
 
 
 def test_healthz_answers_when_the_database_does(client, db):

@@ -43,9 +43,6 @@ def test_charges_keep_a_running_total_against_max_cost(request_in, rita):
     services.add_charge(
         req.pk, actor=rita, kind="reimbursement", amount=Decimal("100.00"), payer="library"
     )
-    services.add_charge(
-        req.pk, actor=rita, kind="lending_fee", amount=Decimal("7.00"), currency="cad"
-    )
     req.refresh_from_db()
     assert req.charges_total == Decimal("24.99")
     assert not req.is_over_max_cost
@@ -54,9 +51,20 @@ def test_charges_keep_a_running_total_against_max_cost(request_in, rita):
     assert req.charges_total == Decimal("25.01")
     assert req.is_over_max_cost
     charge_events = req.events.filter(action="add_charge")
-    assert charge_events.count() == 5
+    assert charge_events.count() == 4
     assert "Total 25.01 of max cost 25.00" in charge_events.last().note
-    assert Charge.objects.get(currency="CAD").amount == Decimal("7.00")
+
+
+def test_charges_are_recorded_in_the_services_currency(request_in, rita):
+    req = request_in("shipped")
+    with pytest.raises(ValidationError) as refused:
+        services.add_charge(
+            req.pk, actor=rita, kind="lending_fee", amount=Decimal("30.00"), currency="cad"
+        )
+    assert "Record the amount in USD" in refused.value.message_dict["currency"][0]
+    assert not Charge.objects.exists()
+    with pytest.raises(PermissionError):
+        Charge.objects.all().delete()
 
 
 def test_only_the_team_records_charges_and_bad_amounts_are_refused(request_in, alice, rita):

@@ -30,6 +30,7 @@ EXPECTED_TABLE = {
     "lender_unfilled": ({"sent_to_lender"}, "sourcing", {TEAM}),
     "ship": ({"sent_to_lender"}, "shipped", {TEAM}),
     "mark_received": ({"shipped"}, "received", {LIBRARY, TEAM}),
+    "report_not_arrived": ({"shipped"}, "shipped", {LIBRARY}),
     "request_renewal": ({"received"}, "renewal_requested", {LIBRARY}),
     "answer_renewal": ({"renewal_requested"}, "received", {TEAM}),
     "mark_returned": ({"received"}, "returned", {LIBRARY}),
@@ -58,6 +59,7 @@ def perform(action: str, req: BorrowingRequest, actor, lender):
         "lender_unfilled": {"reason": "Missing from shelf"},
         "ship": {"shipped_on": today, "due_date": today + dt.timedelta(days=28), "method": "mail"},
         "mark_received": {},
+        "report_not_arrived": {"note": "Nothing in Tuesday's Delivery"},
         "request_renewal": {"due_date": later},
         "answer_renewal": {"approved": True, "due_date": later},
         "mark_returned": {"method": "delivery"},
@@ -157,5 +159,7 @@ def test_only_the_roles_in_the_table_may_act(action, actor_name, request, reques
 def test_allowed_actions_lists_what_the_user_may_do_now(request_in, alice, bob, rita):
     req = request_in("received")
     assert workflow.allowed_actions(req, alice) == ["request_renewal", "mark_returned"]
+    shipped = request_in("shipped")
+    assert workflow.allowed_actions(shipped, alice) == ["mark_received", "report_not_arrived"]
     assert workflow.allowed_actions(req, rita) == ["mark_lost"]
     assert workflow.allowed_actions(req, bob) == []

@@ -199,3 +199,32 @@ def test_a_rolled_back_change_leaves_no_event_and_no_notification(request_in, ri
     assert req.status == "sent_to_lender"
     assert req.events.count() == events
     assert not Notification.objects.filter(request=req, kind="shipped").exists()
+
+
+def test_an_item_cannot_go_back_before_it_arrived(request_in, alice):
+    req = request_in("received", shipped_days_ago=10)
+    with pytest.raises(ValidationError) as refused:
+        workflow.mark_returned(
+            req.pk, actor=alice, method="delivery", returned_on=req.received_on - days(1)
+        )
+    assert "returned_on" in refused.value.message_dict
+
+
+def test_the_library_cancelling_tells_the_team(request_in, alice):
+    req = request_in("sent_to_lender")
+    workflow.cancel(req.pk, actor=alice)
+    assert Notification.objects.filter(
+        request=req, kind="cancelled_by_library", audience="team"
+    ).exists()
+
+
+def test_the_library_reports_a_missing_item_once(request_in, alice):
+    req = request_in("shipped")
+    workflow.report_not_arrived(req.pk, actor=alice, note="Not in Tuesday's bin")
+    req.refresh_from_db()
+    assert req.not_arrived_flagged_at is not None
+    assert req.flags == ["not_arrived"]
+    assert req.events.last().note == "Reported not arrived. Not in Tuesday's bin"
+    with pytest.raises(workflow.NotAllowedNow, match="already flagged"):
+        workflow.report_not_arrived(req.pk, actor=alice)
+    assert Notification.objects.filter(request=req, kind="not_arrived_reported").count() == 1

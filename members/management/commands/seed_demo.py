@@ -595,14 +595,14 @@ REQUESTS = [
         ),
     ),
     Demo(
-        # A fee in Canadian dollars: recorded, but outside the USD total.
+        # A fee billed in Canadian dollars, recorded in USD as invoiced through IFM.
         "ARCL", 2,
         _cite(B, "Kamouraska", author="Anne Hébert", publisher="Éditions du Seuil",
               year="1970", oclc_number="3114519", language="French"),
         status=Status.COMPLETED, lender="UEQ", shipped_days_ago=60,
         charges=(
-            Fee(ChargeKind.LENDING_FEE, "20.00", payer=ChargePayer.SERVICE, currency="CAD",
-                reference="UEQ facture 2291", invoiced=True, paid=True),
+            Fee(ChargeKind.LENDING_FEE, "14.65", payer=ChargePayer.SERVICE,
+                reference="UEQ facture 2291: CAD 20.00", invoiced=True, paid=True),
         ),
     ),
     Demo(

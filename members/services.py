@@ -1,0 +1,52 @@
+"""Writes on member libraries' data that more than one page needs."""
+
+from django.core.exceptions import ValidationError
+
+from .models import MemberLibrary, Patron
+
+
+def find_or_add_patron(
+    *,
+    library: MemberLibrary,
+    card_number: str,
+    name: str = "",
+    email: str = "",
+    homebound: bool = False,
+) -> Patron:
+    """The library's patron with this card number, added first if the library has none.
+
+    Staff scan or type a card number; a new patron needs a name as well. An existing
+    patron is used as recorded (their details are edited elsewhere, not by a request).
+    Call inside the caller's transaction, so a request that fails adds no patron.
+    """
+    card_number = card_number.strip()
+    if not card_number:
+        raise ValidationError({"card_number": ["Enter the patron's library card number."]})
+    existing = Patron.objects.filter(library=library, card_number=card_number).first()
+    if existing is not None:
+        return existing
+    if not name.strip():
+        raise ValidationError(
+            {
+                "patron_name": [
+                    "No patron with this card number at your library yet: "
+                    "add their name to register them."
+                ]
+            }
+        )
+    patron = Patron(
+        library=library,
+        card_number=card_number,
+        name=name.strip(),
+        email=email.strip(),
+        homebound=homebound,
+    )
+    try:
+        patron.full_clean()
+    except ValidationError as exc:
+        renamed = {"name": "patron_name", "email": "patron_email"}
+        raise ValidationError(
+            {renamed.get(field, field): messages for field, messages in exc.message_dict.items()}
+        ) from None
+    patron.save()
+    return patron

@@ -1,0 +1,140 @@
+"""Forms for the request pages. They only read and tidy input; the rules live in the
+workflow and services, whose ``ValidationError``s the views put back on these fields."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import BorrowingRequest, Format, ShippingMethod, UnrequestedItemReport
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+#: The menu offers what the service does not take too: choosing it, the workflow says
+#: where to go instead.
+FORMAT_CHOICES = [
+    *Format.choices,
+    ("article", "Journal or newspaper article (not borrowed here)"),
+    ("ebook", "E-book or other electronic resource (not borrowed here)"),
+]
+
+
+class WorkflowForm(forms.Form):
+    """A form whose input a workflow or service function checks further."""
+
+    def add_workflow_errors(self, error: ValidationError) -> None:
+        """Put a ``ValidationError`` from the workflow on the fields it names."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field, messages in error.message_dict.items():
+            self.add_error(field if field in self.fields else None, messages)
+
+
+class NewRequestForm(WorkflowForm):
+    card_number = forms.CharField(
+        label="Patron's card number",
+        max_length=40,
+        help_text="Scan or type the card. A patron new to illdesk needs a name below too.",
+    )
+    patron_name = forms.CharField(
+        label="Patron's name (new patrons)", max_length=200, required=False
+    )
+    patron_email = forms.EmailField(label="Patron's e-mail (optional)", required=False)
+    homebound = forms.BooleanField(
+        label="Homebound patron (record the chain of custody)", required=False
+    )
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, initial=Format.BOOK)
+    title = forms.CharField(max_length=500)
+    author = forms.CharField(max_length=300, required=False)
+    publisher = forms.CharField(max_length=300, required=False)
+    year = forms.CharField(max_length=20, required=False)
+    edition = forms.CharField(max_length=100, required=False)
+    edition_only = forms.BooleanField(label="This edition only", required=False)
+    volume = forms.CharField(
+        label="Volume or part",
+        max_length=100,
+        required=False,
+        help_text="For multi-volume sets and series: which one.",
+    )
+    isbn = forms.CharField(label="ISBN", max_length=40, required=False)
+    issn = forms.CharField(label="ISSN", max_length=20, required=False)
+    oclc_number = forms.CharField(label="OCLC number", max_length=40, required=False)
+    language = forms.CharField(max_length=60, required=False)
+    dvd_region = forms.ChoiceField(
+        label="DVD region",
+        choices=[("", "Any region"), *BorrowingRequest._meta.get_field("dvd_region").choices],
+        required=False,
+        help_text="DVD / Blu-ray only.",
+    )
+    video_encoding = forms.ChoiceField(
+        label="Video encoding",
+        choices=[("", "Any encoding"), *BorrowingRequest._meta.get_field("video_encoding").choices],
+        required=False,
+        help_text="DVD / Blu-ray only. North American players need NTSC.",
+    )
+    needed_by = forms.DateField(label="Needed by", required=False, widget=DATE)
+    max_cost = forms.DecimalField(
+        label="Max cost (USD)",
+        max_digits=8,
+        decimal_places=2,
+        help_text="The most your library will pay for shipping and fees on this loan.",
+    )
+    notes = forms.CharField(
+        label="Notes to the team",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    CITATION_FIELDS = (
+        "format", "title", "author", "publisher", "year", "edition", "edition_only", "volume",
+        "isbn", "issn", "oclc_number", "language", "dvd_region", "video_encoding",
+    )  # fmt: skip
+
+    def citation(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.CITATION_FIELDS}
+
+
+class ReceiveForm(WorkflowForm):
+    received_on = forms.DateField(
+        label="Received on", required=False, widget=DATE, help_text="Leave empty for today."
+    )
+
+
+class RenewalForm(WorkflowForm):
+    due_date = forms.DateField(label="Due date you would like", widget=DATE)
+
+
+class ReturnForm(WorkflowForm):
+    method = forms.ChoiceField(
+        label="Returned by", choices=ShippingMethod.choices, widget=forms.RadioSelect
+    )
+    tracking_number = forms.CharField(
+        label="Tracking number", max_length=100, required=False, help_text="Needed for mail."
+    )
+
+
+class CancelForm(WorkflowForm):
+    reason = forms.CharField(label="Reason (optional)", max_length=500, required=False)
+
+
+class NotArrivedForm(WorkflowForm):
+    note = forms.CharField(
+        label="What you know (optional)",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class MessageForm(WorkflowForm):
+    body = forms.CharField(
+        label="Message to the team", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class UnrequestedItemForm(forms.ModelForm):
+    class Meta:
+        model = UnrequestedItemReport
+        fields = ["title", "slip_number", "sent_by", "note"]
+        widgets = {"note": forms.Textarea(attrs={"rows": 3})}
+        labels = {"title": "What arrived (title, author)", "note": "Anything else"}
