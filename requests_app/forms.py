@@ -4,6 +4,8 @@ workflow and services, whose ``ValidationError``s the views put back on these fi
 from django import forms
 from django.core.exceptions import ValidationError
 
+from . import workflow
+from .identifiers import validate_isbn, validate_issn, validate_oclc_number
 from .models import BorrowingRequest, Format, ShippingMethod, UnrequestedItemReport
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -55,9 +57,11 @@ class NewRequestForm(WorkflowForm):
         required=False,
         help_text="For multi-volume sets and series: which one.",
     )
-    isbn = forms.CharField(label="ISBN", max_length=40, required=False)
-    issn = forms.CharField(label="ISSN", max_length=20, required=False)
-    oclc_number = forms.CharField(label="OCLC number", max_length=40, required=False)
+    isbn = forms.CharField(label="ISBN", max_length=40, required=False, validators=[validate_isbn])
+    issn = forms.CharField(label="ISSN", max_length=20, required=False, validators=[validate_issn])
+    oclc_number = forms.CharField(
+        label="OCLC number", max_length=40, required=False, validators=[validate_oclc_number]
+    )
     language = forms.CharField(max_length=60, required=False)
     dvd_region = forms.ChoiceField(
         label="DVD region",
@@ -89,6 +93,25 @@ class NewRequestForm(WorkflowForm):
         "format", "title", "author", "publisher", "year", "edition", "edition_only", "volume",
         "isbn", "issn", "oclc_number", "language", "dvd_region", "video_encoding",
     )  # fmt: skip
+
+    def __init__(self, *args, library, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.library = library
+        self.actor = actor
+
+    # The workflow's own checks, run here too so every problem shows in one round.
+    def clean_format(self) -> str:
+        workflow.check_format(self.cleaned_data["format"])
+        return self.cleaned_data["format"]
+
+    def clean_needed_by(self):
+        workflow.check_needed_by(self.cleaned_data["needed_by"])
+        return self.cleaned_data["needed_by"]
+
+    def clean_max_cost(self):
+        value = self.cleaned_data["max_cost"]
+        workflow.check_max_cost(value, library=self.library, actor=self.actor)
+        return value
 
     def citation(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.CITATION_FIELDS}

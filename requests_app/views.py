@@ -117,7 +117,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     library_staff_only(request.user)
     library = request.user.library
     if request.method == "POST":
-        form = NewRequestForm(request.POST)
+        form = NewRequestForm(request.POST, library=library, actor=request.user)
         if form.is_valid():
             try:
                 req = _submit(form, request.user, library)
@@ -129,7 +129,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
         status = 400
     else:
         initial = {"max_cost": library.max_cost, **initial_from_openurl(request.GET)}
-        form = NewRequestForm(initial=initial)
+        form = NewRequestForm(initial=initial, library=library, actor=request.user)
         status = 200
     return render(
         request, "requests_app/new.html", {"form": form, "library": library}, status=status

@@ -190,6 +190,27 @@ def refused_format_message(value: str) -> str | None:
     return message and message.format(document_delivery_url=settings.ILLDESK_DOCUMENT_DELIVERY_URL)
 
 
+def check_needed_by(needed_by: dt.date | None) -> None:
+    if needed_by is not None and needed_by < _today():
+        raise ValidationError("The needed-by date cannot be in the past.", code="past")
+
+
+def check_max_cost(max_cost: Decimal, *, library: MemberLibrary, actor: User) -> None:
+    """Library staff may ask up to their profile's max cost; the team may go above it."""
+    if max_cost > library.max_cost and not actor.is_team:
+        raise ValidationError(
+            f"Your library's profile allows at most {library.max_cost}; "
+            "ask the resource sharing team to raise it for this request.",
+            code="above_library_max_cost",
+        )
+
+
+def check_format(value: str) -> None:
+    message = refused_format_message(value)
+    if message:
+        raise ValidationError(message, code="refused_format")
+
+
 CITATION_FIELDS = (
     "format",
     "title",
@@ -231,22 +252,21 @@ def submit_request(
         raise ValueError(f"Not citation fields: {sorted(unknown)}")
 
     errors: dict[str, list[str]] = {}
-    refusal = refused_format_message(str(citation.get("format", "")))
-    if refusal:
-        errors["format"] = [refusal]
+    if max_cost is None:
+        max_cost = library.max_cost
+    for field, check in (
+        ("format", lambda: check_format(str(citation.get("format", "")))),
+        ("needed_by", lambda: check_needed_by(needed_by)),
+        ("max_cost", lambda: check_max_cost(max_cost, library=library, actor=actor)),
+    ):
+        try:
+            check()
+        except ValidationError as exc:
+            errors[field] = exc.messages
     if not library.is_active:
         errors.setdefault("library", []).append("This library is not active.")
     if patron is not None and patron.library_id != library.pk:
         errors.setdefault("patron", []).append("This patron belongs to another library.")
-    if needed_by is not None and needed_by < _today():
-        errors.setdefault("needed_by", []).append("The needed-by date cannot be in the past.")
-    if max_cost is None:
-        max_cost = library.max_cost
-    elif max_cost > library.max_cost and not actor.is_team:
-        errors.setdefault("max_cost", []).append(
-            f"Your library's profile allows at most {library.max_cost}; "
-            "ask the resource sharing team to raise it for this request."
-        )
     req = BorrowingRequest(
         library=library,
         patron=patron,

@@ -10,8 +10,8 @@ register = template.Library()
 
 @register.inclusion_tag("includes/flags.html")
 def flags(req):
-    """The request's flags as labelled badges."""
-    return {"flags": [(flag, FLAGS[flag]) for flag in req.flags]}
+    """The request's flags as labelled badges (a pending renewal already shows as its status)."""
+    return {"flags": [(flag, FLAGS[flag]) for flag in req.flags if flag != "renewal_pending"]}
 
 
 @register.filter
