@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run test lint format migrate seed worker beat clean
+.PHONY: install run test screenshots lint format migrate seed worker beat clean
 
 # The environment is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -15,6 +15,15 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# axe-core for the browser tests' accessibility checks, pinned in package.json and
+# package-lock.json. Without npm the tests that use it are skipped (in CI they fail).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --no-audit --no-fund && touch $@; \
+	else \
+	  echo "npm not found: the browser tests' accessibility checks will be skipped"; \
+	fi
+
 # Embedded default: SQLite file, Celery tasks in-process, e-mail to the console.
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
@@ -22,11 +31,16 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
 
 # Lint, format check, then the whole suite (on DATABASE_URL/REDIS_URL when they are set).
-test: install
+# PYTEST_ARGS='-m "not browser"' leaves out the browser tests.
+test: install node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Retake the screenshots in docs/screenshots from the browser tests.
+screenshots: install node_modules/.installed
+	ILLDESK_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -m browser -q
 
 lint: install
 	$(BIN)/ruff check .
@@ -49,4 +63,4 @@ beat: install
 	$(BIN)/celery -A illdesk beat --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache *.egg-info

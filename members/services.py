@@ -5,6 +5,28 @@ from django.core.exceptions import ValidationError
 from .models import MemberLibrary, Patron
 
 
+def check_patron(*, library: MemberLibrary, card_number: str, name: str) -> Patron | None:
+    """The library's patron with this card, or None for a new one that can be added.
+
+    Raises ``ValidationError`` (by field) when there is no card number, or when the card
+    is new to the library and no name is given.
+    """
+    card_number = card_number.strip()
+    if not card_number:
+        raise ValidationError({"card_number": ["Enter the patron's library card number."]})
+    existing = Patron.objects.filter(library=library, card_number=card_number).first()
+    if existing is None and not name.strip():
+        raise ValidationError(
+            {
+                "patron_name": [
+                    "No patron with this card number at your library yet: "
+                    "add their name to register them."
+                ]
+            }
+        )
+    return existing
+
+
 def find_or_add_patron(
     *,
     library: MemberLibrary,
@@ -20,20 +42,9 @@ def find_or_add_patron(
     Call inside the caller's transaction, so a request that fails adds no patron.
     """
     card_number = card_number.strip()
-    if not card_number:
-        raise ValidationError({"card_number": ["Enter the patron's library card number."]})
-    existing = Patron.objects.filter(library=library, card_number=card_number).first()
+    existing = check_patron(library=library, card_number=card_number, name=name)
     if existing is not None:
         return existing
-    if not name.strip():
-        raise ValidationError(
-            {
-                "patron_name": [
-                    "No patron with this card number at your library yet: "
-                    "add their name to register them."
-                ]
-            }
-        )
     patron = Patron(
         library=library,
         card_number=card_number,

@@ -4,6 +4,8 @@ workflow and services, whose ``ValidationError``s the views put back on these fi
 from django import forms
 from django.core.exceptions import ValidationError
 
+from members.services import check_patron
+
 from . import workflow
 from .identifiers import validate_isbn, validate_issn, validate_oclc_number
 from .models import BorrowingRequest, Format, ShippingMethod, UnrequestedItemReport
@@ -112,6 +114,19 @@ class NewRequestForm(WorkflowForm):
         value = self.cleaned_data["max_cost"]
         workflow.check_max_cost(value, library=self.library, actor=self.actor)
         return value
+
+    def clean(self):
+        data = super().clean()
+        if "card_number" in data:
+            try:
+                check_patron(
+                    library=self.library,
+                    card_number=data["card_number"],
+                    name=data.get("patron_name", ""),
+                )
+            except ValidationError as error:
+                self.add_workflow_errors(error)
+        return data
 
     def citation(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.CITATION_FIELDS}
