@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from requests_app import views as request_views
 
@@ -31,6 +31,8 @@ urlpatterns = [
         request_views.unrequested_item_new,
         name="unrequested_item_new",
     ),
+    path("lenders/", include("lenders.urls")),
+    path("libraries/", include("members.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

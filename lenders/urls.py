@@ -1,0 +1,3 @@
+"""The lender directory's pages."""
+
+urlpatterns: list = []

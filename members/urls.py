@@ -1,0 +1,3 @@
+"""Member library profile pages."""
+
+urlpatterns: list = []
