@@ -21,6 +21,8 @@ urlpatterns = [
         request_views.request_action,
         name="request_action",
     ),
+    path("queue/", request_views.queue, name="queue"),
+    path("queue/bulk/", request_views.queue_bulk, name="queue_bulk"),
     path(
         "unrequested-items/",
         request_views.unrequested_item_list,

@@ -1,3 +1,15 @@
-"""The lender directory's pages."""
+"""The lender directory's pages (the team's)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.lender_list, name="lender_list"),
+    path("<int:pk>/", views.lender_detail, name="lender_detail"),
+    path(
+        "<int:pk>/availability/",
+        views.lender_availability_new,
+        name="lender_availability_new",
+    ),
+]

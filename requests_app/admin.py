@@ -31,11 +31,12 @@ from .models import (
     StatusEvent,
 )
 from .selectors import FLAGS, with_flag
+from .services import TIMELINE_ACTIONS
 from .tasks import SUBJECTS
 from .workflow import MOVES
 
 #: Every action a timeline event can record.
-EVENT_ACTIONS = ["submit", *MOVES, "add_charge"]
+EVENT_ACTIONS = ["submit", *MOVES, *TIMELINE_ACTIONS]
 
 # --- Shared pieces ----------------------------------------------------------------------
 

@@ -3,7 +3,11 @@
 Each filter narrows the queryset through a selector; the selectors say which index serves it.
 """
 
+import datetime as dt
+
 import django_filters
+from django.db.models import F
+from django.utils import timezone
 
 from . import selectors
 from .models import Status
@@ -43,3 +47,110 @@ class RequestFilter(django_filters.FilterSet):
 
     def filter_sort(self, queryset, name, value):
         return queryset.order_by(*SORTS.get(value, SORTS["newest"]))
+
+
+#: Requests with no needed-by or due date sort last (PostgreSQL's default for ascending
+#: order; SQLite needs telling), so the dates that matter come first.
+QUEUE_SORTS = {
+    "oldest": ("created_at", "id"),
+    "newest": ("-created_at", "-id"),
+    "needed_by": (F("needed_by").asc(nulls_last=True), "id"),
+    "due_date": (F("due_date").asc(nulls_last=True), "id"),
+}
+
+
+class QueueFilter(django_filters.FilterSet):
+    """The team's queue. With no status asked for, it shows the open requests."""
+
+    status = django_filters.ChoiceFilter(
+        choices=[("open", "Open"), ("all", "All"), *Status.choices],
+        empty_label=None,
+        method="filter_status",
+    )
+    library = django_filters.CharFilter(
+        label="Library ILL code", method="filter_library", max_length=20
+    )
+    region = django_filters.CharFilter(field_name="library__region", label="Region", max_length=60)
+    lender = django_filters.CharFilter(
+        label="Lender OCLC symbol", method="filter_lender", max_length=10
+    )
+    assigned = django_filters.CharFilter(
+        label="Assigned to",
+        method="filter_assigned",
+        max_length=150,
+        help_text="“mine”, “nobody”, or a username.",
+    )
+    flag = django_filters.ChoiceFilter(
+        label="Flag",
+        choices=list(selectors.FLAGS.items()),
+        empty_label="Any flag",
+        method="filter_flag",
+    )
+    needed_before = django_filters.DateFilter(
+        field_name="needed_by", lookup_expr="lte", label="Needed by, on or before"
+    )
+    older_than = django_filters.NumberFilter(
+        label="Older than (days)", method="filter_older_than", min_value=0, max_value=36500
+    )
+    q = django_filters.CharFilter(
+        label="Title, author, ISBN, OCLC or ILL number, library code",
+        method="filter_text",
+        max_length=200,
+    )
+    sort = django_filters.ChoiceFilter(
+        label="Sort",
+        choices=[
+            ("oldest", "Oldest first"),
+            ("newest", "Newest first"),
+            ("needed_by", "Needed by"),
+            ("due_date", "Due date"),
+        ],
+        empty_label=None,
+        method="filter_sort",
+    )
+
+    def __init__(self, data=None, *args, user=None, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.user = user
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.filter(status__in=selectors.OPEN_STATUSES)
+        if not self.form.cleaned_data.get("sort"):
+            queryset = queryset.order_by(*QUEUE_SORTS["oldest"])
+        return queryset
+
+    def filter_status(self, queryset, name, value):
+        if value == "open":
+            return queryset.filter(status__in=selectors.OPEN_STATUSES)
+        if value == "all":
+            return queryset
+        return queryset.filter(status=value)
+
+    def filter_library(self, queryset, name, value):
+        return queryset.filter(library__ill_code=value.strip().upper())
+
+    def filter_lender(self, queryset, name, value):
+        return queryset.filter(lender__oclc_symbol=value.strip().upper())
+
+    def filter_assigned(self, queryset, name, value):
+        value = value.strip()
+        if value == "mine":
+            return queryset.filter(assigned_to=self.user)
+        if value == "nobody":
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset.filter(assigned_to__username=value)
+
+    def filter_flag(self, queryset, name, value):
+        return selectors.with_flag(queryset, value)
+
+    def filter_older_than(self, queryset, name, value):
+        return queryset.filter(created_at__lte=timezone.now() - dt.timedelta(days=int(value)))
+
+    def filter_text(self, queryset, name, value):
+        return selectors.search(queryset, value, team=True)
+
+    def filter_sort(self, queryset, name, value):
+        return queryset.order_by(*QUEUE_SORTS.get(value, QUEUE_SORTS["oldest"]))

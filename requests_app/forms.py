@@ -4,11 +4,20 @@ workflow and services, whose ``ValidationError``s the views put back on these fi
 from django import forms
 from django.core.exceptions import ValidationError
 
+from lenders.models import Lender
+from members.models import User
 from members.services import check_patron
 
 from . import workflow
 from .identifiers import validate_isbn, validate_issn, validate_oclc_number
-from .models import BorrowingRequest, Format, ShippingMethod, UnrequestedItemReport
+from .models import (
+    BorrowingRequest,
+    ChargeKind,
+    ChargePayer,
+    Format,
+    ShippingMethod,
+    UnrequestedItemReport,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -176,3 +185,103 @@ class UnrequestedItemForm(forms.ModelForm):
         fields = ["title", "slip_number", "sent_by", "note"]
         widgets = {"note": forms.Textarea(attrs={"rows": 3})}
         labels = {"title": "What arrived (title, author)", "note": "Anything else"}
+
+
+# --- The team's forms on a request's page -------------------------------------------------
+
+
+class NoteForm(WorkflowForm):
+    note = forms.CharField(label="Note (optional)", max_length=1000, required=False)
+
+
+class ReasonForm(WorkflowForm):
+    reason = forms.CharField(label="Reason", max_length=300)
+
+
+class SendToLenderForm(WorkflowForm):
+    lender = forms.ModelChoiceField(
+        queryset=Lender.objects.filter(is_active=True), widget=forms.HiddenInput
+    )
+    lender_request_number = forms.CharField(
+        label="OCLC/ILL number (optional)", max_length=40, required=False
+    )
+
+
+class ShipForm(WorkflowForm):
+    shipped_on = forms.DateField(label="Shipped on", widget=DATE)
+    due_date = forms.DateField(label="Due date", widget=DATE)
+    method = forms.ChoiceField(
+        label="Shipped by", choices=ShippingMethod.choices, widget=forms.RadioSelect
+    )
+    tracking_number = forms.CharField(label="Tracking number", max_length=100, required=False)
+
+
+class AnswerRenewalForm(WorkflowForm):
+    approved = forms.TypedChoiceField(
+        label="The lender's answer",
+        choices=[("yes", "Approved"), ("no", "Denied")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    due_date = forms.DateField(
+        label="New due date", widget=DATE, required=False, help_text="When approved."
+    )
+    note = forms.CharField(label="Note (optional)", max_length=1000, required=False)
+
+
+class ChargeForm(WorkflowForm):
+    kind = forms.ChoiceField(choices=ChargeKind.choices)
+    amount = forms.DecimalField(label="Amount (USD)", max_digits=10, decimal_places=2)
+    payer = forms.ChoiceField(label="Paid by", choices=ChargePayer.choices)
+    invoiced = forms.BooleanField(required=False)
+    paid = forms.BooleanField(required=False)
+    reference = forms.CharField(
+        max_length=100, required=False, help_text="Invoice or IFM number; a foreign amount."
+    )
+
+
+class MaxCostForm(WorkflowForm):
+    max_cost = forms.DecimalField(label="New max cost (USD)", max_digits=8, decimal_places=2)
+    reason = forms.CharField(label="Reason", max_length=300)
+
+
+class AssignForm(WorkflowForm):
+    assignee = forms.ModelChoiceField(
+        label="Assign to",
+        queryset=User.objects.filter(
+            is_active=True, role__in=[User.Role.TEAM, User.Role.ADMIN]
+        ).order_by("username"),
+        required=False,
+        empty_label="Nobody",
+    )
+
+
+class RequestIdsField(forms.Field):
+    """Request ids from the queue's checkboxes (``name="ids"``, one per selected row)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        try:
+            return [int(item) for item in value or []][:500]
+        except (TypeError, ValueError):
+            raise ValidationError("Request numbers are whole numbers.") from None
+
+    def validate(self, value):
+        if not value:
+            raise ValidationError("Select at least one request.")
+
+
+class BulkForm(forms.Form):
+    """The queue's bulk actions on the selected rows; each id is checked when acted on."""
+
+    ids = RequestIdsField()
+    action = forms.ChoiceField(
+        label="With the selected",
+        choices=[
+            ("take", "Take (assign to me)"),
+            ("assign", "Assign to…"),
+            ("start_sourcing", "Start sourcing"),
+        ],
+    )
+    assignee = AssignForm.base_fields["assignee"]

@@ -11,7 +11,13 @@ from django.db.models import Count, F, Q, QuerySet
 from members.models import User
 
 from .identifiers import normalize_isbn, normalize_oclc_number
-from .models import BorrowingRequest, RenewalRequest, Status
+from .models import FINAL_STATUSES, BorrowingRequest, RenewalRequest, Status
+
+#: Statuses the team still has work in: the queue's default view.
+OPEN_STATUSES = tuple(status for status in Status.values if status not in FINAL_STATUSES)
+
+#: Above this, a tab says "10,000+" instead of counting on through a million ended requests.
+COUNT_CAP = 10_000
 
 #: Loans that are out with the library: what "due soon" and "overdue" look at.
 WITH_LIBRARY = (Status.RECEIVED, Status.RENEWAL_REQUESTED)
@@ -62,12 +68,17 @@ def with_flag(requests: QuerySet[BorrowingRequest], flag: str) -> QuerySet[Borro
     raise ValueError(f"Unknown flag: {flag}")
 
 
-def search(requests: QuerySet[BorrowingRequest], text: str) -> QuerySet[BorrowingRequest]:
-    """Title or author words, or an exact ISBN (10 or 13) or OCLC number."""
+def search(
+    requests: QuerySet[BorrowingRequest], text: str, *, team: bool = False
+) -> QuerySet[BorrowingRequest]:
+    """Title or author words, or an exact ISBN (10 or 13) or OCLC number; for the team also
+    an exact OCLC/ILL number or library ILL code."""
     text = text.strip()
     if not text:
         return requests
     matches = Q(title__icontains=text) | Q(author__icontains=text)
+    if team:
+        matches |= Q(lender_request_number=text) | Q(library__ill_code=text.upper())
     for field, normalize in (("isbn", normalize_isbn), ("oclc_number", normalize_oclc_number)):
         try:
             matches |= Q(**{field: normalize(text)})
@@ -81,6 +92,22 @@ def status_counts(requests: QuerySet[BorrowingRequest]) -> dict[str, int]:
     counts = dict.fromkeys(Status.values, 0)
     rows = requests.order_by().values_list("status").annotate(n=Count("id"))
     counts.update({status: n for status, n in rows})
+    return counts
+
+
+def capped_status_counts(
+    requests: QuerySet[BorrowingRequest], cap: int | None = None
+) -> dict[str, int | None]:
+    """Counts by status for the queue's tabs, without counting every ended request.
+
+    Open statuses are counted exactly (one grouped query: the work in progress is small).
+    Each ended status is counted up to ``cap`` and reported as None beyond it ("10,000+").
+    """
+    cap = COUNT_CAP if cap is None else cap
+    counts: dict[str, int | None] = status_counts(requests.filter(status__in=OPEN_STATUSES))
+    for status in FINAL_STATUSES:
+        n = requests.filter(status=status).order_by()[: cap + 1].count()
+        counts[status] = n if n <= cap else None
     return counts
 
 

@@ -1,4 +1,5 @@
-"""Writes on a request that are not status changes: charges and messages.
+"""Writes on a request that are not status changes: charges, messages, assignment, and
+the team raising a request's max cost.
 
 Like the workflow, each locks the request's row and checks the actor. A charge records
 itself in the request's timeline (a ``StatusEvent`` whose from and to status are the
@@ -25,7 +26,22 @@ from .models import (
     UnrequestedItemReport,
 )
 from .notifications import notify
-from .workflow import LIBRARY, TEAM, NotPermitted, lock_request
+from .workflow import (
+    LIBRARY,
+    TEAM,
+    NotAllowedNow,
+    NotPermitted,
+    WorkflowError,
+    lock_request,
+    start_sourcing,
+)
+
+#: Timeline events these services write (from and to status the same), with their labels.
+TIMELINE_ACTIONS = {
+    "add_charge": "Charge recorded",
+    "assign": "Assigned",
+    "set_max_cost": "Max cost changed",
+}
 
 
 def _note_in_timeline(req: BorrowingRequest, action: str, actor: User, note: str) -> None:
@@ -132,3 +148,74 @@ def report_unrequested_item(
         report.save()
         notify(report, "unrequested_item", Notification.Audience.TEAM)
     return report
+
+
+def assign(request_id: int, *, actor: User, assignee: User | None) -> BorrowingRequest:
+    """Give the request to a member of the team (or to nobody), on its timeline."""
+    if assignee is not None and not (assignee.is_active and assignee.is_team):
+        raise ValidationError({"assignee": ["Requests go to active members of the team."]})
+    with transaction.atomic():
+        req = lock_request(request_id, "assign", actor, {TEAM})
+        if req.assigned_to_id == (assignee.pk if assignee else None):
+            return req
+        req.assigned_to = assignee
+        req.save(update_fields=["assigned_to", "updated_at"])
+        _note_in_timeline(
+            req, "assign", actor, f"Assigned to {assignee.username}." if assignee else "Unassigned."
+        )
+    return req
+
+
+def set_max_cost(
+    request_id: int, *, actor: User, max_cost: Decimal, reason: str
+) -> BorrowingRequest:
+    """The team sets a request's max cost, above the library's profile if need be."""
+    errors = {}
+    if max_cost is None or max_cost < 0:
+        errors["max_cost"] = ["Enter an amount of 0 or more."]
+    if not reason.strip():
+        errors["reason"] = ["Say why (for example, the library agreed by e-mail)."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        req = lock_request(request_id, "set_max_cost", actor, {TEAM})
+        if req.is_final:
+            raise NotAllowedNow(
+                "set_max_cost", req.status, "The request has ended; its max cost stays."
+            )
+        before = req.max_cost
+        req.max_cost = max_cost
+        req.save(update_fields=["max_cost", "updated_at"])
+        _note_in_timeline(
+            req, "set_max_cost", actor, f"Max cost {before} → {max_cost}: {reason.strip()}"
+        )
+    return req
+
+
+def bulk_act(
+    request_ids: list[int], *, actor: User, action: str, assignee: User | None = None
+) -> tuple[list[int], list[str]]:
+    """Take, assign or start sourcing several requests, each in its own transaction.
+
+    Returns the ids done and a message for each one refused (someone moved it first).
+    """
+    done: list[int] = []
+    refused: list[str] = []
+    for request_id in request_ids:
+        try:
+            if action == "take":
+                assign(request_id, actor=actor, assignee=actor)
+            elif action == "assign":
+                assign(request_id, actor=actor, assignee=assignee)
+            elif action == "start_sourcing":
+                start_sourcing(request_id, actor=actor)
+            else:
+                raise ValueError(f"Unknown bulk action: {action}")
+        except BorrowingRequest.DoesNotExist:
+            refused.append(f"#{request_id}: no such request.")
+        except (WorkflowError, ValidationError) as error:
+            text = error.message if isinstance(error, WorkflowError) else " ".join(error.messages)
+            refused.append(f"#{request_id}: {text}")
+        else:
+            done.append(request_id)
+    return done, refused

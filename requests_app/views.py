@@ -15,37 +15,29 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from lenders.selectors import availability_warnings, lenders_with_availability, search_lenders
 from members.services import find_or_add_patron
 
 from . import selectors, services, workflow
-from .filters import RequestFilter
-from .forms import (
-    CancelForm,
-    MessageForm,
-    NewRequestForm,
-    NotArrivedForm,
-    ReceiveForm,
-    RenewalForm,
-    ReturnForm,
-    UnrequestedItemForm,
-)
+from .filters import QueueFilter, RequestFilter
+from .forms import BulkForm, NewRequestForm, UnrequestedItemForm
 from .models import BorrowingRequest, Status, UnrequestedItemReport
 from .openurl import initial_from_openurl
-
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
+from .page_actions import BY_SLUG, offered_actions
+from .pagination import page_of, page_size_of
 
 
 def paginate(request: HttpRequest, queryset: QuerySet) -> Page:
-    """The page asked for, ``?page_size=`` rows long (at most 500)."""
-    try:
-        size = min(max(int(request.GET.get("page_size", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
-    except ValueError:
-        size = PAGE_SIZE
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
+    """The page asked for, ``?page_size=`` rows long (at most 500), numbered of N pages.
+
+    For lists bounded by one library. The queue uses ``pagination.page_of``, which does
+    not count.
+    """
+    return Paginator(queryset, page_size_of(request)).get_page(request.GET.get("page"))
 
 
 def get_request_for(user, pk: int) -> BorrowingRequest:
@@ -68,9 +60,9 @@ def library_staff_only(user) -> None:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """A library's dashboard: what needs its staff now. The team goes to the request list."""
+    """A library's dashboard: what needs its staff now. The team goes to its queue."""
     if not request.user.is_library_staff:
-        return redirect("request_list")
+        return redirect("queue")
     today = timezone.localdate()
     ours = selectors.requests_for_list(request.user)
     context = {
@@ -160,51 +152,6 @@ def _submit(form: NewRequestForm, user, library) -> BorrowingRequest:
 
 # --- One request ------------------------------------------------------------------------
 
-#: The actions on a request's page: URL name -> (the workflow action it is, or None for
-#: one anybody who sees the request may take; its form; how to call it).
-ACTIONS = {
-    "receive": (
-        "mark_received",
-        ReceiveForm,
-        lambda pk, user, d: workflow.mark_received(pk, actor=user, received_on=d["received_on"]),
-    ),
-    "not-arrived": (
-        "report_not_arrived",
-        NotArrivedForm,
-        lambda pk, user, d: workflow.report_not_arrived(pk, actor=user, note=d["note"]),
-    ),
-    "request-renewal": (
-        "request_renewal",
-        RenewalForm,
-        lambda pk, user, d: workflow.request_renewal(pk, actor=user, due_date=d["due_date"]),
-    ),
-    "return": (
-        "mark_returned",
-        ReturnForm,
-        lambda pk, user, d: workflow.mark_returned(
-            pk, actor=user, method=d["method"], tracking_number=d["tracking_number"]
-        ),
-    ),
-    "cancel": (
-        "cancel",
-        CancelForm,
-        lambda pk, user, d: workflow.cancel(pk, actor=user, reason=d["reason"]),
-    ),
-    "message": (
-        None,
-        MessageForm,
-        lambda pk, user, d: services.post_message(pk, actor=user, body=d["body"]),
-    ),
-}
-DONE = {
-    "receive": "Marked received.",
-    "not-arrived": "Reported as not arrived; the team will check with the lender.",
-    "request-renewal": "Renewal requested; you will hear the lender's answer.",
-    "return": "Marked returned.",
-    "cancel": "Request cancelled.",
-    "message": "Message sent to the team.",
-}
-
 
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -214,48 +161,127 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _render_detail(
     request: HttpRequest, req: BorrowingRequest, bound: tuple[str, object] | None = None
 ) -> HttpResponse:
-    allowed = set(workflow.allowed_actions(req, request.user))
-    forms = {
-        slug: form_class(prefix=slug)
-        for slug, (action, form_class, _) in ACTIONS.items()
-        if action is None or action in allowed
-    }
-    if bound is not None:
-        forms[bound[0]] = bound[1]
+    actions = [
+        (action, bound[1] if bound and bound[0] == action.slug else action.form(prefix=action.slug))
+        for action in offered_actions(req, request.user)
+    ]
     context = {
         "req": req,
-        "forms": forms,
+        "actions": [(a, form) for a, form in actions if a.slug not in SIDE_ACTIONS],
+        "side_actions": {a.slug: form for a, form in actions if a.slug in SIDE_ACTIONS},
         "events": req.events.select_related("actor"),
         "messages_on_request": req.messages.select_related("author"),
         "charges": req.charges.all(),
         "renewals": req.renewals.all(),
+        "attempts": req.attempts.select_related("lender") if request.user.is_team else None,
         "show_patron_name": request.user.is_library_staff,
     }
+    if any(a.slug == "send-to-lender" for a, _ in actions):
+        context |= _lender_search(request, req)
     return render(
         request, "requests_app/detail.html", context, status=200 if bound is None else 400
     )
+
+
+#: Actions shown beside the request's facts rather than among its next steps.
+SIDE_ACTIONS = {"add-charge", "max-cost", "assign", "message"}
+
+
+def _lender_search(request: HttpRequest, req: BorrowingRequest) -> dict:
+    """Lenders matching ``?lender_q=`` with their newest availability and any warnings."""
+    text = request.GET.get("lender_q", "").strip()[:100]
+    if not text:
+        return {"lender_q": ""}
+    found = search_lenders(lenders_with_availability().filter(is_active=True), text=text)[:10]
+    today = timezone.localdate()
+    return {
+        "lender_q": text,
+        "lender_results": [
+            (lender, availability_warnings(lender, on_date=today, max_cost=req.max_cost))
+            for lender in found
+        ],
+    }
 
 
 @require_POST
 @login_required
 def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     req = get_request_for(request.user, pk)
-    if action not in ACTIONS:
+    if action not in BY_SLUG:
         raise Http404("No such action.")
-    _, form_class, perform = ACTIONS[action]
-    form = form_class(request.POST, prefix=action)
+    page_action = BY_SLUG[action]
+    form = page_action.form(request.POST, prefix=action)
     if form.is_valid():
         try:
-            perform(req.pk, request.user, form.cleaned_data)
+            page_action.perform(req.pk, request.user, form.cleaned_data)
+        except workflow.NotPermitted as refused:
+            raise PermissionDenied(refused.message) from refused
         except workflow.WorkflowError as refused:
             messages.error(request, refused.message)
             return redirect("request_detail", pk=req.pk)
         except ValidationError as error:
             form.add_workflow_errors(error)
         else:
-            messages.success(request, DONE[action])
+            messages.success(request, page_action.done)
             return redirect("request_detail", pk=req.pk)
     return _render_detail(request, req, bound=(action, form))
+
+
+# --- The team's queue -------------------------------------------------------------------
+
+
+def team_only(user) -> None:
+    if not user.is_team:
+        raise PermissionDenied("This page is for the resource sharing team.")
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """Every library's requests, filtered in the URL, paged without counting them all."""
+    team_only(request.user)
+    rows = selectors.requests_for_list(request.user)
+    filters = QueueFilter(request.GET, queryset=rows, user=request.user)
+    context = {"filters": filters, "statuses": Status.choices, "cap": selectors.COUNT_CAP}
+    if not filters.is_valid():
+        return render(request, "requests_app/queue.html", context, status=400)
+    every_status = request.GET.copy()
+    every_status["status"] = "all"
+    counts = selectors.capped_status_counts(
+        QueueFilter(every_status, queryset=rows, user=request.user).qs
+    )
+    context |= {
+        "page": page_of(request, filters.qs),
+        "counts": counts,
+        "open_count": sum(counts[status] for status in selectors.OPEN_STATUSES),
+        "bulk_form": BulkForm(),
+        "today": timezone.localdate(),
+    }
+    return render(request, "requests_app/queue.html", context)
+
+
+@require_POST
+@login_required
+def queue_bulk(request: HttpRequest) -> HttpResponse:
+    """Take, assign or start sourcing the selected requests, each on its own."""
+    team_only(request.user)
+    form = BulkForm(request.POST)
+    back = request.POST.get("back", "")
+    back = reverse("queue") + (f"?{back}" if back and not back.startswith(("/", "http")) else "")
+    if not form.is_valid():
+        for error in form.errors.values():
+            messages.error(request, " ".join(error))
+        return redirect(back)
+    done, refused = services.bulk_act(
+        form.cleaned_data["ids"],
+        actor=request.user,
+        action=form.cleaned_data["action"],
+        assignee=form.cleaned_data["assignee"],
+    )
+    if done:
+        messages.success(request, f"Done for {len(done)} request{'s' if len(done) > 1 else ''}.")
+    for message in refused:
+        messages.error(request, message)
+    return redirect(back)
 
 
 # --- Items received but not requested ---------------------------------------------------

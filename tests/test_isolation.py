@@ -5,18 +5,22 @@ a new page cannot be forgotten."""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from requests_app.views import ACTIONS
+from requests_app.page_actions import BY_SLUG
 
 
 def request_url_names() -> list[str]:
-    """Names of the project's own URL patterns that take a request's ``pk``."""
+    """Names of the URL patterns under ``requests/`` that take a request's ``pk``."""
 
     def walk(patterns, prefix=""):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 if pattern.namespace != "admin":
                     yield from walk(pattern.url_patterns)
-            elif isinstance(pattern, URLPattern) and "pk" in pattern.pattern.converters:
+            elif (
+                isinstance(pattern, URLPattern)
+                and str(pattern.pattern).startswith("requests/")
+                and "pk" in pattern.pattern.converters
+            ):
                 yield pattern.name
 
     return sorted(set(walk(get_resolver().url_patterns)))
@@ -26,7 +30,7 @@ def urls_for(req) -> list[str]:
     urls = []
     for name in request_url_names():
         if name == "request_action":
-            urls += [reverse(name, args=[req.pk, action]) for action in ACTIONS]
+            urls += [reverse(name, args=[req.pk, action]) for action in BY_SLUG]
         else:
             urls.append(reverse(name, args=[req.pk]))
     return urls

@@ -1,8 +1,10 @@
 """Small display helpers for request pages."""
 
 from django import template
+from django.utils import timezone
 
 from requests_app.selectors import FLAGS
+from requests_app.services import TIMELINE_ACTIONS
 from requests_app.workflow import MOVES
 
 register = template.Library()
@@ -21,7 +23,7 @@ def get(mapping, key):
 
 _EVENT_LABELS = {
     "submit": "Submitted",
-    "add_charge": "Charge recorded",
+    **TIMELINE_ACTIONS,
     **{action: move.label[:1].upper() + move.label[1:] for action, move in MOVES.items()},
 }
 
@@ -33,3 +35,21 @@ def event_label(event) -> str:
         before = event.get_from_status_display() or "New"
         return f"{before} → {event.get_to_status_display()}"
     return _EVENT_LABELS.get(event.action, event.action.replace("_", " "))
+
+
+@register.filter
+def count_label(count: int | None, cap: int) -> str:
+    """A tab's count: the number, or "10,000+" where counting stopped."""
+    return f"{count:,}" if count is not None else f"{cap:,}+"
+
+
+@register.filter
+def days_since(moment, today) -> int:
+    """Whole days from ``moment`` (a datetime or date) to ``today``."""
+    day = timezone.localtime(moment).date() if hasattr(moment, "hour") else moment
+    return (today - day).days
+
+
+@register.filter
+def split(text: str) -> list[str]:
+    return text.split()

@@ -1,0 +1,74 @@
+"""Forms for the lender directory. They read and tidy input; ``lenders.services`` checks
+the rules and writes, and the views put its errors back on these fields."""
+
+from django import forms
+
+from requests_app.forms import WorkflowForm
+
+from .models import AvailabilityReport, Lender
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+YES_NO = [("yes", "Yes"), ("no", "No")]
+ANY_YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
+
+
+def _yes(value: str) -> bool:
+    return value == "yes"
+
+
+class LenderSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Name or OCLC symbol",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    kind = forms.ChoiceField(
+        label="Kind", choices=[("", "Any kind"), *Lender.Kind.choices], required=False
+    )
+    fees = forms.ChoiceField(label="Charges fees", choices=ANY_YES_NO, required=False)
+
+    def charges_fees(self) -> bool | None:
+        """The "charges fees" filter: True, False, or None for either."""
+        value = self.cleaned_data.get("fees")
+        return None if not value else value == "yes"
+
+
+class AvailabilityReportForm(WorkflowForm):
+    """A new availability report: what the lender says now."""
+
+    lending = forms.TypedChoiceField(
+        label="Lending to us?",
+        choices=YES_NO,
+        coerce=_yes,
+        initial="yes",
+        widget=forms.RadioSelect,
+    )
+    accepting_returns = forms.TypedChoiceField(
+        label="Accepting returns?",
+        choices=YES_NO,
+        coerce=_yes,
+        initial="yes",
+        widget=forms.RadioSelect,
+    )
+    closed_from = forms.DateField(
+        label="Closed from (optional)",
+        required=False,
+        widget=DATE,
+        help_text="The first day the lender is closed.",
+    )
+    closed_until = forms.DateField(
+        label="Closed until (optional)",
+        required=False,
+        widget=DATE,
+        help_text="The last day closed; leave empty when the lender has not said.",
+    )
+    source = forms.CharField(
+        label="Source",
+        max_length=AvailabilityReport._meta.get_field("source").max_length,
+        required=False,
+        help_text="Where this came from: an e-mail, the OCLC policies directory, a phone call…",
+    )
+    note = forms.CharField(
+        label="Note (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )

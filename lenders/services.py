@@ -1,0 +1,55 @@
+"""Writes on the lender directory. A new availability report supersedes the older ones,
+which stay as history: reports are added, never edited here."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from members.models import User
+
+from .models import AvailabilityReport, Lender
+
+CLOSED_RANGE_CONSTRAINT = "availability_closed_range_ordered"
+
+
+def _closed_range_message() -> str:
+    """The message of the model's constraint, so the page and the database say the same."""
+    for constraint in AvailabilityReport._meta.constraints:
+        if constraint.name == CLOSED_RANGE_CONSTRAINT:
+            return str(constraint.violation_error_message)
+    raise LookupError(CLOSED_RANGE_CONSTRAINT)  # pragma: no cover - the model defines it
+
+
+def record_availability(
+    lender: Lender,
+    *,
+    actor: User,
+    lending: bool,
+    accepting_returns: bool,
+    closed_from: dt.date | None,
+    closed_until: dt.date | None,
+    source: str,
+    note: str,
+) -> AvailabilityReport:
+    """Record what ``lender`` says now (dated now, recorded by ``actor``) and return it.
+
+    Raises ``ValidationError`` by field, saving nothing, when the input breaks a rule:
+    a closed-until date needs a closed-from date on or before it.
+    """
+    if closed_until is not None and (closed_from is None or closed_until < closed_from):
+        raise ValidationError({"closed_until": [_closed_range_message()]})
+    report = AvailabilityReport(
+        lender=lender,
+        lending=lending,
+        accepting_returns=accepting_returns,
+        closed_from=closed_from,
+        closed_until=closed_until,
+        source=source.strip(),
+        note=note.strip(),
+        recorded_by=actor,
+    )
+    report.full_clean()
+    with transaction.atomic():
+        report.save()
+    return report

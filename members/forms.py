@@ -1,0 +1,111 @@
+"""Forms for the member library pages: finding a library, and an admin editing a profile.
+
+The profile form validates through the model (its validators and constraints), with the
+one rule a database constraint states only as a whole-row error, the ILL code unique in
+any case, checked on the field so the message sits next to it.
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from .models import MemberLibrary, User
+
+ANY_YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
+ILL_CODE_UNIQUE = "memberlibrary_ill_code_unique_any_case"
+
+
+def _constraint_message(name: str) -> str:
+    for constraint in MemberLibrary._meta.constraints:
+        if constraint.name == name:
+            return str(constraint.violation_error_message)
+    raise LookupError(name)  # pragma: no cover - the model defines it
+
+
+class LibrarySearchForm(forms.Form):
+    q = forms.CharField(
+        label="Name, ILL code or BPL number",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    region = forms.ChoiceField(label="Region", required=False)
+    active = forms.ChoiceField(label="Active", choices=ANY_YES_NO, required=False)
+
+    def __init__(self, *args, regions: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["region"].choices = [("", "Any region"), *((r, r) for r in regions)]
+
+    def is_active(self) -> bool | None:
+        value = self.cleaned_data.get("active")
+        return None if not value else value == "yes"
+
+
+class LibraryProfileForm(forms.ModelForm):
+    """A member library's profile, as an admin edits it, with the reason for the change."""
+
+    reason = forms.CharField(
+        label="Reason for the change (optional)",
+        max_length=100,
+        required=False,
+        help_text="Kept in the profile's history with your name and the time.",
+    )
+
+    class Meta:
+        model = MemberLibrary
+        fields = (
+            "name",
+            "ill_code",
+            "bpl_number",
+            "oclc_symbol",
+            "library_type",
+            "region",
+            "on_delivery",
+            "delivery_route_code",
+            "address",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "max_cost",
+            "is_active",
+            "notes",
+        )
+        widgets = {
+            "address": forms.Textarea(attrs={"rows": 3}),
+            "notes": forms.Textarea(attrs={"rows": 4}),
+            "max_cost": forms.NumberInput(attrs={"step": "0.01", "min": "0"}),
+        }
+
+    def clean_ill_code(self) -> str:
+        code = self.cleaned_data["ill_code"].strip()
+        taken = MemberLibrary.objects.filter(ill_code__iexact=code).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise ValidationError(_constraint_message(ILL_CODE_UNIQUE), code="unique")
+        return code
+
+    def clean_bpl_number(self) -> str:
+        return self.cleaned_data["bpl_number"].strip()
+
+    def profile_changed(self) -> bool:
+        """Whether any profile field changed (the reason alone is not a change)."""
+        return any(name != "reason" for name in self.changed_data)
+
+    def save_with_history(self, *, actor: User) -> MemberLibrary | None:
+        """Save the profile; its history records ``actor``, the time and the reason.
+
+        Returns the library, or None when a conflicting change someone saved a moment ago
+        (the same ILL code or BPL number) refused it: the error is then on the form and
+        nothing is saved.
+        """
+        library = self.save(commit=False)
+        library._history_user = actor
+        library._change_reason = self.cleaned_data["reason"].strip() or None
+        try:
+            with transaction.atomic():
+                library.save()
+        except IntegrityError:
+            self.add_error(
+                None, "Someone saved a conflicting change a moment ago: check the codes."
+            )
+            return None
+        return library

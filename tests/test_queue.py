@@ -1,0 +1,280 @@
+"""The team's queue: every library's requests, filtered in the URL, fast at any size."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from lenders.models import AvailabilityReport, Lender
+from requests_app import selectors, services, workflow
+from requests_app.models import BorrowingRequest, StatusEvent
+
+
+@pytest.fixture
+def as_rita(client, rita):
+    client.force_login(rita)
+    return client
+
+
+def ids(client, query=""):
+    response = client.get(f"/queue/?{query}")
+    assert response.status_code == 200, response.content.decode()[:2000]
+    return [req.pk for req in response.context["page"]]
+
+
+def test_the_queue_is_the_teams(client, alice, rita):
+    assert client.get("/queue/")["Location"].startswith("/accounts/login/")
+    client.force_login(alice)
+    assert client.get("/queue/").status_code == 403
+    assert client.post("/queue/bulk/", {"ids": ["1"], "action": "take"}).status_code == 403
+
+
+def test_by_default_it_shows_open_requests_oldest_first(as_rita, request_in):
+    first = request_in("submitted")
+    second = request_in("shipped")
+    request_in("completed")
+    request_in("cancelled")
+    assert ids(as_rita) == [first.pk, second.pk]
+    assert len(ids(as_rita, "status=all")) == 4
+    assert ids(as_rita, "status=completed") != []
+
+
+def test_filters_by_library_region_lender_and_text(as_rita, request_in, bob, library_two):
+    ours = request_in("sent_to_lender")
+    theirs = workflow.submit_request(
+        actor=bob, library=library_two, patron=None, citation={"title": "Hill Farming"}
+    )
+    assert ids(as_rita, "library=abbot") == [ours.pk]
+    assert ids(as_rita, "region=Western") == [theirs.pk]
+    assert ids(as_rita, "lender=cvc") == [ours.pk]
+    assert ids(as_rita, f"q={ours.lender_request_number}") == [ours.pk]
+    assert ids(as_rita, "q=BORDEN") == [theirs.pk]
+    assert ids(as_rita, "q=hill farm") == [theirs.pk]
+
+
+def test_filters_by_assignee(as_rita, request_in, rita, admin_user):
+    mine = request_in("sourcing")  # starting to source assigns it to rita
+    nobodys = request_in("submitted")
+    theirs = request_in("submitted")
+    services.assign(theirs.pk, actor=rita, assignee=admin_user)
+    assert ids(as_rita, "assigned=mine") == [mine.pk]
+    assert ids(as_rita, "assigned=nobody") == [nobodys.pk]
+    assert ids(as_rita, "assigned=admin") == [theirs.pk]
+
+
+def test_filters_by_flag_date_and_age(as_rita, request_in, alice, rita):
+    flagged = request_in("shipped")
+    workflow.report_not_arrived(flagged.pk, actor=alice)
+    pricey = request_in("shipped")
+    services.add_charge(pricey.pk, actor=rita, kind="lending_fee", amount=Decimal("30"))
+    renewing = request_in("renewal_requested")
+    urgent = request_in("submitted")
+    BorrowingRequest.objects.filter(pk=urgent.pk).update(
+        needed_by=timezone.localdate() + dt.timedelta(days=3),
+        created_at=timezone.now() - dt.timedelta(days=20),
+    )
+    assert ids(as_rita, "flag=not_arrived") == [flagged.pk]
+    assert ids(as_rita, "flag=over_max_cost") == [pricey.pk]
+    assert ids(as_rita, "flag=renewal_pending") == [renewing.pk]
+    soon = (timezone.localdate() + dt.timedelta(days=5)).isoformat()
+    assert ids(as_rita, f"needed_before={soon}") == [urgent.pk]
+    assert ids(as_rita, "older_than=10") == [urgent.pk]
+    assert ids(as_rita, "sort=needed_by")[0] == urgent.pk
+    assert ids(as_rita, "sort=newest")[-1] == urgent.pk
+    assert ids(as_rita, "sort=oldest")[0] == urgent.pk
+
+
+def test_a_bad_filter_is_explained(as_rita):
+    response = as_rita.get("/queue/?older_than=soon&needed_before=tomorrow")
+    assert response.status_code == 400
+    assert "Older than (days): Enter a number." in response.content.decode()
+    assert "Needed by, on or before: Enter a valid date." in response.content.decode()
+
+
+def test_tabs_count_open_work_exactly_and_stop_counting_ended_work(request_in):
+    for status in ["submitted", "submitted", "completed", "completed", "completed"]:
+        request_in(status)
+    counts = selectors.capped_status_counts(BorrowingRequest.objects.all(), cap=2)
+    assert counts["submitted"] == 2
+    assert counts["completed"] is None  # more than the cap: shown as "2+"
+    assert counts["lost"] == 0
+
+
+def test_paging_needs_no_count_of_the_whole_table(as_rita, request_in):
+    made = [request_in("submitted").pk for _ in range(5)]
+    first = as_rita.get("/queue/?page_size=2").context["page"]
+    assert [r.pk for r in first] == made[:2]
+    assert first.has_next
+    last = as_rita.get("/queue/?page_size=2&page=3").context["page"]
+    assert [r.pk for r in last] == made[4:]
+    assert not last.has_next
+    with CaptureQueriesContext(connection) as queries:
+        as_rita.get("/queue/?page_size=2&page=2")
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    for sql in counts:
+        # Only the tabs count: open statuses grouped, ended ones capped with LIMIT.
+        assert "IN (" in sql or "LIMIT" in sql.upper(), sql
+
+
+@pytest.mark.parametrize("page_size", [1, 20])
+def test_the_queue_costs_the_same_queries_at_any_page_size(as_rita, request_in, page_size):
+    for status in ["submitted", "sent_to_lender", "shipped", "received"] * 3:
+        request_in(status)
+    with CaptureQueriesContext(connection) as queries:
+        response = as_rita.get(f"/queue/?page_size={page_size}&status=all")
+    assert response.status_code == 200
+    # session, user, open counts (grouped), 4 capped counts of ended statuses, the page
+    # (joined with library, lender and assignee), the assignee choices for the bulk form,
+    # then savepoint, session refresh, release.
+    assert len(queries) == 12, "\n".join(q["sql"] for q in queries)
+
+
+# --- Bulk actions ------------------------------------------------------------------------
+
+
+def test_bulk_take_assign_and_start_sourcing(as_rita, request_in, rita, admin_user):
+    a, b = request_in("submitted"), request_in("submitted")
+    response = as_rita.post(
+        "/queue/bulk/", {"ids": [a.pk, b.pk], "action": "take", "back": "status=open"}
+    )
+    assert response["Location"] == "/queue/?status=open"
+    assert set(BorrowingRequest.objects.values_list("assigned_to", flat=True)) == {rita.pk}
+    assert StatusEvent.objects.filter(action="assign", request=a).exists()
+
+    as_rita.post("/queue/bulk/", {"ids": [a.pk], "action": "assign", "assignee": admin_user.pk})
+    a.refresh_from_db()
+    assert a.assigned_to == admin_user
+
+    as_rita.post("/queue/bulk/", {"ids": [a.pk, b.pk], "action": "start_sourcing"})
+    assert set(BorrowingRequest.objects.values_list("status", flat=True)) == {"sourcing"}
+
+
+def test_bulk_reports_the_ones_someone_else_moved(as_rita, request_in):
+    fresh, moved = request_in("submitted"), request_in("shipped")
+    response = as_rita.post(
+        "/queue/bulk/", {"ids": [fresh.pk, moved.pk, 999999], "action": "start_sourcing"},
+        follow=True,
+    )  # fmt: skip
+    page = response.content.decode()
+    assert "Done for 1 request." in page
+    assert f"#{moved.pk}: Cannot start sourcing: the request is shipped." in page
+    assert "#999999: no such request." in page
+
+
+def test_bulk_without_a_selection_says_so(as_rita):
+    response = as_rita.post("/queue/bulk/", {"action": "take"}, follow=True)
+    assert "Select at least one request." in response.content.decode()
+
+
+# --- The team's request page --------------------------------------------------------------
+
+
+def act(req, slug):
+    return reverse("request_action", args=[req.pk, slug])
+
+
+def test_the_team_sees_its_next_steps(as_rita, request_in):
+    page = as_rita.get(reverse("request_detail", args=[request_in("submitted").pk]))
+    slugs = [action.slug for action, _ in page.context["actions"]]
+    assert slugs == ["start-sourcing", "mark-unfilled", "cancel"]
+    assert set(page.context["side_actions"]) == {"add-charge", "max-cost", "assign", "message"}
+
+
+def test_finding_a_lender_warns_without_blocking(as_rita, request_in, rita):
+    closed = Lender.objects.create(
+        name="Dover Free Library", oclc_symbol="DOV", kind="in_state",
+        charges_fees=True, usual_fee=Decimal("40.00"),
+    )  # fmt: skip
+    AvailabilityReport.objects.create(lender=closed, lending=False, source="e-mail")
+    req = request_in("sourcing")
+    page = as_rita.get(reverse("request_detail", args=[req.pk]) + "?lender_q=dov")
+    html = page.content.decode()
+    assert "Dover Free Library" in html
+    assert "not lending" in html
+    assert "40.00" in html
+
+    as_rita.post(act(req, "send-to-lender"), {
+        "send-to-lender-lender": closed.pk, "send-to-lender-lender_request_number": "OCLC-77",
+    })  # fmt: skip
+    req.refresh_from_db()
+    assert (req.status, req.lender, req.lender_request_number) == (
+        "sent_to_lender",
+        closed,
+        "OCLC-77",
+    )
+
+
+def test_the_team_ships_answers_renewals_and_completes(as_rita, request_in, alice):
+    req = request_in("sent_to_lender")
+    today = timezone.localdate()
+    response = as_rita.post(act(req, "ship"), {
+        "ship-shipped_on": today.isoformat(), "ship-due_date": today.isoformat(),
+        "ship-method": "mail",
+    })  # fmt: skip
+    assert response.status_code == 400
+    assert "after the shipped-on date" in response.content.decode()
+    as_rita.post(act(req, "ship"), {
+        "ship-shipped_on": today.isoformat(),
+        "ship-due_date": (today + dt.timedelta(days=28)).isoformat(),
+        "ship-method": "mail", "ship-tracking_number": "9400",
+    })  # fmt: skip
+    req.refresh_from_db()
+    assert req.status == "shipped"
+
+    workflow.mark_received(req.pk, actor=alice)
+    workflow.request_renewal(req.pk, actor=alice, due_date=req.due_date + dt.timedelta(days=30))
+    as_rita.post(act(req, "answer-renewal"), {"answer-renewal-approved": "no"})
+    req.refresh_from_db()
+    assert req.status == "received"
+    assert req.renewals.get().answer == "denied"
+
+
+def test_charges_and_a_raised_max_cost_show_in_the_timeline(as_rita, request_in):
+    req = request_in("shipped")
+    as_rita.post(act(req, "add-charge"), {
+        "add-charge-kind": "lending_fee", "add-charge-amount": "30.00",
+        "add-charge-payer": "library", "add-charge-reference": "INV-1",
+    })  # fmt: skip
+    req.refresh_from_db()
+    assert req.charges_total == Decimal("30.00")
+    assert req.is_over_max_cost
+
+    response = as_rita.post(
+        act(req, "max-cost"), {"max-cost-max_cost": "35", "max-cost-reason": ""}
+    )
+    assert response.status_code == 400
+    as_rita.post(act(req, "max-cost"), {
+        "max-cost-max_cost": "35.00", "max-cost-reason": "Library agreed by phone",
+    })  # fmt: skip
+    req.refresh_from_db()
+    assert req.max_cost == Decimal("35.00")
+    assert not req.is_over_max_cost
+    event = req.events.get(action="set_max_cost")
+    assert event.note == "Max cost 25.00 → 35.00: Library agreed by phone"
+
+
+def test_library_staff_cannot_take_team_actions(client, alice, request_in):
+    req = request_in("sent_to_lender")
+    client.force_login(alice)
+    today = timezone.localdate().isoformat()
+    assert client.post(act(req, "ship"), {
+        "ship-shipped_on": today, "ship-due_date": "2099-01-01", "ship-method": "mail",
+    }).status_code == 403  # fmt: skip
+    assert client.post(act(req, "add-charge"), {
+        "add-charge-kind": "shipping", "add-charge-amount": "1", "add-charge-payer": "library",
+    }).status_code == 403  # fmt: skip
+    req.refresh_from_db()
+    assert req.status == "sent_to_lender"
+    assert not req.charges.exists()
+
+
+def test_a_team_move_someone_made_first_is_a_message(as_rita, request_in, rita):
+    req = request_in("submitted")
+    workflow.start_sourcing(req.pk, actor=rita)
+    response = as_rita.post(act(req, "start-sourcing"), {}, follow=True)
+    assert "Cannot start sourcing: the request is sourcing." in response.content.decode()
+    assert req.events.filter(action="start_sourcing").count() == 1
