@@ -18,18 +18,23 @@ from .models import AvailabilityReport, Lender
 AVAILABILITY_FIELDS = ("lending", "accepting_returns", "closed_from", "closed_until", "reported_at")
 
 
+def newest_report(field: str, lender_ref: str = "pk") -> Subquery:
+    """One field of the newest availability report of the lender at ``lender_ref``."""
+    newest = AvailabilityReport.objects.filter(lender=OuterRef(lender_ref)).order_by(
+        "-reported_at", "-id"
+    )
+    return Subquery(newest.values(field)[:1])
+
+
 def lenders_with_availability() -> QuerySet[Lender]:
     """Every lender, annotated with its newest report's fields (all None when it has none).
 
     Each lender gets ``lending``, ``accepting_returns``, ``closed_from``, ``closed_until``
     and ``reported_at`` (the newest report's), plus ``availability_id`` (its primary key).
     """
-    newest = AvailabilityReport.objects.filter(lender=OuterRef("pk")).order_by(
-        "-reported_at", "-id"
-    )
     return Lender.objects.annotate(
-        availability_id=Subquery(newest.values("pk")[:1]),
-        **{field: Subquery(newest.values(field)[:1]) for field in AVAILABILITY_FIELDS},
+        availability_id=newest_report("pk"),
+        **{field: newest_report(field) for field in AVAILABILITY_FIELDS},
     ).order_by("name", "id")
 
 

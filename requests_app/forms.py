@@ -175,7 +175,7 @@ class NotArrivedForm(WorkflowForm):
 
 class MessageForm(WorkflowForm):
     body = forms.CharField(
-        label="Message to the team", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+        label="Your message", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 

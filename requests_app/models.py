@@ -165,6 +165,9 @@ class BorrowingRequest(models.Model):
             models.Index(fields=["lender", "status"], name="request_lender_status"),
             models.Index(fields=["assigned_to", "status"], name="request_assignee_status"),
             models.Index(fields=["needed_by"], name="request_needed_by"),
+            models.Index(fields=["isbn"], name="request_isbn"),
+            models.Index(fields=["oclc_number"], name="request_oclc_number"),
+            models.Index(fields=["lender_request_number"], name="request_ill_number"),
             models.Index(fields=["due_date"], name="request_due_date"),
             models.Index(
                 fields=["shipped_on"],

@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.db.models import Count, F, Q, QuerySet
 
+from lenders.selectors import newest_report
 from members.models import User
 
 from .identifiers import normalize_isbn, normalize_oclc_number
@@ -46,6 +47,14 @@ def requests_visible_to(user: User) -> QuerySet[BorrowingRequest]:
 def requests_for_list(user: User) -> QuerySet[BorrowingRequest]:
     """``requests_visible_to`` with the columns a list row shows, in one query."""
     return requests_visible_to(user).select_related("library", "lender", "assigned_to")
+
+
+def with_return_availability(
+    requests: QuerySet[BorrowingRequest],
+) -> QuerySet[BorrowingRequest]:
+    """Each request with ``lender_accepting_returns`` from its lender's newest report (None
+    when the lender never said), so a page can warn before the item is sent back."""
+    return requests.annotate(lender_accepting_returns=newest_report("accepting_returns", "lender"))
 
 
 def with_flag(requests: QuerySet[BorrowingRequest], flag: str) -> QuerySet[BorrowingRequest]:

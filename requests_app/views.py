@@ -42,12 +42,10 @@ def paginate(request: HttpRequest, queryset: QuerySet) -> Page:
 
 def get_request_for(user, pk: int) -> BorrowingRequest:
     """The request if this user may see it; 404 otherwise (its existence is not revealed)."""
-    return get_object_or_404(
-        selectors.requests_visible_to(user).select_related(
-            "library", "lender", "patron", "assigned_to"
-        ),
-        pk=pk,
+    visible = selectors.requests_visible_to(user).select_related(
+        "library", "lender", "patron", "assigned_to"
     )
+    return get_object_or_404(selectors.with_return_availability(visible), pk=pk)
 
 
 def library_staff_only(user) -> None:
@@ -161,8 +159,17 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _render_detail(
     request: HttpRequest, req: BorrowingRequest, bound: tuple[str, object] | None = None
 ) -> HttpResponse:
+    current = {
+        "assign": {"assignee": req.assigned_to_id},
+        "max-cost": {"max_cost": req.max_cost},
+    }
     actions = [
-        (action, bound[1] if bound and bound[0] == action.slug else action.form(prefix=action.slug))
+        (
+            action,
+            bound[1]
+            if bound and bound[0] == action.slug
+            else action.form(prefix=action.slug, initial=current.get(action.slug)),
+        )
         for action in offered_actions(req, request.user)
     ]
     context = {
@@ -239,9 +246,14 @@ def team_only(user) -> None:
 def queue(request: HttpRequest) -> HttpResponse:
     """Every library's requests, filtered in the URL, paged without counting them all."""
     team_only(request.user)
-    rows = selectors.requests_for_list(request.user)
+    rows = selectors.with_return_availability(selectors.requests_for_list(request.user))
     filters = QueueFilter(request.GET, queryset=rows, user=request.user)
-    context = {"filters": filters, "statuses": Status.choices, "cap": selectors.COUNT_CAP}
+    context = {
+        "filters": filters,
+        "statuses": Status.choices,
+        "cap": selectors.COUNT_CAP,
+        "returnable": selectors.WITH_LIBRARY,
+    }
     if not filters.is_valid():
         return render(request, "requests_app/queue.html", context, status=400)
     every_status = request.GET.copy()

@@ -278,3 +278,19 @@ def test_a_team_move_someone_made_first_is_a_message(as_rita, request_in, rita):
     response = as_rita.post(act(req, "start-sourcing"), {}, follow=True)
     assert "Cannot start sourcing: the request is sourcing." in response.content.decode()
     assert req.events.filter(action="start_sourcing").count() == 1
+
+
+def test_a_lender_not_taking_returns_is_shown_before_the_item_goes_back(
+    client, as_rita, request_in, lender, alice
+):
+    req = request_in("received")
+    AvailabilityReport.objects.create(lender=lender, lending=True, accepting_returns=False)
+    assert "Lender not taking returns" in as_rita.get("/queue/").content.decode()
+    client.force_login(alice)
+    page = client.get(reverse("request_detail", args=[req.pk])).content.decode()
+    assert "not accepting returns right now" in page
+    AvailabilityReport.objects.create(lender=lender, lending=True, accepting_returns=True)
+    assert (
+        "not accepting returns"
+        not in client.get(reverse("request_detail", args=[req.pk])).content.decode()
+    )

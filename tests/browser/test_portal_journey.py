@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from requests_app import workflow
 from requests_app.models import BorrowingRequest
@@ -55,7 +56,7 @@ def test_alice_requests_receives_renews_and_returns_a_loan(
     page.get_by_role("button", name="Submit request").click()
     req = BorrowingRequest.objects.get(title="The Overstory")
     assert page.url.endswith(f"/requests/{req.pk}/")
-    assert "submitted" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("submitted")
 
     page.get_by_role("link", name="Our requests").click()
     assert page.get_by_role("link", name="The Overstory").is_visible()
@@ -75,7 +76,7 @@ def test_alice_requests_receives_renews_and_returns_a_loan(
     assert_no_serious_violations(page)
     screenshot(page, "request-detail-shipped")
     page.get_by_role("button", name="Mark received").click()
-    assert "Marked received." in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("Marked received.")
 
     # A renewal date before the due date is explained next to the field.
     page.get_by_label("Due date you would like").fill(today.isoformat())
@@ -87,14 +88,14 @@ def test_alice_requests_receives_renews_and_returns_a_loan(
     wanted = today + dt.timedelta(days=40)
     page.get_by_label("Due date you would like").fill(wanted.isoformat())
     page.get_by_role("button", name="Request renewal").click()
-    assert "Renewal requested" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("Renewal requested")
 
     workflow.answer_renewal(req.pk, actor=rita, approved=True, due_date=wanted)
     page.reload()
     page.get_by_label("Mail").check()
     page.get_by_label("Tracking number").fill("9400 1000 0000 0000 0000 00")
     page.get_by_role("button", name="Mark returned").click()
-    assert "Marked returned." in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("Marked returned.")
     assert_no_serious_violations(page)
     screenshot(page, "request-detail-returned")
 
