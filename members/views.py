@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from requests_app.views import paginate
+from requests_app.pagination import paginate
 
 from .forms import LibraryProfileForm, LibrarySearchForm
 from .models import MemberLibrary, User

@@ -6,6 +6,7 @@ Each filter narrows the queryset through a selector; the selectors say which ind
 import datetime as dt
 
 import django_filters
+from django import forms
 from django.db.models import F
 from django.utils import timezone
 
@@ -70,7 +71,9 @@ class QueueFilter(django_filters.FilterSet):
     library = django_filters.CharFilter(
         label="Library ILL code", method="filter_library", max_length=20
     )
-    region = django_filters.CharFilter(field_name="library__region", label="Region", max_length=60)
+    region = django_filters.CharFilter(
+        field_name="library__region", lookup_expr="iexact", label="Region", max_length=60
+    )
     lender = django_filters.CharFilter(
         label="Lender OCLC symbol", method="filter_lender", max_length=10
     )
@@ -87,7 +90,10 @@ class QueueFilter(django_filters.FilterSet):
         method="filter_flag",
     )
     needed_before = django_filters.DateFilter(
-        field_name="needed_by", lookup_expr="lte", label="Needed by, on or before"
+        field_name="needed_by",
+        lookup_expr="lte",
+        label="Needed by, on or before",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     older_than = django_filters.NumberFilter(
         label="Older than (days)", method="filter_older_than", min_value=0, max_value=36500
@@ -130,10 +136,10 @@ class QueueFilter(django_filters.FilterSet):
         return queryset.filter(status=value)
 
     def filter_library(self, queryset, name, value):
-        return queryset.filter(library__ill_code=value.strip().upper())
+        return queryset.filter(library__ill_code__iexact=value.strip())
 
     def filter_lender(self, queryset, name, value):
-        return queryset.filter(lender__oclc_symbol=value.strip().upper())
+        return queryset.filter(lender__oclc_symbol__iexact=value.strip())
 
     def filter_assigned(self, queryset, name, value):
         value = value.strip()

@@ -100,11 +100,6 @@ class NewRequestForm(WorkflowForm):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
-    CITATION_FIELDS = (
-        "format", "title", "author", "publisher", "year", "edition", "edition_only", "volume",
-        "isbn", "issn", "oclc_number", "language", "dvd_region", "video_encoding",
-    )  # fmt: skip
-
     def __init__(self, *args, library, actor, **kwargs):
         super().__init__(*args, **kwargs)
         self.library = library
@@ -138,7 +133,7 @@ class NewRequestForm(WorkflowForm):
         return data
 
     def citation(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.CITATION_FIELDS}
+        return {name: self.cleaned_data[name] for name in workflow.CITATION_FIELDS}
 
 
 class ReceiveForm(WorkflowForm):
@@ -231,7 +226,9 @@ class AnswerRenewalForm(WorkflowForm):
 
 class ChargeForm(WorkflowForm):
     kind = forms.ChoiceField(choices=ChargeKind.choices)
-    amount = forms.DecimalField(label="Amount (USD)", max_digits=10, decimal_places=2)
+    amount = forms.DecimalField(
+        label="Amount (USD)", max_digits=10, decimal_places=2, min_value=0, max_value=100_000
+    )
     payer = forms.ChoiceField(label="Paid by", choices=ChargePayer.choices)
     invoiced = forms.BooleanField(required=False)
     paid = forms.BooleanField(required=False)
@@ -285,3 +282,9 @@ class BulkForm(forms.Form):
         ],
     )
     assignee = AssignForm.base_fields["assignee"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "assign" and data.get("assignee") is None:
+            self.add_error("assignee", "Choose whom to assign the selected requests to.")
+        return data

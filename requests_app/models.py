@@ -240,7 +240,11 @@ class BorrowingRequest(models.Model):
         flags = []
         if self.status == Status.SHIPPED and self.not_arrived_flagged_at:
             flags.append("not_arrived")
-        if self.status in (Status.RECEIVED, Status.RENEWAL_REQUESTED) and self.overdue_flagged_at:
+        if (
+            self.status in (Status.RECEIVED, Status.RENEWAL_REQUESTED)
+            and self.due_date
+            and self.due_date < timezone.localdate()
+        ):
             flags.append("overdue")
         if self.is_over_max_cost:
             flags.append("over_max_cost")

@@ -32,10 +32,17 @@ class PageAction:
     #: Shown first and emphasised: the usual next step.
     primary: bool = False
 
+    def permitted(self, req: BorrowingRequest, user: User) -> bool:
+        """Whether this user's role may ever take the action on this request."""
+        if self.move is not None:
+            return workflow.actor_side(user, req.library_id) in workflow.MOVES[self.move].sides
+        return user.is_team or not self.team_only
+
     def offered(self, req: BorrowingRequest, user: User, allowed: set[str]) -> bool:
+        """Whether to show its form now: permitted, and the status allows it."""
         if self.move is not None:
             return self.move in allowed
-        return user.is_team or not self.team_only
+        return self.permitted(req, user)
 
 
 ACTIONS = [

@@ -6,7 +6,8 @@ in one place.
 
 import datetime as dt
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import BooleanField, Case, Count, F, Q, QuerySet, When
+from django.utils import timezone
 
 from lenders.selectors import newest_report
 from members.models import User
@@ -52,24 +53,29 @@ def requests_for_list(user: User) -> QuerySet[BorrowingRequest]:
 def with_return_availability(
     requests: QuerySet[BorrowingRequest],
 ) -> QuerySet[BorrowingRequest]:
-    """Each request with ``lender_accepting_returns`` from its lender's newest report (None
-    when the lender never said), so a page can warn before the item is sent back."""
-    return requests.annotate(lender_accepting_returns=newest_report("accepting_returns", "lender"))
+    """Each request with ``return_on_hold``: the item is with the library and its lender's
+    newest report says it is not accepting returns, so the page warns before it goes back."""
+    return requests.annotate(
+        lender_accepting_returns=newest_report("accepting_returns", "lender"),
+        return_on_hold=Case(
+            When(status__in=WITH_LIBRARY, lender_accepting_returns=False, then=True),
+            default=False,
+            output_field=BooleanField(),
+        ),
+    )
 
 
 def with_flag(requests: QuerySet[BorrowingRequest], flag: str) -> QuerySet[BorrowingRequest]:
     """Narrow ``requests`` to those carrying ``flag`` (one of ``FLAGS``), each on an index.
 
-    A not-arrived or overdue flag stays on the request as history once the loan moves on;
-    the flag lists show only the loans it still describes.
+    Overdue is read from the due date itself (the job's ``overdue_flagged_at`` only records
+    that the library was told). A not-arrived flag stays on the request as history once the
+    item arrives; the list shows only the loans it still describes.
     """
     if flag == "not_arrived":
         return requests.filter(status=Status.SHIPPED, not_arrived_flagged_at__isnull=False)
     if flag == "overdue":
-        return requests.filter(
-            status__in=[Status.RECEIVED, Status.RENEWAL_REQUESTED],
-            overdue_flagged_at__isnull=False,
-        )
+        return overdue(requests, timezone.localdate())
     if flag == "over_max_cost":
         return requests.filter(charges_total__gt=F("max_cost"))
     if flag == "renewal_pending":
@@ -87,7 +93,7 @@ def search(
         return requests
     matches = Q(title__icontains=text) | Q(author__icontains=text)
     if team:
-        matches |= Q(lender_request_number=text) | Q(library__ill_code=text.upper())
+        matches |= Q(lender_request_number=text) | Q(library__ill_code__iexact=text)
     for field, normalize in (("isbn", normalize_isbn), ("oclc_number", normalize_oclc_number)):
         try:
             matches |= Q(**{field: normalize(text)})

@@ -36,6 +36,9 @@ from .workflow import (
     start_sourcing,
 )
 
+#: Above this a request's charges total stops fitting its column (and is surely a typo).
+MAX_TOTAL = Decimal("100000000")
+
 #: Timeline events these services write (from and to status the same), with their labels.
 TIMELINE_ACTIONS = {
     "add_charge": "Charge recorded",
@@ -102,6 +105,10 @@ def add_charge(
         ]
         # SQLite sums decimals as floats; round back to cents.
         req.charges_total = Decimal(total or ZERO).quantize(CENT)
+        if req.charges_total >= MAX_TOTAL:
+            raise ValidationError(
+                {"amount": ["That would take the request's total past what one loan can carry."]}
+            )
         req.save(update_fields=["charges_total", "updated_at"])
         _note_in_timeline(
             req,

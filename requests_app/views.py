@@ -10,9 +10,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from lenders.selectors import availability_warnings, lenders_with_availability, search_lenders
+from members.access import library_staff_only, team_only
 from members.services import find_or_add_patron
 
 from . import selectors, services, workflow
@@ -28,16 +27,7 @@ from .forms import BulkForm, NewRequestForm, UnrequestedItemForm
 from .models import BorrowingRequest, Status, UnrequestedItemReport
 from .openurl import initial_from_openurl
 from .page_actions import BY_SLUG, offered_actions
-from .pagination import page_of, page_size_of
-
-
-def paginate(request: HttpRequest, queryset: QuerySet) -> Page:
-    """The page asked for, ``?page_size=`` rows long (at most 500), numbered of N pages.
-
-    For lists bounded by one library. The queue uses ``pagination.page_of``, which does
-    not count.
-    """
-    return Paginator(queryset, page_size_of(request)).get_page(request.GET.get("page"))
+from .pagination import page_of, paginate
 
 
 def get_request_for(user, pk: int) -> BorrowingRequest:
@@ -46,11 +36,6 @@ def get_request_for(user, pk: int) -> BorrowingRequest:
         "library", "lender", "patron", "assigned_to"
     )
     return get_object_or_404(selectors.with_return_availability(visible), pk=pk)
-
-
-def library_staff_only(user) -> None:
-    if not user.is_library_staff:
-        raise PermissionDenied("This page is for member library staff.")
 
 
 # --- Home and lists ---------------------------------------------------------------------
@@ -79,6 +64,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
+    """A library's requests. The team works every library's from the queue instead."""
+    if not request.user.is_library_staff:
+        return redirect("queue")
     visible = selectors.requests_for_list(request.user)
     filters = RequestFilter(request.GET, queryset=visible)
     if not filters.is_valid():
@@ -217,6 +205,8 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in BY_SLUG:
         raise Http404("No such action.")
     page_action = BY_SLUG[action]
+    if not page_action.permitted(req, request.user):
+        raise PermissionDenied("You may not do this on this request.")
     form = page_action.form(request.POST, prefix=action)
     if form.is_valid():
         try:
@@ -237,22 +227,16 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 # --- The team's queue -------------------------------------------------------------------
 
 
-def team_only(user) -> None:
-    if not user.is_team:
-        raise PermissionDenied("This page is for the resource sharing team.")
-
-
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     """Every library's requests, filtered in the URL, paged without counting them all."""
     team_only(request.user)
-    rows = selectors.with_return_availability(selectors.requests_for_list(request.user))
+    rows = selectors.requests_for_list(request.user)
     filters = QueueFilter(request.GET, queryset=rows, user=request.user)
     context = {
         "filters": filters,
         "statuses": Status.choices,
         "cap": selectors.COUNT_CAP,
-        "returnable": selectors.WITH_LIBRARY,
     }
     if not filters.is_valid():
         return render(request, "requests_app/queue.html", context, status=400)
@@ -262,7 +246,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         QueueFilter(every_status, queryset=rows, user=request.user).qs
     )
     context |= {
-        "page": page_of(request, filters.qs),
+        "page": page_of(request, selectors.with_return_availability(filters.qs)),
         "counts": counts,
         "open_count": sum(counts[status] for status in selectors.OPEN_STATUSES),
         "bulk_form": BulkForm(),

@@ -267,6 +267,9 @@ def submit_request(
         errors.setdefault("library", []).append("This library is not active.")
     if patron is not None and patron.library_id != library.pk:
         errors.setdefault("patron", []).append("This patron belongs to another library.")
+    if citation.get("format") != "video":
+        # Region and encoding describe discs only; a stale choice must not reach the lender.
+        citation = citation | {"dvd_region": "", "video_encoding": ""}
     req = BorrowingRequest(
         library=library,
         patron=patron,

@@ -39,16 +39,24 @@ def act(req, action: str) -> str:
 # --- Dashboard ----------------------------------------------------------------------
 
 
-def test_the_dashboard_shows_what_needs_the_librarys_attention(as_alice, request_in):
+def test_the_dashboard_shows_what_needs_the_librarys_attention(as_alice, request_in, alice, rita):
     shipped = request_in("shipped")
     overdue = request_in("received", shipped_days_ago=40)
+    due_soon = request_in("received", shipped_days_ago=25)  # due in 3 days
+    missing = request_in("shipped")
+    workflow.report_not_arrived(missing.pk, actor=alice)
+    renewed = request_in("renewal_requested")
+    workflow.answer_renewal(renewed.pk, actor=rita, approved=False)
     request_in("submitted")
     page = as_alice.get("/")
     assert page.status_code == 200
-    assert list(page.context["shipped"]) == [shipped]
+    assert set(page.context["shipped"]) == {shipped, missing}
     assert list(page.context["overdue"]) == [overdue]
+    assert list(page.context["due_soon"]) == [due_soon]
+    assert list(page.context["not_arrived"]) == [missing]
+    assert [r.request_id for r in page.context["renewals"]] == [renewed.pk]
     assert page.context["counts"]["submitted"] == 1
-    assert page.context["counts"]["shipped"] == 1
+    assert page.context["counts"]["shipped"] == 2
     assert 'href="/requests/new/"' in page.content.decode()
 
 

@@ -49,6 +49,8 @@ def test_filters_by_library_region_lender_and_text(as_rita, request_in, bob, lib
         actor=bob, library=library_two, patron=None, citation={"title": "Hill Farming"}
     )
     assert ids(as_rita, "library=abbot") == [ours.pk]
+    assert ids(as_rita, "library=Abbot") == [ours.pk]
+    assert ids(as_rita, "region=western") == [theirs.pk]
     assert ids(as_rita, "region=Western") == [theirs.pk]
     assert ids(as_rita, "lender=cvc") == [ours.pk]
     assert ids(as_rita, f"q={ours.lender_request_number}") == [ours.pk]
@@ -115,9 +117,18 @@ def test_paging_needs_no_count_of_the_whole_table(as_rita, request_in):
     with CaptureQueriesContext(connection) as queries:
         as_rita.get("/queue/?page_size=2&page=2")
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
-    for sql in counts:
-        # Only the tabs count: open statuses grouped, ended ones capped with LIMIT.
-        assert "IN (" in sql or "LIMIT" in sql.upper(), sql
+    # The tabs only: one grouped count of the open statuses, and four counts of ended
+    # statuses each stopped by a LIMIT. Nothing counts the page's rows.
+    grouped = [sql for sql in counts if "GROUP BY" in sql.upper()]
+    capped = [sql for sql in counts if "LIMIT" in sql.upper()]
+    assert len(grouped) == 1 and len(capped) == 4 and len(counts) == 5, counts
+
+
+def test_odd_page_numbers_and_sizes_are_tamed(as_rita, request_in):
+    request_in("submitted")
+    for query in ["page=99999999999999999999", "page=-3", "page=x", "page_size=0",
+                  "page_size=-5", "page=9223372036854775807&page_size=500"]:  # fmt: skip
+        assert as_rita.get(f"/queue/?{query}").status_code == 200, query
 
 
 @pytest.mark.parametrize("page_size", [1, 20])
@@ -170,6 +181,14 @@ def test_bulk_without_a_selection_says_so(as_rita):
     assert "Select at least one request." in response.content.decode()
 
 
+def test_bulk_assign_needs_an_assignee(as_rita, request_in, rita):
+    req = request_in("sourcing")
+    response = as_rita.post("/queue/bulk/", {"ids": [req.pk], "action": "assign"}, follow=True)
+    assert "Choose whom to assign" in response.content.decode()
+    req.refresh_from_db()
+    assert req.assigned_to == rita
+
+
 # --- The team's request page --------------------------------------------------------------
 
 
@@ -194,8 +213,8 @@ def test_finding_a_lender_warns_without_blocking(as_rita, request_in, rita):
     page = as_rita.get(reverse("request_detail", args=[req.pk]) + "?lender_q=dov")
     html = page.content.decode()
     assert "Dover Free Library" in html
-    assert "not lending" in html
-    assert "40.00" in html
+    assert '<span class="flag">Warning</span> not lending (reported' in html
+    assert "usual fee 40.00 above this request&#x27;s max cost 25.00" in html
 
     as_rita.post(act(req, "send-to-lender"), {
         "send-to-lender-lender": closed.pk, "send-to-lender-lender_request_number": "OCLC-77",
@@ -294,3 +313,40 @@ def test_a_lender_not_taking_returns_is_shown_before_the_item_goes_back(
         "not accepting returns"
         not in client.get(reverse("request_detail", args=[req.pk])).content.decode()
     )
+
+
+def test_the_team_closes_out_loans_from_the_page(as_rita, request_in):
+    lost = request_in("received")
+    as_rita.post(act(lost, "mark-lost"), {"mark-lost-note": "Patron moved away"})
+    returned = request_in("returned")
+    as_rita.post(act(returned, "complete"), {})
+    sourcing = request_in("sent_to_lender")
+    assert as_rita.post(act(sourcing, "lender-unfilled"), {}).status_code == 400
+    as_rita.post(act(sourcing, "lender-unfilled"), {"lender-unfilled-reason": "Non-circulating"})
+    sourcing.refresh_from_db()
+    assert sourcing.status == "sourcing"
+    as_rita.post(act(sourcing, "mark-unfilled"), {"mark-unfilled-reason": "No other holder"})
+    statuses = {
+        req.pk: req.status
+        for req in BorrowingRequest.objects.filter(pk__in=[lost.pk, returned.pk, sourcing.pk])
+    }
+    assert statuses == {lost.pk: "lost", returned.pk: "completed", sourcing.pk: "unfilled"}
+
+
+def test_the_role_is_checked_before_the_input(client, alice, request_in):
+    req = request_in("shipped")
+    client.force_login(alice)
+    assert client.post(act(req, "max-cost"), {"max-cost-max_cost": "x"}).status_code == 403
+
+
+def test_a_charge_above_the_forms_limit_is_refused(as_rita, request_in):
+    req = request_in("shipped")
+    big = {"add-charge-kind": "invoice", "add-charge-payer": "service"}
+    assert (
+        as_rita.post(act(req, "add-charge"), big | {"add-charge-amount": "100001"}).status_code
+        == 400
+    )
+    for _ in range(2):
+        services.add_charge(req.pk, actor=req.assigned_to, kind="invoice", amount=Decimal("99999"))
+    req.refresh_from_db()
+    assert req.charges_total == Decimal("199998.00")

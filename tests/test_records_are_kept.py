@@ -96,3 +96,14 @@ def test_messages_go_to_the_other_side(request_in, alice, bob, rita):
         "team",
         "library",
     ]
+
+
+def test_a_total_too_large_for_one_loan_is_refused(request_in, rita):
+    from requests_app.services import MAX_TOTAL
+
+    req = request_in("shipped")
+    services.add_charge(req.pk, actor=rita, kind="invoice", amount=MAX_TOTAL - 1)
+    with pytest.raises(ValidationError) as refused:
+        services.add_charge(req.pk, actor=rita, kind="invoice", amount=Decimal("1.00"))
+    assert "amount" in refused.value.message_dict
+    assert req.charges.count() == 1

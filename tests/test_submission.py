@@ -126,3 +126,10 @@ def test_articles_and_ebooks_are_refused_with_where_to_go_instead(submit, value,
         submit(format=value)
     assert words in refused.value.message_dict["format"][0]
     assert BorrowingRequest.objects.count() == 0
+
+
+def test_disc_details_are_kept_for_video_only(submit):
+    book = submit(format="book", dvd_region="2", video_encoding="pal")
+    film = submit(format="video", dvd_region="2", video_encoding="pal")
+    assert (book.dvd_region, book.video_encoding) == ("", "")
+    assert (film.dvd_region, film.video_encoding) == ("2", "pal")

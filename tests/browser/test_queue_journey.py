@@ -70,6 +70,14 @@ def test_rita_takes_a_request_sends_it_and_records_the_shipment(
     assert (ours.status, ours.lender, ours.assigned_to) == ("shipped", lender, rita)
     assert fee_lender.requests.count() == 0
 
+    page.get_by_role("link", name="Lenders").click()
+    assert_no_serious_violations(page)
+    screenshot(page, "lender-directory")
+    page.get_by_role("link", name="Libraries").click()
+    page.get_by_role("link", name=alice.library.name).click()
+    assert_no_serious_violations(page)
+    screenshot(page, "library-profile")
+
     library_page = browser.new_context().new_page()
     login(library_page, "alice")
     library_page.goto(f"{live_server.url}/requests/{ours.pk}/")
