@@ -169,9 +169,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "drain-notification-outbox": {
-        "task": "requests_app.tasks.drain_outbox",
-        "schedule": 60.0,
+    "drain-notification-outbox": {"task": "requests_app.tasks.drain_outbox", "schedule": 60.0},
+    # The jobs are cheap when there is nothing to do, so they run often: a loan is flagged
+    # within the hour it crosses the line, and each is flagged once however often they run.
+    **{
+        f"job-{name}": {"task": "requests_app.tasks.run_job", "schedule": 3600.0, "args": [name]}
+        for name in ("flag_not_arrived", "flag_overdue", "remind_due_soon", "clear_patron_data")
     },
 }
 

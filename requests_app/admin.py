@@ -21,6 +21,7 @@ from django.utils.html import format_html
 
 from members.models import User
 
+from .jobs import TIMELINE_ACTIONS as JOB_TIMELINE_ACTIONS
 from .models import (
     BorrowingRequest,
     Charge,
@@ -32,11 +33,11 @@ from .models import (
 )
 from .selectors import FLAGS, with_flag
 from .services import TIMELINE_ACTIONS
-from .tasks import SUBJECTS
+from .tasks import DIGEST_SUBJECTS, SUBJECTS
 from .workflow import MOVES
 
 #: Every action a timeline event can record.
-EVENT_ACTIONS = ["submit", *MOVES, *TIMELINE_ACTIONS]
+EVENT_ACTIONS = ["submit", *MOVES, *TIMELINE_ACTIONS, *JOB_TIMELINE_ACTIONS]
 
 # --- Shared pieces ----------------------------------------------------------------------
 
@@ -464,7 +465,7 @@ class NotificationAdmin(RequestNumberSearchMixin, ReadOnlyAdmin):
     class KindFilter(FixedChoicesFilter):
         title = "kind"
         parameter_name = "kind"
-        values = list(SUBJECTS)
+        values = [*SUBJECTS, *DIGEST_SUBJECTS]
 
     list_display = (
         "kind",

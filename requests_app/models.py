@@ -149,6 +149,10 @@ class BorrowingRequest(models.Model):
     # Flags, set by the background jobs.
     not_arrived_flagged_at = models.DateTimeField(null=True, blank=True)
     overdue_flagged_at = models.DateTimeField(null=True, blank=True)
+    #: The due date the library was last reminded of, and when: a renewal that moves the
+    #: due date earns a new reminder.
+    due_reminded_for = models.DateField(null=True, blank=True)
+    due_reminded_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -483,6 +487,12 @@ class Notification(models.Model):
         blank=True,
         related_name="notifications",
     )
+    #: A job's digest: the run's time, which the requests it flagged carry; for one
+    #: library (``library``) or, with no library, for the team.
+    digest_of = models.DateTimeField(null=True, blank=True)
+    library = models.ForeignKey(
+        MemberLibrary, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     audience = models.CharField(max_length=10, choices=Audience.choices)
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -500,14 +510,19 @@ class Notification(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(request__isnull=False, unrequested_item__isnull=True)
-                | Q(request__isnull=True, unrequested_item__isnull=False),
+                condition=Q(request__isnull=False, unrequested_item__isnull=True, digest_of=None)
+                | Q(request__isnull=True, unrequested_item__isnull=False, digest_of=None)
+                | Q(request__isnull=True, unrequested_item__isnull=True, digest_of__isnull=False),
                 name="notification_about_one_thing",
             )
         ]
 
     def __str__(self) -> str:
-        about = self.request_id or f"unrequested item {self.unrequested_item_id}"
+        about = (
+            self.request_id
+            or (self.unrequested_item_id and f"unrequested item {self.unrequested_item_id}")
+            or f"the {self.digest_of:%Y-%m-%d %H:%M} run"
+        )
         return f"{self.kind} for {about} to {self.audience}"
 
 

@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import Notification
+from .models import BorrowingRequest, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,19 @@ SUBJECTS = {
     "message": "New message on request #{id}, {title}",
     "not_arrived_reported": "Not arrived: request #{id}, {title}",
     "unrequested_item": "Item received but not requested, at {library}",
+}
+
+#: Subjects of the jobs' digests (one e-mail per library, listing its loans).
+DIGEST_SUBJECTS = {
+    "not_arrived": "Not arrived two weeks after shipping: {count} loan(s)",
+    "overdue": "Overdue: {count} loan(s) past their due date",
+    "due_soon": "Due soon: {count} loan(s) due within three days",
+}
+#: Which request field holds the run's timestamp, per digest kind.
+DIGEST_STAMPS = {
+    "not_arrived": "not_arrived_flagged_at",
+    "overdue": "overdue_flagged_at",
+    "due_soon": "due_reminded_at",
 }
 
 
@@ -60,22 +73,52 @@ def backoff(attempts: int) -> timedelta:
 
 def _compose(notification: Notification) -> tuple[str, str, str]:
     """The recipient, subject and text of a notification, rendered now."""
-    about = notification.request or notification.unrequested_item
+    about = notification.request or notification.unrequested_item or notification
     if notification.audience == Notification.Audience.TEAM:
         recipient = settings.ILLDESK_TEAM_EMAIL
     else:
         recipient = about.library.contact_email
+    if notification.digest_of is not None:
+        return (recipient, *_compose_digest(notification))
     if notification.request is not None:
         req = notification.request
         subject = SUBJECTS.get(notification.kind, "Request #{id}: {title}").format(
             id=req.pk, title=req.title[:80]
         )
         context = {"notification": notification, "req": req, "url": _link("request_detail", req.pk)}
-        return recipient, subject, render_to_string("email/notification.txt", context)
+        template = f"email/{notification.kind}.txt"
+        return recipient, subject, render_to_string([template, "email/request.txt"], context)
     item = notification.unrequested_item
     subject = SUBJECTS["unrequested_item"].format(library=item.library.ill_code)
     context = {"item": item, "url": _link("unrequested_item_list")}
     return recipient, subject, render_to_string("email/unrequested_item.txt", context)
+
+
+def _compose_digest(notification: Notification) -> tuple[str, str]:
+    """A job's digest: the loans the run flagged, for one library or for the team."""
+    loans = BorrowingRequest.objects.filter(
+        **{DIGEST_STAMPS[notification.kind]: notification.digest_of}
+    ).select_related("library", "lender")
+    if notification.library_id is not None:
+        loans = loans.filter(library_id=notification.library_id)
+    loans = list(loans.order_by("library__ill_code", "due_date", "id")[:500])
+    subject = DIGEST_SUBJECTS[notification.kind].format(count=len(loans))
+    context = {
+        "notification": notification,
+        "loans": [(loan, _link("request_detail", loan.pk)) for loan in loans],
+        "list_url": _digest_list_link(notification),
+        "for_team": notification.library_id is None,
+    }
+    return subject, render_to_string(f"email/digest_{notification.kind}.txt", context)
+
+
+def _digest_list_link(notification: Notification) -> str:
+    """Where the reader finds these loans: the team's queue, or the library's list."""
+    if notification.kind == "due_soon":
+        return _link("home")
+    if notification.library_id is None:
+        return _link("queue") + f"?flag={notification.kind}"
+    return _link("request_list") + f"?flag={notification.kind}"
 
 
 def _link(name: str, *args) -> str:
@@ -92,7 +135,7 @@ def send_notification(notification_id: int) -> str:
     if not _claim(notification_id):
         return "not ready, already sent or being sent"
     notification = Notification.objects.select_related(
-        "request__library", "request__lender", "unrequested_item__library"
+        "request__library", "request__lender", "unrequested_item__library", "library"
     ).get(pk=notification_id)
     recipient, subject, body = _compose(notification)
     if not recipient:
@@ -114,6 +157,14 @@ def send_notification(notification_id: int) -> str:
     Notification.objects.filter(pk=notification_id).update(sent_at=timezone.now(), last_error="")
     logger.info("Sent notification %s (%s).", notification_id, notification.kind)
     return "sent"
+
+
+@shared_task(acks_late=True)
+def run_job(name: str) -> str:
+    """Run one scheduled job (``jobs.JOBS``); safe to run twice or on two workers at once."""
+    from .jobs import JOBS
+
+    return str(JOBS[name]())
 
 
 @shared_task

@@ -123,3 +123,19 @@ def test_the_drain_sends_what_the_broker_never_got(worker, mailbox, request_in):
     wait_for(lambda: Notification.objects.get(pk=stranded.pk).sent_at is not None, worker)
     assert f"Subject: New message on request #{req.pk}" in sent_mail(mailbox)
     assert "To: ill@abbot.example.org" in sent_mail(mailbox)
+
+
+def test_a_job_runs_on_the_worker_and_its_digest_is_mailed(worker, mailbox, request_in):
+    from requests_app.tasks import run_job
+
+    req = request_in("shipped", shipped_days_ago=20)
+    Notification.objects.update(sent_at=timezone.now())
+
+    run_job.delay("flag_not_arrived")
+
+    def digest_sent():
+        return Notification.objects.filter(kind="not_arrived", sent_at__isnull=False).count() == 2
+
+    wait_for(digest_sent, worker)
+    assert f"#{req.pk} The Wampanoag Way" in sent_mail(mailbox)
+    assert "Subject: Not arrived two weeks after shipping: 1 loan(s)" in sent_mail(mailbox)

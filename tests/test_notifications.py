@@ -141,3 +141,31 @@ def test_the_drain_queues_only_old_unsent_unclaimed_rows(request_in, monkeypatch
     assert tasks.drain_outbox() == 1
     assert queued == [stranded.pk]
     assert fresh.pk not in queued
+
+
+def test_every_kind_of_request_mail_has_its_own_template():
+    from django.template.loader import get_template
+
+    for kind in tasks.SUBJECTS:
+        if kind != "unrequested_item":
+            get_template(f"email/{kind}.txt")
+    for kind in tasks.DIGEST_SUBJECTS:
+        get_template(f"email/digest_{kind}.txt")
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "words"),
+    [
+        ("submitted", "submitted", "A new borrowing request is waiting"),
+        ("shipped", "shipped", "Your interlibrary loan is on its way."),
+        ("renewal_requested", "renewal_requested", "asks for a renewal"),
+        ("unfilled", "unfilled", "could not find a lender"),
+    ],
+)
+def test_each_mail_says_what_happened_and_links_the_request(request_in, status, kind, words):
+    req = request_in(status)
+    notification = Notification.objects.get(request=req, kind=kind)
+    tasks.send_notification.apply(args=[notification.pk])
+    body = mail.outbox[-1].body
+    assert words in body
+    assert f"/requests/{req.pk}/" in body

@@ -3,6 +3,7 @@
 from django import template
 from django.utils import timezone
 
+from requests_app.jobs import TIMELINE_ACTIONS as JOB_TIMELINE_ACTIONS
 from requests_app.selectors import FLAGS
 from requests_app.services import TIMELINE_ACTIONS
 from requests_app.workflow import MOVES
@@ -24,6 +25,7 @@ def get(mapping, key):
 _EVENT_LABELS = {
     "submit": "Submitted",
     **TIMELINE_ACTIONS,
+    **JOB_TIMELINE_ACTIONS,
     **{action: move.label[:1].upper() + move.label[1:] for action, move in MOVES.items()},
 }
 

@@ -1,0 +1,181 @@
+"""The scheduled jobs: flag loans that have not arrived or are overdue, remind libraries of
+due dates, and let patron data age out.
+
+Each job works set-wise, in a handful of SQL statements whatever the number of requests:
+one ``UPDATE`` marks the rows with this run's timestamp (its ``WHERE`` only matches rows not
+marked yet, so two workers running at once, or one run twice, mark each row once), one
+``INSERT … SELECT`` writes their timeline events, and one notification per library (plus
+one for the team) is written to the outbox: a digest that lists the rows carrying the run's
+timestamp. Celery beat runs them (``CELERY_BEAT_SCHEDULE``); ``manage.py runjobs`` runs
+each once.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from members.models import Patron
+
+from .models import BorrowingRequest, Notification, Status, StatusEvent
+from .notifications import enqueue
+from .selectors import WITH_LIBRARY
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class JobResult:
+    job: str
+    count: int
+    notifications: int = 0
+
+    def __str__(self) -> str:
+        told = f", {self.notifications} notification(s) queued" if self.notifications else ""
+        return f"{self.job}: {self.count}{told}"
+
+
+def _now() -> dt.datetime:
+    # Each run's timestamp identifies its rows; make it unique to the microsecond.
+    return timezone.now()
+
+
+#: Timeline events the jobs write, with their labels.
+TIMELINE_ACTIONS = {
+    "flag_not_arrived": "Flagged not arrived",
+    "flag_overdue": "Flagged overdue",
+}
+
+STAMP_FIELDS = ("not_arrived_flagged_at", "overdue_flagged_at", "due_reminded_at")
+
+
+def _write_events(stamp_field: str, stamp: dt.datetime, action: str, note: str) -> None:
+    """One timeline event per request this run marked, in one statement."""
+    # Table and column names are ours (checked here); every value is a parameter.
+    if stamp_field not in STAMP_FIELDS:
+        raise ValueError(f"Not a job's stamp: {stamp_field}")
+    events = StatusEvent._meta.db_table
+    requests = BorrowingRequest._meta.db_table
+    insert = (
+        f"INSERT INTO {events} (request_id, action, from_status, to_status, actor_id, at, note)"
+    )
+    select = f"SELECT id, %s, status, status, NULL, %s, %s FROM {requests} WHERE {stamp_field} = %s"  # noqa: S608
+    sql = f"{insert} {select}"
+    # Raw SQL gets the timestamp in the form the ORM stored it (SQLite keeps it as text).
+    at = connection.ops.adapt_datetimefield_value(stamp)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [action, at, note, at])
+
+
+def _digests(stamp_field: str, stamp: dt.datetime, kind: str, *, team: bool) -> list[Notification]:
+    """One digest per library that has rows in this run (and one for the team)."""
+    library_ids = (
+        BorrowingRequest.objects.filter(**{stamp_field: stamp})
+        .order_by()
+        .values_list("library_id", flat=True)
+        .distinct()
+    )
+    rows = [
+        Notification(kind=kind, digest_of=stamp, library_id=library_id, audience="library")
+        for library_id in library_ids
+    ]
+    if team and rows:
+        rows.append(Notification(kind=kind, digest_of=stamp, audience="team"))
+    created = Notification.objects.bulk_create(rows, batch_size=500)
+    ids = [n.pk for n in created if n.pk is not None]
+    if len(ids) < len(created):  # a backend that does not return ids from bulk inserts
+        ids = list(
+            Notification.objects.filter(digest_of=stamp, kind=kind).values_list("pk", flat=True)
+        )
+    transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    return created
+
+
+def flag_not_arrived() -> JobResult:
+    """Shipped ``ILLDESK_NOT_ARRIVED_DAYS`` or more days ago and not received: flag once."""
+    stamp = _now()
+    cutoff = timezone.localdate() - dt.timedelta(days=settings.ILLDESK_NOT_ARRIVED_DAYS)
+    with transaction.atomic():
+        count = BorrowingRequest.objects.filter(
+            status=Status.SHIPPED, not_arrived_flagged_at__isnull=True, shipped_on__lte=cutoff
+        ).update(not_arrived_flagged_at=stamp)
+        notifications = []
+        if count:
+            _write_events(
+                "not_arrived_flagged_at", stamp, "flag_not_arrived",
+                f"Not arrived {settings.ILLDESK_NOT_ARRIVED_DAYS} days after shipping.",
+            )  # fmt: skip
+            notifications = _digests("not_arrived_flagged_at", stamp, "not_arrived", team=True)
+    logger.info("Flagged %d loans not arrived.", count)
+    return JobResult("not arrived", count, len(notifications))
+
+
+def flag_overdue() -> JobResult:
+    """With the library past the due date and not flagged yet: flag once, tell the library."""
+    stamp = _now()
+    with transaction.atomic():
+        count = BorrowingRequest.objects.filter(
+            status__in=WITH_LIBRARY,
+            due_date__lt=timezone.localdate(),
+            overdue_flagged_at__isnull=True,
+        ).update(overdue_flagged_at=stamp)
+        notifications = []
+        if count:
+            _write_events("overdue_flagged_at", stamp, "flag_overdue", "Past its due date.")
+            notifications = _digests("overdue_flagged_at", stamp, "overdue", team=False)
+    logger.info("Flagged %d loans overdue.", count)
+    return JobResult("overdue", count, len(notifications))
+
+
+REMINDER_DAYS = 3
+
+
+def remind_due_soon() -> JobResult:
+    """Due within three days: remind the library once per due date."""
+    stamp = _now()
+    today = timezone.localdate()
+    with transaction.atomic():
+        count = (
+            BorrowingRequest.objects.filter(
+                status__in=WITH_LIBRARY,
+                due_date__gte=today,
+                due_date__lte=today + dt.timedelta(days=REMINDER_DAYS),
+            )
+            .filter(Q(due_reminded_for__isnull=True) | ~Q(due_reminded_for=F("due_date")))
+            .update(due_reminded_for=F("due_date"), due_reminded_at=stamp)
+        )
+        notifications = _digests("due_reminded_at", stamp, "due_soon", team=False) if count else []
+    logger.info("Reminded libraries of %d loans due soon.", count)
+    return JobResult("due soon", count, len(notifications))
+
+
+def clear_patron_data() -> JobResult:
+    """Requests ended ``ILLDESK_PATRON_RETENTION_DAYS`` ago lose their patron; patrons left
+    with no request are removed. The requests, citations, dates, charges and events stay."""
+    cutoff = timezone.now() - dt.timedelta(days=settings.ILLDESK_PATRON_RETENTION_DAYS)
+    with transaction.atomic():
+        detached = BorrowingRequest.objects.filter(
+            ended_at__lt=cutoff, patron__isnull=False
+        ).update(patron=None)
+        # Patrons registered before the cutoff with no request left (a patron is always
+        # added with a request, so a fresh one is never caught between the two steps).
+        removed, _ = Patron.objects.filter(requests__isnull=True, created_at__lt=cutoff).delete()
+    logger.info(
+        "Patron data retention: %d requests detached from their patron, %d patrons removed.",
+        detached,
+        removed,
+    )
+    return JobResult("patron data cleared", detached + removed)
+
+
+#: Every scheduled job, in the order ``runjobs`` runs them.
+JOBS = {
+    "flag_not_arrived": flag_not_arrived,
+    "flag_overdue": flag_overdue,
+    "remind_due_soon": remind_due_soon,
+    "clear_patron_data": clear_patron_data,
+}

@@ -1,0 +1,223 @@
+"""The scheduled jobs: each flags or reminds once, tells the right people once per library,
+and works set-wise; patron data ages out while the requests stay."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from members.models import Patron
+from requests_app import jobs, selectors, tasks, workflow
+from requests_app.models import BorrowingRequest, Notification, StatusEvent
+
+
+@pytest.fixture(autouse=True)
+def locmem_mail(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.ILLDESK_TEAM_EMAIL = "team@example.org"
+
+
+def send_all_unsent() -> None:
+    for pk in Notification.objects.filter(sent_at=None).values_list("pk", flat=True):
+        tasks.send_notification.apply(args=[pk])
+
+
+def test_not_arrived_starts_at_fourteen_days(request_in):
+    thirteen, fourteen, fifteen = (request_in("shipped", shipped_days_ago=d) for d in (13, 14, 15))
+
+    result = jobs.flag_not_arrived()
+
+    flagged = set(BorrowingRequest.objects.filter(not_arrived_flagged_at__isnull=False))
+    assert flagged == {fourteen, fifteen}
+    assert result.count == 2
+    assert thirteen not in flagged
+
+
+def test_the_number_of_days_is_a_setting(request_in, settings):
+    settings.ILLDESK_NOT_ARRIVED_DAYS = 20
+    request_in("shipped", shipped_days_ago=15)
+    assert jobs.flag_not_arrived().count == 0
+
+
+def test_flagging_twice_flags_and_tells_once(request_in):
+    req = request_in("shipped", shipped_days_ago=20)
+    Notification.objects.update(sent_at=timezone.now())  # the workflow's own mails
+
+    assert jobs.flag_not_arrived().count == 1
+    assert jobs.flag_not_arrived().count == 0
+
+    assert req.events.filter(action="flag_not_arrived").count() == 1
+    digests = Notification.objects.filter(kind="not_arrived")
+    assert sorted(digests.values_list("audience", flat=True)) == ["library", "team"]
+    send_all_unsent()
+    assert sorted(m.to[0] for m in mail.outbox) == ["ill@abbot.example.org", "team@example.org"]
+    assert f"#{req.pk} The Wampanoag Way" in mail.outbox[0].body
+
+
+def test_one_email_per_library_lists_its_loans(request_in, bob, rita, lender, library_two):
+    from requests_app.scenarios import drive_to
+
+    ours = [request_in("shipped", shipped_days_ago=16) for _ in range(3)]
+    theirs = workflow.submit_request(
+        actor=bob, library=library_two, patron=None, citation={"title": "Hill Farming"}
+    )
+    drive_to(theirs, "shipped", team=rita, staff=bob, lender=lender, shipped_days_ago=16)
+    Notification.objects.update(sent_at=timezone.now())
+
+    result = jobs.flag_not_arrived()
+
+    assert (result.count, result.notifications) == (4, 3)  # two libraries and the team
+    send_all_unsent()
+    by_recipient = {m.to[0]: m for m in mail.outbox}
+    ours_mail = by_recipient["ill@abbot.example.org"].body
+    assert all(f"#{req.pk} " in ours_mail for req in ours)
+    assert "Hill Farming" not in ours_mail
+    assert "Hill Farming" in by_recipient["ill@borden.example.org"].body
+    team_mail = by_recipient["team@example.org"].body
+    assert "[BORDEN]" in team_mail and "[ABBOT]" in team_mail
+    assert "Pat Reader" not in ours_mail + team_mail
+
+
+def test_a_job_is_a_handful_of_statements_whatever_the_number(request_in):
+    for _ in range(6):
+        request_in("shipped", shipped_days_ago=20)
+    with CaptureQueriesContext(connection) as queries:
+        jobs.flag_not_arrived()
+    writes = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    # the UPDATE that flags, the INSERT … SELECT of events, the libraries, the digests
+    assert len(writes) <= 5, "\n".join(writes)
+
+
+def test_a_loan_received_after_the_flag_keeps_its_history(request_in, alice):
+    req = request_in("shipped", shipped_days_ago=20)
+    jobs.flag_not_arrived()
+    workflow.mark_received(req.pk, actor=alice)
+    req.refresh_from_db()
+    assert req.not_arrived_flagged_at is not None
+    assert list(req.events.values_list("action", flat=True))[-2:] == [
+        "flag_not_arrived",
+        "mark_received",
+    ]
+    assert not selectors.with_flag(BorrowingRequest.objects.all(), "not_arrived").exists()
+
+
+def test_overdue_loans_are_flagged_once_and_the_library_told(request_in):
+    late = request_in("received", shipped_days_ago=40)  # due 12 days ago
+    on_time = request_in("received", shipped_days_ago=28)  # due today
+    Notification.objects.update(sent_at=timezone.now())
+
+    assert jobs.flag_overdue().count == 1
+    assert jobs.flag_overdue().count == 0
+
+    late.refresh_from_db()
+    on_time.refresh_from_db()
+    assert late.overdue_flagged_at and not on_time.overdue_flagged_at
+    assert Notification.objects.get(kind="overdue").audience == "library"
+    send_all_unsent()
+    assert mail.outbox[0].subject == "Overdue: 1 loan(s) past their due date"
+
+
+def test_a_reminder_three_days_before_the_due_date_once_per_due_date(request_in):
+    req = request_in("received", shipped_days_ago=25)  # due in 3 days
+    request_in("received", shipped_days_ago=20)  # due in 8 days: not yet
+    assert jobs.remind_due_soon().count == 1
+    assert jobs.remind_due_soon().count == 0
+    # A renewal moved the due date, and that one comes near too: a new reminder.
+    BorrowingRequest.objects.filter(pk=req.pk).update(
+        due_date=timezone.localdate() + dt.timedelta(days=1)
+    )
+    assert jobs.remind_due_soon().count == 1
+    assert Notification.objects.filter(kind="due_soon").count() == 2
+
+
+def test_patron_data_ages_out_and_the_request_stays(request_in, settings, caplog):
+    old = request_in("completed")
+    recent = request_in("completed")
+    active = request_in("received")
+    BorrowingRequest.objects.filter(pk=old.pk).update(
+        ended_at=timezone.now() - dt.timedelta(days=91)
+    )
+    BorrowingRequest.objects.filter(pk=recent.pk).update(
+        ended_at=timezone.now() - dt.timedelta(days=89)
+    )
+    Patron.objects.update(created_at=timezone.now() - dt.timedelta(days=400))
+
+    result = jobs.clear_patron_data()
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    active.refresh_from_db()
+    assert old.patron is None
+    assert recent.patron is not None and active.patron is not None
+    assert (old.title, old.status, old.events.count()) == ("The Wampanoag Way", "completed", 7)
+    assert result.count == 1
+    assert "1 requests detached from their patron, 0 patrons removed" in caplog.text
+    assert "Pat Reader" not in caplog.text
+
+
+def test_a_patron_with_nothing_left_is_removed(request_in):
+    req = request_in("cancelled")
+    BorrowingRequest.objects.filter(pk=req.pk).update(
+        ended_at=timezone.now() - dt.timedelta(days=100)
+    )
+    Patron.objects.update(created_at=timezone.now() - dt.timedelta(days=100))
+    assert jobs.clear_patron_data().count == 2
+    assert not Patron.objects.exists()
+
+
+def test_runjobs_runs_each_job_once_and_says_what_it_did(request_in, capsys):
+    request_in("shipped", shipped_days_ago=20)
+    call_command("runjobs")
+    out = capsys.readouterr().out
+    assert "not arrived: 1, 2 notification(s) queued" in out
+    assert "overdue: 0" in out
+    assert "patron data cleared: 0" in out
+    call_command("runjobs", "flag_not_arrived")
+    assert capsys.readouterr().out.startswith("not arrived: 0")
+
+
+def test_beat_runs_every_job(settings, db):
+    scheduled = {
+        entry["args"][0]
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == "requests_app.tasks.run_job"
+    }
+    assert scheduled == set(jobs.JOBS)
+    assert tasks.run_job.apply(args=["flag_overdue"]).get() == "overdue: 0"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_flag_and_tell_once(request_in):
+    for _ in range(5):
+        request_in("shipped", shipped_days_ago=20)
+    Notification.objects.update(sent_at=timezone.now())
+    barrier = threading.Barrier(2)
+    results = []
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(jobs.flag_not_arrived().count)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sum(results) == 5, results
+    assert StatusEvent.objects.filter(action="flag_not_arrived").count() == 5
+    # Each loan is in exactly one digest to its library: nobody is told twice.
+    for loan in BorrowingRequest.objects.all():
+        covering = Notification.objects.filter(
+            kind="not_arrived", library=loan.library, digest_of=loan.not_arrived_flagged_at
+        )
+        assert covering.count() == 1
