@@ -71,8 +71,8 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2**attempts, 360))
 
 
-def _compose(notification: Notification) -> tuple[str, str, str]:
-    """The recipient, subject and text of a notification, rendered now."""
+def _compose(notification: Notification) -> tuple[str, str, str, str | None]:
+    """The recipient, subject, text and (for digests) HTML of a notification, rendered now."""
     about = notification.request or notification.unrequested_item or notification
     if notification.audience == Notification.Audience.TEAM:
         recipient = settings.ILLDESK_TEAM_EMAIL
@@ -80,6 +80,10 @@ def _compose(notification: Notification) -> tuple[str, str, str]:
         recipient = about.library.contact_email
     if notification.digest_of is not None:
         return (recipient, *_compose_digest(notification))
+    return (recipient, *_compose_single(notification), None)
+
+
+def _compose_single(notification: Notification) -> tuple[str, str]:
     if notification.request is not None:
         req = notification.request
         subject = SUBJECTS.get(notification.kind, "Request #{id}: {title}").format(
@@ -87,15 +91,16 @@ def _compose(notification: Notification) -> tuple[str, str, str]:
         )
         context = {"notification": notification, "req": req, "url": _link("request_detail", req.pk)}
         template = f"email/{notification.kind}.txt"
-        return recipient, subject, render_to_string([template, "email/request.txt"], context)
+        return subject, render_to_string([template, "email/request.txt"], context)
     item = notification.unrequested_item
     subject = SUBJECTS["unrequested_item"].format(library=item.library.ill_code)
     context = {"item": item, "url": _link("unrequested_item_list")}
-    return recipient, subject, render_to_string("email/unrequested_item.txt", context)
+    return subject, render_to_string("email/unrequested_item.txt", context)
 
 
-def _compose_digest(notification: Notification) -> tuple[str, str]:
-    """A job's digest: the loans the run flagged, for one library or for the team."""
+def _compose_digest(notification: Notification) -> tuple[str, str, str]:
+    """A job's digest: the loans the run flagged, for one library or for the team, as text
+    and as an HTML table (a list of loans reads better as one)."""
     loans = BorrowingRequest.objects.filter(
         **{DIGEST_STAMPS[notification.kind]: notification.digest_of}
     ).select_related("library", "lender")
@@ -109,7 +114,10 @@ def _compose_digest(notification: Notification) -> tuple[str, str]:
         "list_url": _digest_list_link(notification),
         "for_team": notification.library_id is None,
     }
-    return subject, render_to_string(f"email/digest_{notification.kind}.txt", context)
+    text = render_to_string(f"email/digest_{notification.kind}.txt", context)
+    intro = text.split("\n", 1)[0]
+    html = render_to_string("email/digest.html", context | {"subject": subject, "intro": intro})
+    return subject, text, html
 
 
 def _digest_list_link(notification: Notification) -> str:
@@ -137,7 +145,7 @@ def send_notification(notification_id: int) -> str:
     notification = Notification.objects.select_related(
         "request__library", "request__lender", "unrequested_item__library", "library"
     ).get(pk=notification_id)
-    recipient, subject, body = _compose(notification)
+    recipient, subject, body, html = _compose(notification)
     if not recipient:
         Notification.objects.filter(pk=notification_id).update(
             sent_at=timezone.now(), last_error="No recipient address on file."
@@ -145,7 +153,7 @@ def send_notification(notification_id: int) -> str:
         logger.warning("Notification %s has no recipient; marked done.", notification_id)
         return "no recipient"
     try:
-        send_mail(subject, body, None, [recipient])
+        send_mail(subject, body, None, [recipient], html_message=html)
     except Exception as exc:
         Notification.objects.filter(pk=notification_id).update(
             claimed_at=None,

@@ -80,6 +80,9 @@ def test_one_email_per_library_lists_its_loans(request_in, bob, rita, lender, li
     assert "Hill Farming" in by_recipient["ill@borden.example.org"].body
     team_mail = by_recipient["team@example.org"].body
     assert "[BORDEN]" in team_mail and "[ABBOT]" in team_mail
+    html, mimetype = by_recipient["ill@abbot.example.org"].alternatives[0]
+    assert mimetype == "text/html"
+    assert "<table" in html and f'/requests/{ours[0].pk}/">#{ours[0].pk}</a>' in html
     assert "Pat Reader" not in ours_mail + team_mail
 
 
