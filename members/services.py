@@ -14,7 +14,10 @@ def check_patron(*, library: MemberLibrary, card_number: str, name: str) -> Patr
     card_number = card_number.strip()
     if not card_number:
         raise ValidationError({"card_number": ["Enter the patron's library card number."]})
-    existing = Patron.objects.filter(library=library, card_number=card_number).first()
+    # Locked, so the retention job cannot remove the patron under a new request.
+    existing = (
+        Patron.objects.select_for_update().filter(library=library, card_number=card_number).first()
+    )
     if existing is None and not name.strip():
         raise ValidationError(
             {

@@ -154,22 +154,42 @@ def remind_due_soon() -> JobResult:
 
 
 def clear_patron_data() -> JobResult:
-    """Requests ended ``ILLDESK_PATRON_RETENTION_DAYS`` ago lose their patron; patrons left
-    with no request are removed. The requests, citations, dates, charges and events stay."""
+    """Requests ended ``ILLDESK_PATRON_RETENTION_DAYS`` ago lose their patron, and a patron
+    whose every request is such is removed. The requests, citations, dates, charges and
+    events stay. A patron with a request still open, or ended lately, is kept whole."""
     cutoff = timezone.now() - dt.timedelta(days=settings.ILLDESK_PATRON_RETENTION_DAYS)
+    aged = BorrowingRequest.objects.filter(ended_at__lt=cutoff, patron__isnull=False)
     with transaction.atomic():
-        detached = BorrowingRequest.objects.filter(
-            ended_at__lt=cutoff, patron__isnull=False
-        ).update(patron=None)
-        # Patrons registered before the cutoff with no request left (a patron is always
-        # added with a request, so a fresh one is never caught between the two steps).
-        removed, _ = Patron.objects.filter(requests__isnull=True, created_at__lt=cutoff).delete()
+        # Patrons with an aged request and no other kind: locked, so a request submitted
+        # for one of them meanwhile waits for this job (and then adds the patron anew).
+        leaving = list(
+            Patron.objects.select_for_update()
+            .filter(pk__in=aged.values("patron_id"))
+            .exclude(requests__ended_at__isnull=True)
+            .exclude(requests__ended_at__gte=cutoff)
+            .values_list("pk", flat=True)
+        )
+        detached = aged.update(patron=None)
+        removed = _delete_patrons(leaving)
     logger.info(
         "Patron data retention: %d requests detached from their patron, %d patrons removed.",
         detached,
         removed,
     )
     return JobResult("patron data cleared", detached + removed)
+
+
+def _delete_patrons(ids: list[int]) -> int:
+    """Delete patrons by id in batches, without loading them (nothing refers to them now)."""
+    table = Patron._meta.db_table
+    removed = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 5000):
+            batch = ids[start : start + 5000]
+            marks = ", ".join(["%s"] * len(batch))
+            cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", batch)  # noqa: S608
+            removed += cursor.rowcount
+    return removed
 
 
 #: Every scheduled job, in the order ``runjobs`` runs them.

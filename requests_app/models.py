@@ -189,6 +189,23 @@ class BorrowingRequest(models.Model):
                 name="request_overdue",
             ),
             models.Index(
+                fields=["due_date"],
+                condition=Q(
+                    status__in=["received", "renewal_requested"], overdue_flagged_at__isnull=True
+                ),
+                name="request_awaiting_overdue",
+            ),
+            models.Index(
+                fields=["due_reminded_at"],
+                condition=Q(due_reminded_at__isnull=False),
+                name="request_due_reminded",
+            ),
+            models.Index(
+                fields=["ended_at"],
+                condition=Q(patron__isnull=False, ended_at__isnull=False),
+                name="request_patron_to_age_out",
+            ),
+            models.Index(
                 fields=["-created_at"],
                 condition=Q(charges_total__gt=F("max_cost")),
                 name="request_over_max_cost",

@@ -11,7 +11,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import BorrowingRequest, Notification
+from .models import BorrowingRequest, Notification, Status
+from .selectors import WITH_LIBRARY
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ SUBJECTS = {
 
 #: Subjects of the jobs' digests (one e-mail per library, listing its loans).
 DIGEST_SUBJECTS = {
-    "not_arrived": "Not arrived two weeks after shipping: {count} loan(s)",
+    "not_arrived": "Not arrived {days} days after shipping: {count} loan(s)",
     "overdue": "Overdue: {count} loan(s) past their due date",
     "due_soon": "Due soon: {count} loan(s) due within three days",
 }
@@ -98,19 +99,41 @@ def _compose_single(notification: Notification) -> tuple[str, str]:
     return subject, render_to_string("email/unrequested_item.txt", context)
 
 
-def _compose_digest(notification: Notification) -> tuple[str, str, str]:
-    """A job's digest: the loans the run flagged, for one library or for the team, as text
-    and as an HTML table (a list of loans reads better as one)."""
+#: A digest lists at most this many loans, then says how many more there are.
+DIGEST_LIMIT = 500
+
+
+def still_flagged(notification: Notification):
+    """The loans a digest is about that are still in the state it tells of: one received,
+    renewed or returned since the run (while the e-mail waited) is left out."""
     loans = BorrowingRequest.objects.filter(
         **{DIGEST_STAMPS[notification.kind]: notification.digest_of}
-    ).select_related("library", "lender")
+    )
     if notification.library_id is not None:
         loans = loans.filter(library_id=notification.library_id)
-    loans = list(loans.order_by("library__ill_code", "due_date", "id")[:500])
-    subject = DIGEST_SUBJECTS[notification.kind].format(count=len(loans))
+    if notification.kind == "not_arrived":
+        return loans.filter(status=Status.SHIPPED)
+    if notification.kind == "overdue":
+        return loans.filter(status__in=WITH_LIBRARY, due_date__lt=timezone.localdate())
+    return loans.filter(status__in=WITH_LIBRARY, due_date=F("due_reminded_for"))
+
+
+def _compose_digest(notification: Notification) -> tuple[str, str, str | None]:
+    """A job's digest: the loans the run flagged, for one library or for the team, as text
+    and as an HTML table (a list of loans reads better as one)."""
+    loans = still_flagged(notification).select_related("library", "lender")
+    count = loans.count()
+    if not count:
+        return "", "", None
+    shown = list(loans.order_by("library__ill_code", "due_date", "id")[:DIGEST_LIMIT])
+    subject = DIGEST_SUBJECTS[notification.kind].format(
+        count=count, days=settings.ILLDESK_NOT_ARRIVED_DAYS
+    )
     context = {
         "notification": notification,
-        "loans": [(loan, _link("request_detail", loan.pk)) for loan in loans],
+        "loans": [(loan, _link("request_detail", loan.pk)) for loan in shown],
+        "more": count - len(shown),
+        "days": settings.ILLDESK_NOT_ARRIVED_DAYS,
         "list_url": _digest_list_link(notification),
         "for_team": notification.library_id is None,
     }
@@ -145,19 +168,20 @@ def send_notification(notification_id: int) -> str:
     notification = Notification.objects.select_related(
         "request__library", "request__lender", "unrequested_item__library", "library"
     ).get(pk=notification_id)
-    recipient, subject, body, html = _compose(notification)
-    if not recipient:
-        Notification.objects.filter(pk=notification_id).update(
-            sent_at=timezone.now(), last_error="No recipient address on file."
-        )
-        logger.warning("Notification %s has no recipient; marked done.", notification_id)
-        return "no recipient"
     try:
+        recipient, subject, body, html = _compose(notification)
+        if not recipient or not body:
+            reason = "No recipient address on file." if not recipient else "Nothing left to tell."
+            Notification.objects.filter(pk=notification_id).update(
+                sent_at=timezone.now(), last_error=reason
+            )
+            logger.info("Notification %s not sent: %s", notification_id, reason)
+            return "not sent: " + reason
         send_mail(subject, body, None, [recipient], html_message=html)
     except Exception as exc:
         Notification.objects.filter(pk=notification_id).update(
             claimed_at=None,
-            not_before=timezone.now() + backoff(notification.attempts + 1),
+            not_before=timezone.now() + backoff(notification.attempts),
             last_error=str(exc)[:300],
         )
         logger.warning("Notification %s failed (%s); will retry.", notification_id, exc)

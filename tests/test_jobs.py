@@ -224,3 +224,34 @@ def test_two_workers_at_once_flag_and_tell_once(request_in):
             kind="not_arrived", library=loan.library, digest_of=loan.not_arrived_flagged_at
         )
         assert covering.count() == 1
+
+
+def test_retention_keeps_patrons_it_has_no_business_with(request_in, patron, library_one):
+    registered = Patron.objects.create(library=library_one, card_number="777", name="Hal Home")
+    old = request_in("completed")
+    request_in("received")  # the same patron (pat) has a loan out
+    BorrowingRequest.objects.filter(pk=old.pk).update(
+        ended_at=timezone.now() - dt.timedelta(days=200)
+    )
+    Patron.objects.update(created_at=timezone.now() - dt.timedelta(days=400))
+
+    result = jobs.clear_patron_data()
+
+    assert result.count == 1  # the old request detached; nobody removed
+    assert Patron.objects.filter(pk=patron.pk, name="Pat Reader").exists()
+    assert Patron.objects.filter(pk=registered.pk).exists()
+
+
+def test_a_digest_says_nothing_of_loans_that_moved_on_meanwhile(request_in, alice):
+    req = request_in("shipped", shipped_days_ago=20)
+    Notification.objects.update(sent_at=timezone.now())
+    jobs.flag_not_arrived()
+    workflow.mark_received(req.pk, actor=alice)  # arrived before the e-mail went out
+
+    send_all_unsent()
+
+    assert mail.outbox == []
+    reasons = set(
+        Notification.objects.filter(kind="not_arrived").values_list("last_error", flat=True)
+    )
+    assert reasons == {"Nothing left to tell."}
