@@ -45,8 +45,8 @@ def test_alice_requests_receives_renews_and_returns_a_loan(
     page.get_by_label("Max cost (USD)").fill("40")
     page.get_by_role("button", name="Submit request").click()
     summary = page.get_by_role("alert")
-    assert "There are 2 problems" in summary.inner_text()
-    assert "at most 25.00" in summary.inner_text()
+    expect(summary).to_contain_text("There are 2 problems")
+    expect(summary).to_contain_text("at most 25.00")
     assert page.get_by_label("Max cost (USD)").get_attribute("aria-invalid") == "true"
     assert_no_serious_violations(page)
     screenshot(page, "new-request-with-errors")
