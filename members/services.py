@@ -5,19 +5,20 @@ from django.core.exceptions import ValidationError
 from .models import MemberLibrary, Patron
 
 
-def check_patron(*, library: MemberLibrary, card_number: str, name: str) -> Patron | None:
+def check_patron(
+    *, library: MemberLibrary, card_number: str, name: str, lock: bool = False
+) -> Patron | None:
     """The library's patron with this card, or None for a new one that can be added.
 
     Raises ``ValidationError`` (by field) when there is no card number, or when the card
-    is new to the library and no name is given.
+    is new to the library and no name is given. With ``lock`` (inside a transaction) the
+    patron's row is locked, so the retention job cannot remove it under a new request.
     """
     card_number = card_number.strip()
     if not card_number:
         raise ValidationError({"card_number": ["Enter the patron's library card number."]})
-    # Locked, so the retention job cannot remove the patron under a new request.
-    existing = (
-        Patron.objects.select_for_update().filter(library=library, card_number=card_number).first()
-    )
+    patrons = Patron.objects.select_for_update() if lock else Patron.objects.all()
+    existing = patrons.filter(library=library, card_number=card_number).first()
     if existing is None and not name.strip():
         raise ValidationError(
             {
@@ -45,7 +46,7 @@ def find_or_add_patron(
     Call inside the caller's transaction, so a request that fails adds no patron.
     """
     card_number = card_number.strip()
-    existing = check_patron(library=library, card_number=card_number, name=name)
+    existing = check_patron(library=library, card_number=card_number, name=name, lock=True)
     if existing is not None:
         return existing
     patron = Patron(

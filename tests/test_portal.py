@@ -343,3 +343,13 @@ def test_an_unrequested_item_report_needs_to_say_what_arrived(as_alice):
     response = as_alice.post("/unrequested-items/new/", {"title": ""})
     assert response.status_code == 400
     assert not UnrequestedItemReport.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_form_checks_the_patron_outside_any_transaction(client, alice, patron):
+    """Views run in autocommit, not in a test's transaction: a lock taken while checking the
+    form would be refused there (PostgreSQL raises; this caught it)."""
+    client.force_login(alice)
+    response = client.post("/requests/new/", GOOD | {"card_number": "424242"})
+    assert response.status_code == 400
+    assert "add their name" in response.content.decode()
