@@ -3,13 +3,9 @@ the rules and writes, and the views put its errors back on these fields."""
 
 from django import forms
 
-from requests_app.forms import WorkflowForm
+from illdesk.forms import ANY_YES_NO, DATE, YES_NO, WorkflowForm
 
 from .models import AvailabilityReport, Lender
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-YES_NO = [("yes", "Yes"), ("no", "No")]
-ANY_YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
 
 
 def _yes(value: str) -> bool:

@@ -9,9 +9,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from illdesk.forms import ANY_YES_NO
+
 from .models import MemberLibrary, User
 
-ANY_YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
 ILL_CODE_UNIQUE = "memberlibrary_ill_code_unique_any_case"
 
 

@@ -4,6 +4,7 @@ workflow and services, whose ``ValidationError``s the views put back on these fi
 from django import forms
 from django.core.exceptions import ValidationError
 
+from illdesk.forms import DATE, WorkflowForm
 from lenders.models import Lender
 from members.models import User
 from members.services import check_patron
@@ -19,8 +20,6 @@ from .models import (
     UnrequestedItemReport,
 )
 
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
 #: The menu offers what the service does not take too: choosing it, the workflow says
 #: where to go instead.
 FORMAT_CHOICES = [
@@ -28,18 +27,6 @@ FORMAT_CHOICES = [
     ("article", "Journal or newspaper article (not borrowed here)"),
     ("ebook", "E-book or other electronic resource (not borrowed here)"),
 ]
-
-
-class WorkflowForm(forms.Form):
-    """A form whose input a workflow or service function checks further."""
-
-    def add_workflow_errors(self, error: ValidationError) -> None:
-        """Put a ``ValidationError`` from the workflow on the fields it names."""
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error)
-            return
-        for field, messages in error.message_dict.items():
-            self.add_error(field if field in self.fields else None, messages)
 
 
 class NewRequestForm(WorkflowForm):

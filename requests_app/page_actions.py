@@ -31,6 +31,15 @@ class PageAction:
     team_only: bool = False
     #: Shown first and emphasised: the usual next step.
     primary: bool = False
+    #: Shown beside the request's facts, not among its next steps.
+    side: bool = False
+    #: A warning colour on its button: it ends something.
+    danger: bool = False
+    #: The form's starting values, from the request.
+    initial: Callable[[BorrowingRequest], dict] | None = None
+
+    def unbound_form(self, req: BorrowingRequest) -> forms.Form:
+        return self.form(prefix=self.slug, initial=self.initial(req) if self.initial else None)
 
     def permitted(self, req: BorrowingRequest, user: User) -> bool:
         """Whether this user's role may ever take the action on this request."""
@@ -131,19 +140,19 @@ ACTIONS = [
         "mark-lost", f.NoteForm,
         lambda pk, user, d: workflow.mark_lost(pk, actor=user, note=d["note"]),
         "Lost", "Mark lost", "Marked lost.",
-        move="mark_lost",
+        move="mark_lost", danger=True,
     ),
     PageAction(
         "cancel", f.CancelForm,
         lambda pk, user, d: workflow.cancel(pk, actor=user, reason=d["reason"]),
         "No longer needed?", "Cancel this request", "Request cancelled.",
-        move="cancel",
+        move="cancel", danger=True,
     ),
     PageAction(
         "add-charge", f.ChargeForm,
         lambda pk, user, d: services.add_charge(pk, actor=user, **d),
         "Record a charge", "Add charge", "Charge recorded.",
-        team_only=True,
+        team_only=True, side=True,
     ),
     PageAction(
         "max-cost", f.MaxCostForm,
@@ -151,18 +160,19 @@ ACTIONS = [
             pk, actor=user, max_cost=d["max_cost"], reason=d["reason"]
         ),
         "Change the max cost", "Set max cost", "Max cost changed.",
-        team_only=True,
+        team_only=True, side=True, initial=lambda req: {"max_cost": req.max_cost},
     ),
     PageAction(
         "assign", f.AssignForm,
         lambda pk, user, d: services.assign(pk, actor=user, assignee=d["assignee"]),
         "Who works on it", "Assign", "Assignment changed.",
-        team_only=True,
+        team_only=True, side=True, initial=lambda req: {"assignee": req.assigned_to_id},
     ),
     PageAction(
         "message", f.MessageForm,
         lambda pk, user, d: services.post_message(pk, actor=user, body=d["body"]),
         "Messages", "Send message", "Message sent.",
+        side=True,
     ),
 ]  # fmt: skip
 

@@ -147,23 +147,14 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _render_detail(
     request: HttpRequest, req: BorrowingRequest, bound: tuple[str, object] | None = None
 ) -> HttpResponse:
-    current = {
-        "assign": {"assignee": req.assigned_to_id},
-        "max-cost": {"max_cost": req.max_cost},
-    }
     actions = [
-        (
-            action,
-            bound[1]
-            if bound and bound[0] == action.slug
-            else action.form(prefix=action.slug, initial=current.get(action.slug)),
-        )
+        (action, bound[1] if bound and bound[0] == action.slug else action.unbound_form(req))
         for action in offered_actions(req, request.user)
     ]
     context = {
         "req": req,
-        "actions": [(a, form) for a, form in actions if a.slug not in SIDE_ACTIONS],
-        "side_actions": {a.slug: form for a, form in actions if a.slug in SIDE_ACTIONS},
+        "actions": [(a, form) for a, form in actions if not a.side],
+        "side_actions": {a.slug: (a, form) for a, form in actions if a.side},
         "events": req.events.select_related("actor"),
         "messages_on_request": req.messages.select_related("author"),
         "charges": req.charges.all(),
@@ -176,10 +167,6 @@ def _render_detail(
     return render(
         request, "requests_app/detail.html", context, status=200 if bound is None else 400
     )
-
-
-#: Actions shown beside the request's facts rather than among its next steps.
-SIDE_ACTIONS = {"add-charge", "max-cost", "assign", "message"}
 
 
 def _lender_search(request: HttpRequest, req: BorrowingRequest) -> dict:

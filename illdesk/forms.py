@@ -1,0 +1,20 @@
+"""Form pieces every app's pages share."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+YES_NO = [("yes", "Yes"), ("no", "No")]
+ANY_YES_NO = [("", "Any"), *YES_NO]
+
+
+class WorkflowForm(forms.Form):
+    """A form whose input a workflow or service function checks further."""
+
+    def add_workflow_errors(self, error: ValidationError) -> None:
+        """Put a ``ValidationError`` from the workflow on the fields it names."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field, messages in error.message_dict.items():
+            self.add_error(field if field in self.fields else None, messages)
