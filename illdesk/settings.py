@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "simple_history",
     "members",
@@ -200,11 +203,40 @@ ILLDESK_DOCUMENT_DELIVERY_URL = env(
     "ILLDESK_DOCUMENT_DELIVERY_URL", "https://www.bpl.org/interlibrary-loan/"
 )
 
+# --- The API -------------------------------------------------------------------------
+# Token first, so a call without credentials is answered 401 with ``WWW-Authenticate``;
+# the session serves the browsable pages. See docs/api.md.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "illdesk.api.UncountedPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "illdesk.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "illdesk API",
+    "DESCRIPTION": "The request desk of a mediated interlibrary-loan service. "
+    "Get a token at /api/v1/auth/token/ and send `Authorization: Token <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from our own static files (drf-spectacular-sidecar): no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "requests_app.models.Status",
+        "ShippingMethodEnum": "requests_app.models.ShippingMethod",
+        "ChargeKindEnum": "requests_app.models.ChargeKind",
+        "LenderKindEnum": "lenders.models.Lender.Kind",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------

@@ -13,14 +13,14 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from requests_app.pagination import paginate
 
 from .forms import LibraryProfileForm, LibrarySearchForm
 from .models import MemberLibrary, User
+from .selectors import libraries_visible_to, search_libraries
 
 #: How many of a profile's changes its page shows, newest first.
 HISTORY_SHOWN = 50
@@ -28,36 +28,12 @@ HISTORY_SHOWN = 50
 
 def library_for(user: User, pk: int) -> MemberLibrary:
     """The library if this user may read its profile; 404 otherwise (nothing revealed)."""
-    if user.is_team:
-        return get_object_or_404(MemberLibrary, pk=pk)
-    if user.is_library_staff and user.library_id == pk:
-        return get_object_or_404(MemberLibrary, pk=pk)
-    raise Http404("No such library.")
+    return get_object_or_404(libraries_visible_to(user), pk=pk)
 
 
 def admin_only(user: User) -> None:
     if user.role != User.Role.ADMIN:
         raise PermissionDenied("Only admins edit member library profiles.")
-
-
-def search_libraries(
-    libraries: QuerySet[MemberLibrary],
-    *,
-    text: str = "",
-    region: str = "",
-    is_active: bool | None = None,
-) -> QuerySet[MemberLibrary]:
-    """Narrow by name (contains), ILL code (exact, any case) or BPL number, region, active."""
-    text = text.strip()
-    if text:
-        libraries = libraries.filter(
-            Q(name__icontains=text) | Q(ill_code__iexact=text) | Q(bpl_number=text)
-        )
-    if region:
-        libraries = libraries.filter(region=region)
-    if is_active is not None:
-        libraries = libraries.filter(is_active=is_active)
-    return libraries
 
 
 # --- The list ----------------------------------------------------------------------------

@@ -115,6 +115,10 @@ class QueueFilter(django_filters.FilterSet):
         method="filter_sort",
     )
 
+    #: What a view with no ``status`` or ``sort`` in its address shows.
+    default_status = "open"
+    default_sort = "oldest"
+
     def __init__(self, data=None, *args, user=None, **kwargs):
         super().__init__(data, *args, **kwargs)
         self.user = user
@@ -123,9 +127,9 @@ class QueueFilter(django_filters.FilterSet):
     def qs(self):
         queryset = super().qs
         if not self.form.cleaned_data.get("status"):
-            queryset = queryset.filter(status__in=selectors.OPEN_STATUSES)
+            queryset = self.filter_status(queryset, "status", self.default_status)
         if not self.form.cleaned_data.get("sort"):
-            queryset = queryset.order_by(*QUEUE_SORTS["oldest"])
+            queryset = queryset.order_by(*QUEUE_SORTS[self.default_sort])
         return queryset
 
     def filter_status(self, queryset, name, value):
@@ -160,3 +164,33 @@ class QueueFilter(django_filters.FilterSet):
 
     def filter_sort(self, queryset, name, value):
         return queryset.order_by(*QUEUE_SORTS.get(value, QUEUE_SORTS["oldest"]))
+
+
+class ApiRequestFilter(QueueFilter):
+    """``GET /api/v1/requests/``: the queue's filters, plus the flags as yes/no parameters
+    and the patron's card. With no ``status`` it lists every status, newest first, as the
+    portal does; the caller sees only what ``selectors.requests_visible_to`` lets them."""
+
+    default_status = "all"
+    default_sort = "newest"
+
+    not_arrived = django_filters.BooleanFilter(
+        label="Flagged not arrived", method="filter_flag_yes_no"
+    )
+    overdue = django_filters.BooleanFilter(label="Overdue", method="filter_flag_yes_no")
+    over_max_cost = django_filters.BooleanFilter(
+        label="Charges above the max cost", method="filter_flag_yes_no"
+    )
+    patron = RequestFilter.base_filters["patron"]
+
+    def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
+        super().__init__(data, queryset, request=request, user=getattr(request, "user", None))
+
+    def filter_flag_yes_no(self, queryset, name, value):
+        if value is None:
+            return queryset
+        condition = selectors.flag_condition(name)
+        return queryset.filter(condition) if value else queryset.exclude(condition)
+
+    def filter_patron(self, queryset, name, value):
+        return RequestFilter.filter_patron(self, queryset, name, value)

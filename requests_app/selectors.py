@@ -65,22 +65,29 @@ def with_return_availability(
     )
 
 
-def with_flag(requests: QuerySet[BorrowingRequest], flag: str) -> QuerySet[BorrowingRequest]:
-    """Narrow ``requests`` to those carrying ``flag`` (one of ``FLAGS``), each on an index.
+def flag_condition(flag: str) -> Q:
+    """The condition for carrying ``flag`` (one of ``FLAGS``), each served by an index.
 
     Overdue is read from the due date itself (the job's ``overdue_flagged_at`` only records
     that the library was told). A not-arrived flag stays on the request as history once the
-    item arrives; the list shows only the loans it still describes.
+    item arrives; the condition matches only the loans it still describes.
     """
     if flag == "not_arrived":
-        return requests.filter(status=Status.SHIPPED, not_arrived_flagged_at__isnull=False)
+        return Q(status=Status.SHIPPED, not_arrived_flagged_at__isnull=False)
+    if flag == "overdue":
+        return Q(status__in=WITH_LIBRARY, due_date__lt=timezone.localdate())
+    if flag == "over_max_cost":
+        return Q(charges_total__gt=F("max_cost"))
+    if flag == "renewal_pending":
+        return Q(status=Status.RENEWAL_REQUESTED)
+    raise ValueError(f"Unknown flag: {flag}")
+
+
+def with_flag(requests: QuerySet[BorrowingRequest], flag: str) -> QuerySet[BorrowingRequest]:
+    """Narrow ``requests`` to those carrying ``flag``; overdue loans come by due date."""
     if flag == "overdue":
         return overdue(requests, timezone.localdate())
-    if flag == "over_max_cost":
-        return requests.filter(charges_total__gt=F("max_cost"))
-    if flag == "renewal_pending":
-        return requests.filter(status=Status.RENEWAL_REQUESTED)
-    raise ValueError(f"Unknown flag: {flag}")
+    return requests.filter(flag_condition(flag))
 
 
 def search(

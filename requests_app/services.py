@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 
-from members.models import User
+from members.models import MemberLibrary, User
+from members.services import find_or_add_patron
 
 from .models import (
     CENT,
@@ -34,6 +35,7 @@ from .workflow import (
     WorkflowError,
     lock_request,
     start_sourcing,
+    submit_request,
 )
 
 #: Above this a request's charges total stops fitting its column (and is surely a typo).
@@ -45,6 +47,32 @@ TIMELINE_ACTIONS = {
     "assign": "Assigned",
     "set_max_cost": "Max cost changed",
 }
+
+
+def submit_for_card(
+    *,
+    actor: User,
+    library: MemberLibrary,
+    card_number: str,
+    patron_name: str = "",
+    patron_email: str = "",
+    homebound: bool = False,
+    **request_fields,
+) -> BorrowingRequest:
+    """Submit a request for the patron with this card, registering them first if new.
+
+    One transaction: a refused request adds no patron. ``request_fields`` are
+    ``workflow.submit_request``'s (citation, needed_by, max_cost, notes).
+    """
+    with transaction.atomic():
+        patron = find_or_add_patron(
+            library=library,
+            card_number=card_number,
+            name=patron_name,
+            email=patron_email,
+            homebound=homebound,
+        )
+        return submit_request(actor=actor, library=library, patron=patron, **request_fields)
 
 
 def _note_in_timeline(req: BorrowingRequest, action: str, actor: User, note: str) -> None:

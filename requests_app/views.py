@@ -10,7 +10,6 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,7 +18,6 @@ from django.views.decorators.http import require_POST
 
 from lenders.selectors import availability_warnings, lenders_with_availability, search_lenders
 from members.access import library_staff_only, team_only
-from members.services import find_or_add_patron
 
 from . import selectors, services, workflow
 from .filters import QueueFilter, RequestFilter
@@ -115,25 +113,19 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 
 def _submit(form: NewRequestForm, user, library) -> BorrowingRequest:
-    """Add the patron if new and submit, together: a refused request adds no patron."""
     data = form.cleaned_data
-    with transaction.atomic():
-        patron = find_or_add_patron(
-            library=library,
-            card_number=data["card_number"],
-            name=data["patron_name"],
-            email=data["patron_email"],
-            homebound=data["homebound"],
-        )
-        return workflow.submit_request(
-            actor=user,
-            library=library,
-            patron=patron,
-            citation=form.citation(),
-            needed_by=data["needed_by"],
-            max_cost=data["max_cost"],
-            notes=data["notes"],
-        )
+    return services.submit_for_card(
+        actor=user,
+        library=library,
+        card_number=data["card_number"],
+        patron_name=data["patron_name"],
+        patron_email=data["patron_email"],
+        homebound=data["homebound"],
+        citation=form.citation(),
+        needed_by=data["needed_by"],
+        max_cost=data["max_cost"],
+        notes=data["notes"],
+    )
 
 
 # --- One request ------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""Who may read which libraries and patrons: the scoped querysets pages and the API share."""
+
+from django.db.models import Q, QuerySet
+
+from .models import MemberLibrary, Patron, User
+
+
+def libraries_visible_to(user: User) -> QuerySet[MemberLibrary]:
+    """Every library for the team; a library's staff see their own profile only."""
+    libraries = MemberLibrary.objects.order_by("name", "id")
+    if not user.is_authenticated or not user.is_active:
+        return libraries.none()
+    if user.is_team:
+        return libraries
+    if user.is_library_staff and user.library_id is not None:
+        return libraries.filter(pk=user.library_id)
+    return libraries.none()
+
+
+def patrons_visible_to(user: User) -> QuerySet[Patron]:
+    """A library's staff see their own patrons; the team sees every library's, but reads
+    only card numbers (see ``sees_patron_names``)."""
+    patrons = Patron.objects.select_related("library").order_by("library_id", "card_number")
+    if not user.is_authenticated or not user.is_active:
+        return patrons.none()
+    if user.is_team:
+        return patrons
+    if user.is_library_staff and user.library_id is not None:
+        return patrons.filter(library_id=user.library_id)
+    return patrons.none()
+
+
+def sees_patron_names(user: User) -> bool:
+    """Only the patron's own library sees a name and e-mail (docs/privacy.md)."""
+    return user.is_authenticated and user.is_library_staff
+
+
+def search_libraries(
+    libraries: QuerySet[MemberLibrary],
+    *,
+    text: str = "",
+    region: str = "",
+    is_active: bool | None = None,
+) -> QuerySet[MemberLibrary]:
+    """Narrow by name (contains), ILL code (exact, any case) or BPL number, region, active."""
+    text = text.strip()
+    if text:
+        libraries = libraries.filter(
+            Q(name__icontains=text) | Q(ill_code__iexact=text) | Q(bpl_number=text)
+        )
+    if region:
+        libraries = libraries.filter(region=region)
+    if is_active is not None:
+        libraries = libraries.filter(is_active=is_active)
+    return libraries
