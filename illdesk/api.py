@@ -6,6 +6,7 @@ The workflow and services raise Django ``ValidationError`` (by field) and ``Work
 status, exactly as the HTML views turn them into messages.
 """
 
+import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
@@ -31,6 +32,17 @@ def field_errors(error: DjangoValidationError, rename: dict[str, str] | None = N
         key = "non_field_errors" if field == "__all__" else rename.get(field, field)
         body.setdefault(key, []).extend(messages)
     return body
+
+
+#: A yes/no query parameter that refuses anything else (``BooleanFilter`` ignores it).
+TRUE_FALSE = [("true", "Yes"), ("false", "No")]
+
+
+def yes_no_filter(**kwargs) -> django_filters.TypedChoiceFilter:
+    """``?name=true`` or ``?name=false``; any other value is a 400 naming the parameter."""
+    return django_filters.TypedChoiceFilter(
+        choices=TRUE_FALSE, coerce=lambda value: value == "true", **kwargs
+    )
 
 
 def exception_handler(exc, context):

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import BasePermission
 
-from illdesk.api import READ_ERRORS, WRITE_ERRORS
+from illdesk.api import READ_ERRORS, WRITE_ERRORS, yes_no_filter
 
 from .models import Lender
 from .selectors import lenders_with_availability, search_lenders
@@ -66,8 +66,8 @@ class LenderSerializer(serializers.ModelSerializer):
 class LenderFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Name or OCLC symbol", method="filter_text", max_length=100)
     kind = django_filters.ChoiceFilter(choices=Lender.Kind.choices)
-    charges_fees = django_filters.BooleanFilter()
-    is_active = django_filters.BooleanFilter()
+    charges_fees = yes_no_filter()
+    is_active = yes_no_filter()
 
     def filter_text(self, queryset, name, value):
         return search_lenders(queryset, text=value)

@@ -4,7 +4,7 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
-from illdesk.api import READ_ERRORS, WRITE_ERRORS
+from illdesk.api import READ_ERRORS, WRITE_ERRORS, yes_no_filter
 
 from .models import MemberLibrary, Patron
 from .selectors import (
@@ -44,7 +44,7 @@ class LibraryFilter(django_filters.FilterSet):
         label="Name, ILL code or BPL number", method="filter_text", max_length=200
     )
     region = django_filters.CharFilter(max_length=60)
-    is_active = django_filters.BooleanFilter()
+    is_active = yes_no_filter()
 
     def filter_text(self, queryset, name, value):
         return search_libraries(queryset, text=value)

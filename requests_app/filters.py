@@ -10,6 +10,8 @@ from django import forms
 from django.db.models import F
 from django.utils import timezone
 
+from illdesk.api import TRUE_FALSE
+
 from . import selectors
 from .models import Status
 
@@ -174,12 +176,14 @@ class ApiRequestFilter(QueueFilter):
     default_status = "all"
     default_sort = "newest"
 
-    not_arrived = django_filters.BooleanFilter(
-        label="Flagged not arrived", method="filter_flag_yes_no"
+    not_arrived = django_filters.ChoiceFilter(
+        label="Flagged not arrived", choices=TRUE_FALSE, method="filter_flag_yes_no"
     )
-    overdue = django_filters.BooleanFilter(label="Overdue", method="filter_flag_yes_no")
-    over_max_cost = django_filters.BooleanFilter(
-        label="Charges above the max cost", method="filter_flag_yes_no"
+    overdue = django_filters.ChoiceFilter(
+        label="Overdue", choices=TRUE_FALSE, method="filter_flag_yes_no"
+    )
+    over_max_cost = django_filters.ChoiceFilter(
+        label="Charges above the max cost", choices=TRUE_FALSE, method="filter_flag_yes_no"
     )
     patron = RequestFilter.base_filters["patron"]
 
@@ -187,10 +191,8 @@ class ApiRequestFilter(QueueFilter):
         super().__init__(data, queryset, request=request, user=getattr(request, "user", None))
 
     def filter_flag_yes_no(self, queryset, name, value):
-        if value is None:
-            return queryset
         condition = selectors.flag_condition(name)
-        return queryset.filter(condition) if value else queryset.exclude(condition)
+        return queryset.filter(condition) if value == "true" else queryset.exclude(condition)
 
     def filter_patron(self, queryset, name, value):
         return RequestFilter.filter_patron(self, queryset, name, value)

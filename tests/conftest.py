@@ -206,3 +206,19 @@ def request_in(submit, rita, alice, lender):
         return drive_to(submit(), status, team=rita, staff=alice, lender=lender, **kwargs)
 
     return _request_in
+
+
+@pytest.fixture
+def api(db):
+    """``api(user)``: a DRF test client that sends ``user``'s token; ``api()`` sends none."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def _as(user=None):
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return _as
