@@ -1,0 +1,179 @@
+"""Twenty simultaneous calls of one action on one request: one 200, nineteen 409s, one event.
+
+The app runs as people run it, in processes of its own on a real database file or server:
+the embedded SQLite default under ``manage.py runserver`` (WAL, busy timeout, immediate
+transactions), and PostgreSQL under gunicorn with two workers of ten threads (row locks).
+The twenty calls are released together from twenty threads of this test.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLS = 20
+
+#: Run in the app's own process: a shipped loan and a token for its library's staff.
+SETUP = """
+import json
+from rest_framework.authtoken.models import Token
+from lenders.models import Lender
+from members.models import MemberLibrary, User
+from requests_app import workflow
+from requests_app.scenarios import drive_to
+
+library = MemberLibrary.objects.create(
+    name="Race Library", ill_code="RACE", bpl_number="29991", library_type="public",
+    region="Test",
+)
+staff = User.objects.create_user("racer", role="library_staff", library=library)
+team = User.objects.create_user("teamer", role="team")
+lender = Lender.objects.create(name="Race Lender", kind="in_state")
+req = workflow.submit_request(actor=staff, library=library, patron=None, citation={"title": "Race"})
+drive_to(req, "shipped", team=team, staff=staff, lender=lender)
+print(json.dumps({"id": req.pk, "token": Token.objects.create(user=staff).key}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _app_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DEBUG="0",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        LOG_LEVEL="ERROR",
+        **extra,
+    )
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@contextmanager
+def _serving(env: dict[str, str], command: list[str], port: int):
+    server = subprocess.Popen(  # noqa: S603 - our own app, on loopback
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):  # noqa: S310
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.stderr.read().decode()[-3000:]
+                assert time.monotonic() < deadline, "the app did not start within 60 s"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _call(method: str, url: str, token: str) -> tuple[int, object]:
+    call = urllib.request.Request(  # noqa: S310 - loopback only
+        url,
+        method=method,
+        data=b"{}" if method == "POST" else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(call, timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def _race(base: str, setup: dict) -> None:
+    url = f"{base}/api/v1/requests/{setup['id']}/receive/"
+    barrier = threading.Barrier(CALLS)
+    answers: list[tuple[int, object]] = []
+    lock = threading.Lock()
+
+    def caller():
+        barrier.wait()
+        answer = _call("POST", url, setup["token"])
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=caller) for _ in range(CALLS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert Counter(code for code, _ in answers) == {200: 1, 409: CALLS - 1}, answers
+    refusals = [body for code, body in answers if code == 409]
+    assert all(body == {"detail": refusals[0]["detail"], "status": "received"} for body in refusals)
+    code, events = _call("GET", f"{base}/api/v1/requests/{setup['id']}/events/", setup["token"])
+    assert code == 200
+    assert [e["action"] for e in events].count("mark_received") == 1
+
+
+def test_twenty_racing_calls_on_the_embedded_sqlite_default(tmp_path):
+    env = _app_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+    _manage(env, "migrate", "--noinput", "-v0")
+    setup = json.loads(_manage(env, "shell", "-c", SETUP).strip().splitlines()[-1])
+    port = _free_port()
+    command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    with _serving(env, command, port) as base:
+        _race(base, setup)
+
+
+@pytest.mark.postgres
+def test_twenty_racing_calls_on_postgresql_under_gunicorn():
+    import psycopg2
+
+    db = settings.DATABASES["default"]
+    name = f"illdesk_race_{uuid.uuid4().hex[:8]}"
+    server = dict(user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"])
+    admin = psycopg2.connect(dbname="postgres", **server)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        auth = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
+        env = _app_env(DATABASE_URL=f"postgres://{auth}{db['HOST']}:{db['PORT'] or 5432}/{name}")
+        _manage(env, "migrate", "--noinput", "-v0")
+        setup = json.loads(_manage(env, "shell", "-c", SETUP).strip().splitlines()[-1])
+        port = _free_port()
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        command = [gunicorn, "illdesk.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
+        command += ["-k", "gthread", "--threads", "10"]
+        with _serving(env, command, port) as base:
+            _race(base, setup)
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
