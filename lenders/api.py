@@ -31,6 +31,7 @@ class AvailabilitySerializer(serializers.Serializer):
 
 
 class LenderSerializer(serializers.ModelSerializer):
+    email = serializers.CharField(read_only=True, help_text="An e-mail address, or empty.")
     availability = serializers.SerializerMethodField()
 
     class Meta:

@@ -1,7 +1,7 @@
 """The API for member libraries and their patrons, scoped as the pages are."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from illdesk.api import READ_ERRORS, WRITE_ERRORS, yes_no_filter
@@ -16,6 +16,8 @@ from .selectors import (
 
 
 class LibrarySerializer(serializers.ModelSerializer):
+    contact_email = serializers.CharField(read_only=True, help_text="An e-mail address, or empty.")
+
     class Meta:
         model = MemberLibrary
         fields = [
@@ -72,22 +74,35 @@ class LibraryViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class PatronSerializer(serializers.ModelSerializer):
-    """A patron as their own library's staff see them."""
+    """A patron; the name and e-mail only for their own library (docs/privacy.md)."""
 
     library = serializers.SlugRelatedField(slug_field="ill_code", read_only=True)
+    name = serializers.SerializerMethodField()
+    email = serializers.SerializerMethodField()
 
     class Meta:
         model = Patron
         fields = ["id", "library", "card_number", "name", "email", "homebound", "created_at"]
         read_only_fields = fields
 
+    def _private(self, patron: Patron, field: str) -> str | None:
+        return getattr(patron, field) if sees_patron_names(self.context["request"].user) else None
 
-class PatronCardSerializer(PatronSerializer):
-    """A patron as the team sees them: the card, never the name (docs/privacy.md)."""
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True, help_text="Null for the team: names stay with the patron's library."
+        )
+    )
+    def get_name(self, patron: Patron) -> str | None:
+        return self._private(patron, "name")
 
-    class Meta(PatronSerializer.Meta):
-        fields = ["id", "library", "card_number", "homebound", "created_at"]
-        read_only_fields = fields
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True, help_text="An e-mail address, empty, or null for the team."
+        )
+    )
+    def get_email(self, patron: Patron) -> str | None:
+        return self._private(patron, "email")
 
 
 class PatronFilter(django_filters.FilterSet):
@@ -104,16 +119,14 @@ class PatronFilter(django_filters.FilterSet):
     list=extend_schema(
         summary="Patrons",
         description="A library's staff see their own patrons, with names. The team sees "
-        "every library's by card number only: `name` and `email` are left out for it.",
+        "every library's by card number only: `name` and `email` are null for it.",
         responses={200: PatronSerializer(many=True), **_LIST_ERRORS},
     ),
     retrieve=extend_schema(summary="One patron", responses={200: PatronSerializer, **READ_ERRORS}),
 )
 class PatronViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = PatronSerializer
     filterset_class = PatronFilter
 
     def get_queryset(self):
         return patrons_visible_to(self.request.user)
-
-    def get_serializer_class(self):
-        return PatronSerializer if sees_patron_names(self.request.user) else PatronCardSerializer

@@ -8,7 +8,12 @@ API and the pages cannot disagree. Refusals become HTTP answers in ``illdesk.api
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -95,6 +100,22 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         summary="Submit a request",
         request=s.NewRequestSerializer,
         responses={201: s.RequestSerializer, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "A book for a patron, by card",
+                request_only=True,
+                value={
+                    "library": "ABBOT",
+                    "patron": {"card_number": "21234000111", "name": "Pat Reader"},
+                    "format": "book",
+                    "title": "The Wampanoag Way",
+                    "author": "Ann Peters",
+                    "isbn": "978-0-306-40615-7",
+                    "edition_only": False,
+                    "notes": "Any edition will do.",
+                },
+            )
+        ],
     )
     def create(self, request):
         if not (request.user.is_team or request.user.is_library_staff):

@@ -101,7 +101,10 @@ ACTION_SLUGS = {action.move: action.slug for action in ACTIONS if action.move}
 
 class RequestSerializer(serializers.ModelSerializer):
     """A request as ``GET /api/v1/requests/{id}/`` shows it. The patron is an id only:
-    their name is for their own library (``/api/v1/patrons/{id}/``)."""
+    their name is for their own library (``/api/v1/patrons/{id}/``).
+
+    Output only (its fields are not marked read-only so that the schema keeps the blank
+    choice, "", of fields such as ``shipping_method``)."""
 
     library = serializers.SlugRelatedField(slug_field="ill_code", read_only=True)
     created_by = _username()
@@ -146,7 +149,6 @@ class RequestSerializer(serializers.ModelSerializer):
             "updated_at",
             "ended_at",
         ]
-        read_only_fields = fields
 
     @extend_schema_field(
         serializers.ListField(child=serializers.ChoiceField(choices=list(FLAGS.items())))
