@@ -20,24 +20,7 @@ class LibrarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MemberLibrary
-        fields = [
-            "id",
-            "name",
-            "ill_code",
-            "bpl_number",
-            "oclc_symbol",
-            "library_type",
-            "region",
-            "on_delivery",
-            "delivery_route_code",
-            "address",
-            "contact_name",
-            "contact_email",
-            "contact_phone",
-            "max_cost",
-            "is_active",
-            "notes",
-        ]
+        fields = ["id", *MemberLibrary.PROFILE_FIELDS]
         read_only_fields = fields
 
 

@@ -54,23 +54,7 @@ class LibraryProfileForm(forms.ModelForm):
 
     class Meta:
         model = MemberLibrary
-        fields = (
-            "name",
-            "ill_code",
-            "bpl_number",
-            "oclc_symbol",
-            "library_type",
-            "region",
-            "on_delivery",
-            "delivery_route_code",
-            "address",
-            "contact_name",
-            "contact_email",
-            "contact_phone",
-            "max_cost",
-            "is_active",
-            "notes",
-        )
+        fields = MemberLibrary.PROFILE_FIELDS
         widgets = {
             "address": forms.Textarea(attrs={"rows": 3}),
             "notes": forms.Textarea(attrs={"rows": 4}),

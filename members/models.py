@@ -58,6 +58,25 @@ class MemberLibrary(models.Model):
 
     history = HistoricalRecords()
 
+    #: What a library's profile is: what admins edit and the API shows.
+    PROFILE_FIELDS = (
+        "name",
+        "ill_code",
+        "bpl_number",
+        "oclc_symbol",
+        "library_type",
+        "region",
+        "on_delivery",
+        "delivery_route_code",
+        "address",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "max_cost",
+        "is_active",
+        "notes",
+    )
+
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "member libraries"

@@ -5,29 +5,28 @@ from django.db.models import Q, QuerySet
 from .models import MemberLibrary, Patron, User
 
 
+def scoped_to_library(queryset: QuerySet, user: User, library_field: str) -> QuerySet:
+    """The rule behind every "visible to" query: the team sees all of ``queryset``, a
+    library's staff the rows whose ``library_field`` is their library, anyone else none."""
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_team:
+        return queryset
+    if user.is_library_staff and user.library_id is not None:
+        return queryset.filter(**{library_field: user.library_id})
+    return queryset.none()
+
+
 def libraries_visible_to(user: User) -> QuerySet[MemberLibrary]:
     """Every library for the team; a library's staff see their own profile only."""
-    libraries = MemberLibrary.objects.order_by("name", "id")
-    if not user.is_authenticated or not user.is_active:
-        return libraries.none()
-    if user.is_team:
-        return libraries
-    if user.is_library_staff and user.library_id is not None:
-        return libraries.filter(pk=user.library_id)
-    return libraries.none()
+    return scoped_to_library(MemberLibrary.objects.order_by("name", "id"), user, "pk")
 
 
 def patrons_visible_to(user: User) -> QuerySet[Patron]:
     """A library's staff see their own patrons; the team sees every library's, but reads
     only card numbers (see ``sees_patron_names``)."""
     patrons = Patron.objects.select_related("library").order_by("library_id", "card_number")
-    if not user.is_authenticated or not user.is_active:
-        return patrons.none()
-    if user.is_team:
-        return patrons
-    if user.is_library_staff and user.library_id is not None:
-        return patrons.filter(library_id=user.library_id)
-    return patrons.none()
+    return scoped_to_library(patrons, user, "library_id")
 
 
 def sees_patron_names(user: User) -> bool:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from lenders.selectors import newest_report
 from members.models import User
+from members.selectors import scoped_to_library
 
 from .identifiers import normalize_isbn, normalize_oclc_number
 from .models import FINAL_STATUSES, BorrowingRequest, RenewalRequest, Status
@@ -35,14 +36,7 @@ FLAGS = {
 
 def requests_visible_to(user: User) -> QuerySet[BorrowingRequest]:
     """Every request for the team; the user's own library's for its staff; none otherwise."""
-    requests = BorrowingRequest.objects.all()
-    if not user.is_authenticated or not user.is_active:
-        return requests.none()
-    if user.is_team:
-        return requests
-    if user.is_library_staff and user.library_id is not None:
-        return requests.filter(library_id=user.library_id)
-    return requests.none()
+    return scoped_to_library(BorrowingRequest.objects.all(), user, "library_id")
 
 
 def requests_for_list(user: User) -> QuerySet[BorrowingRequest]:

@@ -7,10 +7,12 @@ so a missing service fails CI instead of skipping its tests.
 """
 
 import os
+import threading
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("ILLDESK_REQUIRE_SERVICES", "") in {"1", "true", "yes"}
 PASSWORD = "illdesk-test-pw"
@@ -87,6 +89,34 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(postgres_skip)
         if redis_skip and "redis" in item.keywords:
             item.add_marker(redis_skip)
+
+
+def race(count: int, act) -> list[object]:
+    """Run ``act`` in ``count`` threads released together; return each result or error.
+
+    Each thread closes its own database connection when done.
+    """
+    barrier = threading.Barrier(count)
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            barrier.wait()
+            outcome = act()
+        except Exception as exc:
+            outcome = exc
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests.conftest import race
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = 20
@@ -119,21 +120,7 @@ def _call(method: str, url: str, token: str) -> tuple[int, object]:
 
 def _race(base: str, setup: dict) -> None:
     url = f"{base}/api/v1/requests/{setup['id']}/receive/"
-    barrier = threading.Barrier(CALLS)
-    answers: list[tuple[int, object]] = []
-    lock = threading.Lock()
-
-    def caller():
-        barrier.wait()
-        answer = _call("POST", url, setup["token"])
-        with lock:
-            answers.append(answer)
-
-    threads = [threading.Thread(target=caller) for _ in range(CALLS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    answers = race(CALLS, lambda: _call("POST", url, setup["token"]))
 
     assert Counter(code for code, _ in answers) == {200: 1, 409: CALLS - 1}, answers
     refusals = [body for code, body in answers if code == 409]

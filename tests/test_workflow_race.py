@@ -3,38 +3,13 @@
 import threading
 
 import pytest
-from django.db import connection
 
 from requests_app import workflow
 from requests_app.models import StatusEvent
 from requests_app.workflow import NotAllowedNow
+from tests.conftest import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(count: int, act) -> list[object]:
-    """Run ``act`` in ``count`` threads released together; return each result or error."""
-    barrier = threading.Barrier(count)
-    results: list[object] = []
-    lock = threading.Lock()
-
-    def worker():
-        try:
-            barrier.wait()
-            outcome = act()
-        except Exception as exc:
-            outcome = exc
-        finally:
-            connection.close()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_two_concurrent_mark_received_end_with_one_success_and_one_event(request_in, alice, rita):
