@@ -6,7 +6,6 @@ The workflow and services raise Django ``ValidationError`` (by field) and ``Work
 status, exactly as the HTML views turn them into messages.
 """
 
-import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
@@ -16,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from requests_app.pagination import MAX_PAGE_SIZE, PAGE_SIZE, page_of
+from requests_app.pagination import MAX_PAGE, MAX_PAGE_SIZE, PAGE_SIZE, page_of
 from requests_app.workflow import NotPermitted, WorkflowError
 
 
@@ -32,17 +31,6 @@ def field_errors(error: DjangoValidationError, rename: dict[str, str] | None = N
         key = "non_field_errors" if field == "__all__" else rename.get(field, field)
         body.setdefault(key, []).extend(messages)
     return body
-
-
-#: A yes/no query parameter that refuses anything else (``BooleanFilter`` ignores it).
-TRUE_FALSE = [("true", "Yes"), ("false", "No")]
-
-
-def yes_no_filter(**kwargs) -> django_filters.TypedChoiceFilter:
-    """``?name=true`` or ``?name=false``; any other value is a 400 naming the parameter."""
-    return django_filters.TypedChoiceFilter(
-        choices=TRUE_FALSE, coerce=lambda value: value == "true", **kwargs
-    )
 
 
 def exception_handler(exc, context):
@@ -66,8 +54,6 @@ class UncountedPagination(BasePagination):
     on the last page. One query fetches a row more than the page holds to know whether
     there is a next page, so a list of a million requests costs what its page costs.
     """
-
-    page_size_query_param = "page_size"
 
     def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list:
         self.request = request
@@ -116,8 +102,9 @@ class UncountedPagination(BasePagination):
                 "name": "page",
                 "in": "query",
                 "required": False,
-                "description": "Page number, from 1.",
-                "schema": {"type": "integer", "minimum": 1},
+                "description": f"Page number, from 1 to {MAX_PAGE:,}: deeper than that, "
+                "narrow the list with a filter.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
             },
             {
                 "name": "page_size",

@@ -1,5 +1,6 @@
-"""Form pieces every app's pages share."""
+"""Form and filter pieces every app's pages (and the API's filters) share."""
 
+import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -18,3 +19,14 @@ class WorkflowForm(forms.Form):
             return
         for field, messages in error.message_dict.items():
             self.add_error(field if field in self.fields else None, messages)
+
+
+#: A yes/no query parameter that refuses anything else (``BooleanFilter`` ignores it).
+TRUE_FALSE = [("true", "Yes"), ("false", "No")]
+
+
+def yes_no_filter(**kwargs) -> django_filters.TypedChoiceFilter:
+    """``?name=true`` or ``?name=false``; any other value is a 400 naming the parameter."""
+    return django_filters.TypedChoiceFilter(
+        choices=TRUE_FALSE, coerce=lambda value: value == "true", **kwargs
+    )

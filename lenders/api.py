@@ -6,7 +6,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import BasePermission
 
-from illdesk.api import READ_ERRORS, WRITE_ERRORS, yes_no_filter
+from illdesk.api import READ_ERRORS, WRITE_ERRORS
+from illdesk.forms import yes_no_filter
 
 from .models import Lender
 from .selectors import lenders_with_availability, search_lenders
@@ -28,6 +29,8 @@ class AvailabilitySerializer(serializers.Serializer):
     accepting_returns = serializers.BooleanField()
     closed_from = serializers.DateField(allow_null=True)
     closed_until = serializers.DateField(allow_null=True)
+    source = serializers.CharField(help_text="Where the report came from.")
+    note = serializers.CharField()
 
 
 class LenderSerializer(serializers.ModelSerializer):

@@ -15,7 +15,15 @@ from django.utils import timezone
 from .models import AvailabilityReport, Lender
 
 #: The newest report's fields, as they are annotated on each lender.
-AVAILABILITY_FIELDS = ("lending", "accepting_returns", "closed_from", "closed_until", "reported_at")
+AVAILABILITY_FIELDS = (
+    "lending",
+    "accepting_returns",
+    "closed_from",
+    "closed_until",
+    "source",
+    "note",
+    "reported_at",
+)
 
 
 def newest_report(field: str, lender_ref: str = "pk") -> Subquery:
@@ -29,8 +37,9 @@ def newest_report(field: str, lender_ref: str = "pk") -> Subquery:
 def lenders_with_availability() -> QuerySet[Lender]:
     """Every lender, annotated with its newest report's fields (all None when it has none).
 
-    Each lender gets ``lending``, ``accepting_returns``, ``closed_from``, ``closed_until``
-    and ``reported_at`` (the newest report's), plus ``availability_id`` (its primary key).
+    Each lender gets ``lending``, ``accepting_returns``, ``closed_from``, ``closed_until``,
+    ``source``, ``note`` and ``reported_at`` (the newest report's), plus
+    ``availability_id`` (its primary key).
     """
     return Lender.objects.annotate(
         availability_id=newest_report("pk"),
@@ -64,21 +73,21 @@ def availability_history(lender: Lender) -> QuerySet[AvailabilityReport]:
 class _Availability:
     """The newest report's fields, read from a report or from an annotated lender."""
 
-    def __init__(self, source: Lender | AvailabilityReport) -> None:
-        self.source = source
-        if isinstance(source, AvailabilityReport):
-            report = source
+    def __init__(self, origin: Lender | AvailabilityReport) -> None:
+        self.origin = origin
+        if isinstance(origin, AvailabilityReport):
+            report = origin
         else:
             # An annotated lender carries its newest report; a plain one is asked for it.
-            report = source if hasattr(source, "reported_at") else source.current_availability()
+            report = origin if hasattr(origin, "reported_at") else origin.current_availability()
         for field in AVAILABILITY_FIELDS:
             setattr(self, field, getattr(report, field, None) if report is not None else None)
 
     @property
     def lender(self) -> Lender:
-        if isinstance(self.source, AvailabilityReport):
-            return self.source.lender
-        return self.source
+        if isinstance(self.origin, AvailabilityReport):
+            return self.origin.lender
+        return self.origin
 
     @property
     def reported(self) -> bool:

@@ -1,6 +1,7 @@
 """Writes on member libraries' data that more than one page needs."""
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from .models import MemberLibrary, Patron
 
@@ -31,6 +32,15 @@ def check_patron(
     return existing
 
 
+def patron_for_request(*, library: MemberLibrary, patron_id: int) -> Patron:
+    """The library's patron with this id, locked (inside the caller's transaction) so the
+    retention job cannot remove them under a new request; a field error otherwise."""
+    patron = Patron.objects.select_for_update().filter(pk=patron_id, library=library).first()
+    if patron is None:
+        raise ValidationError({"patron": [f"No patron with this id at {library.ill_code}."]})
+    return patron
+
+
 def find_or_add_patron(
     *,
     library: MemberLibrary,
@@ -57,11 +67,17 @@ def find_or_add_patron(
         homebound=homebound,
     )
     try:
-        patron.full_clean()
+        patron.full_clean(validate_constraints=False)
     except ValidationError as exc:
         renamed = {"name": "patron_name", "email": "patron_email"}
         raise ValidationError(
             {renamed.get(field, field): messages for field, messages in exc.message_dict.items()}
         ) from None
-    patron.save()
+    try:
+        with transaction.atomic():
+            patron.save()
+    except IntegrityError:
+        # Someone registered the same card a moment ago (a lock cannot cover a row that
+        # does not exist yet): use theirs.
+        return Patron.objects.select_for_update().get(library=library, card_number=card_number)
     return patron

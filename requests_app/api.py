@@ -6,7 +6,6 @@ API and the pages cannot disagree. Refusals become HTTP answers in ``illdesk.api
 """
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -20,12 +19,11 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from illdesk.api import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, field_errors
-from members.models import Patron
 
 from . import selectors, services, workflow
 from . import serializers as s
 from .filters import ApiRequestFilter
-from .models import BorrowingRequest, Charge, RenewalRequest
+from .models import BorrowingRequest
 from .page_actions import BY_SLUG
 
 #: The input each action endpoint reads, by its page slug (and URL segment).
@@ -47,24 +45,16 @@ ACTION_INPUT = {
     "max-cost": s.MaxCostSerializer,
 }
 
-#: How the workflow names a new patron's fields, and where the API put them.
-_PATRON_FIELDS = {"card_number": "patron", "patron_name": "patron", "patron_email": "patron"}
+#: How the services name a new patron's fields, and their names inside ``patron``.
+_PATRON_FIELDS = {"card_number": "card_number", "patron_name": "name", "patron_email": "email"}
 
 
-def requests_with_details(user) -> "selectors.QuerySet[BorrowingRequest]":
-    """The caller's requests with all that ``RequestSerializer`` shows: three queries for
-    any number of them (the rows with their joins, the charges, the renewals)."""
-    return (
-        selectors.requests_for_list(user)
-        .select_related("created_by")
-        .prefetch_related(
-            Prefetch("charges", queryset=Charge.objects.select_related("created_by")),
-            Prefetch(
-                "renewals",
-                queryset=RenewalRequest.objects.select_related("requested_by", "answered_by"),
-            ),
-        )
-    )
+def _patron_errors_nested(errors: dict) -> dict:
+    """A new patron's field errors under ``patron``, as the serializer nests its own."""
+    nested = {_PATRON_FIELDS[key]: errors.pop(key) for key in list(errors) if key in _PATRON_FIELDS}
+    if nested:
+        errors["patron"] = nested
+    return errors
 
 
 @extend_schema_view(
@@ -84,7 +74,7 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         if self.action in ("list", "retrieve"):
-            return requests_with_details(self.request.user)
+            return selectors.requests_in_full(self.request.user)
         return selectors.requests_visible_to(self.request.user)
 
     def filter_queryset(self, queryset):
@@ -92,7 +82,7 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def _shown(self, request_id: int, http_status: int = status.HTTP_200_OK) -> Response:
-        req = requests_with_details(self.request.user).get(pk=request_id)
+        req = selectors.requests_in_full(self.request.user).get(pk=request_id)
         data = s.RequestSerializer(req, context=self.get_serializer_context()).data
         return Response(data, status=http_status)
 
@@ -118,12 +108,12 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         ],
     )
     def create(self, request):
-        if not (request.user.is_team or request.user.is_library_staff):
-            raise PermissionDenied("Only member library staff and the team submit requests.")
         given = s.NewRequestSerializer(data=request.data, context={"request": request})
         given.is_valid(raise_exception=True)
         data = given.validated_data
         fields = {
+            "actor": request.user,
+            "library": data["library"],
             "citation": {name: data[name] for name in workflow.CITATION_FIELDS if name in data},
             "needed_by": data.get("needed_by"),
             "max_cost": data.get("max_cost"),
@@ -131,14 +121,10 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         }
         patron = data["patron"]
         try:
-            if isinstance(patron, Patron):
-                req = workflow.submit_request(
-                    actor=request.user, library=data["library"], patron=patron, **fields
-                )
+            if isinstance(patron, int):
+                req = services.submit_for_patron(patron_id=patron, **fields)
             else:
                 req = services.submit_for_card(
-                    actor=request.user,
-                    library=data["library"],
                     card_number=patron["card_number"],
                     patron_name=patron["name"],
                     patron_email=patron["email"],
@@ -146,7 +132,7 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                     **fields,
                 )
         except ValidationError as error:
-            return Response(field_errors(error, _PATRON_FIELDS), status=400)
+            return Response(_patron_errors_nested(field_errors(error)), status=400)
         response = self._shown(req.pk, status.HTTP_201_CREATED)
         response["Location"] = reverse("api:request-detail", args=[req.pk])
         return response
@@ -203,11 +189,16 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
     def _perform(self, slug: str, req: BorrowingRequest, input_serializer):
-        """Check the role, read the input, and do the page action ``slug``."""
+        """Check the role and the status, read the input, and do the page action ``slug``.
+
+        The checks come first, as the workflow makes them (it repeats them under the row
+        lock), so a move the status does not allow is a 409 whatever the input.
+        """
         page_action = BY_SLUG[slug]
-        if not page_action.permitted(req, self.request.user):
-            label = workflow.MOVES[page_action.move].label if page_action.move else slug
-            raise PermissionDenied(f"You may not {label.replace('-', ' ')} on this request.")
+        if page_action.move:
+            workflow.check_move(req, page_action.move, self.request.user)
+        elif not page_action.permitted(req, self.request.user):
+            raise PermissionDenied("Only the resource sharing team may do this.")
         given = input_serializer(data=self.request.data, context={"request": self.request})
         given.is_valid(raise_exception=True)
         return page_action.perform(req.pk, self.request.user, dict(given.validated_data))

@@ -10,7 +10,7 @@ from django import forms
 from django.db.models import F
 from django.utils import timezone
 
-from illdesk.api import TRUE_FALSE
+from illdesk.forms import TRUE_FALSE
 
 from . import selectors
 from .models import Status
@@ -43,7 +43,7 @@ class RequestFilter(django_filters.FilterSet):
         return selectors.with_flag(queryset, value)
 
     def filter_patron(self, queryset, name, value):
-        return queryset.filter(patron__card_number=value.strip())
+        return selectors.for_patron_card(queryset, value)
 
     def filter_text(self, queryset, name, value):
         return selectors.search(queryset, value)
@@ -185,7 +185,9 @@ class ApiRequestFilter(QueueFilter):
     over_max_cost = django_filters.ChoiceFilter(
         label="Charges above the max cost", choices=TRUE_FALSE, method="filter_flag_yes_no"
     )
-    patron = RequestFilter.base_filters["patron"]
+    patron = django_filters.CharFilter(
+        label="Patron's card number", method="filter_patron", max_length=40
+    )
 
     def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
         super().__init__(data, queryset, request=request, user=getattr(request, "user", None))
@@ -195,4 +197,8 @@ class ApiRequestFilter(QueueFilter):
         return queryset.filter(condition) if value == "true" else queryset.exclude(condition)
 
     def filter_patron(self, queryset, name, value):
-        return RequestFilter.filter_patron(self, queryset, name, value)
+        return selectors.for_patron_card(queryset, value)
+
+    def filter_text(self, queryset, name, value):
+        # Library staff search as the portal does; the team as the queue does.
+        return selectors.search(queryset, value, team=bool(self.user and self.user.is_team))

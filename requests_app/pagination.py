@@ -58,7 +58,7 @@ def page_of(request: HttpRequest, queryset: QuerySet) -> UncountedPage:
         number = 1
     start = (number - 1) * size
     rows = list(queryset[start : start + size + 1])
-    return UncountedPage(rows[:size], number, size, has_next=len(rows) > size)
+    return UncountedPage(rows[:size], number, size, has_next=len(rows) > size and number < MAX_PAGE)
 
 
 def paginate(request: HttpRequest, queryset: QuerySet) -> Page:

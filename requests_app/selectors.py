@@ -6,7 +6,7 @@ in one place.
 
 import datetime as dt
 
-from django.db.models import BooleanField, Case, Count, F, Q, QuerySet, When
+from django.db.models import BooleanField, Case, Count, F, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
 from lenders.selectors import newest_report
@@ -14,7 +14,7 @@ from members.models import User
 from members.selectors import scoped_to_library
 
 from .identifiers import normalize_isbn, normalize_oclc_number
-from .models import FINAL_STATUSES, BorrowingRequest, RenewalRequest, Status
+from .models import FINAL_STATUSES, BorrowingRequest, Charge, RenewalRequest, Status
 
 #: Statuses the team still has work in: the queue's default view.
 OPEN_STATUSES = tuple(status for status in Status.values if status not in FINAL_STATUSES)
@@ -44,6 +44,22 @@ def requests_for_list(user: User) -> QuerySet[BorrowingRequest]:
     return requests_visible_to(user).select_related("library", "lender", "assigned_to")
 
 
+def requests_in_full(user: User) -> QuerySet[BorrowingRequest]:
+    """``requests_for_list`` with all an API row shows: three queries for any number of
+    requests (the rows with their joins, their charges, their renewals)."""
+    return (
+        requests_for_list(user)
+        .select_related("created_by")
+        .prefetch_related(
+            Prefetch("charges", queryset=Charge.objects.select_related("created_by")),
+            Prefetch(
+                "renewals",
+                queryset=RenewalRequest.objects.select_related("requested_by", "answered_by"),
+            ),
+        )
+    )
+
+
 def with_return_availability(
     requests: QuerySet[BorrowingRequest],
 ) -> QuerySet[BorrowingRequest]:
@@ -59,7 +75,7 @@ def with_return_availability(
     )
 
 
-def flag_condition(flag: str) -> Q:
+def flag_condition(flag: str, today: dt.date | None = None) -> Q:
     """The condition for carrying ``flag`` (one of ``FLAGS``), each served by an index.
 
     Overdue is read from the due date itself (the job's ``overdue_flagged_at`` only records
@@ -69,7 +85,7 @@ def flag_condition(flag: str) -> Q:
     if flag == "not_arrived":
         return Q(status=Status.SHIPPED, not_arrived_flagged_at__isnull=False)
     if flag == "overdue":
-        return Q(status__in=WITH_LIBRARY, due_date__lt=timezone.localdate())
+        return Q(status__in=WITH_LIBRARY, due_date__lt=today or timezone.localdate())
     if flag == "over_max_cost":
         return Q(charges_total__gt=F("max_cost"))
     if flag == "renewal_pending":
@@ -82,6 +98,13 @@ def with_flag(requests: QuerySet[BorrowingRequest], flag: str) -> QuerySet[Borro
     if flag == "overdue":
         return overdue(requests, timezone.localdate())
     return requests.filter(flag_condition(flag))
+
+
+def for_patron_card(
+    requests: QuerySet[BorrowingRequest], card_number: str
+) -> QuerySet[BorrowingRequest]:
+    """The requests for the patron with this card number (the library's own, by scope)."""
+    return requests.filter(patron__card_number=card_number.strip())
 
 
 def search(
@@ -138,7 +161,7 @@ def due_soon(
 
 def overdue(requests: QuerySet[BorrowingRequest], today: dt.date) -> QuerySet[BorrowingRequest]:
     """Loans with the library whose due date has passed (whether or not the job flagged them)."""
-    return requests.filter(status__in=WITH_LIBRARY, due_date__lt=today).order_by("due_date", "id")
+    return requests.filter(flag_condition("overdue", today)).order_by("due_date", "id")
 
 
 def renewals_answered_since(library_id: int, since: dt.datetime) -> QuerySet[RenewalRequest]:

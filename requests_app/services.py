@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from members.models import MemberLibrary, User
-from members.services import find_or_add_patron
+from members.services import find_or_add_patron, patron_for_request
 
 from .models import (
     CENT,
@@ -72,6 +72,15 @@ def submit_for_card(
             email=patron_email,
             homebound=homebound,
         )
+        return submit_request(actor=actor, library=library, patron=patron, **request_fields)
+
+
+def submit_for_patron(
+    *, actor: User, library: MemberLibrary, patron_id: int, **request_fields
+) -> BorrowingRequest:
+    """Submit a request for the library's patron with this id (locked while it is saved)."""
+    with transaction.atomic():
+        patron = patron_for_request(library=library, patron_id=patron_id)
         return submit_request(actor=actor, library=library, patron=patron, **request_fields)
 
 

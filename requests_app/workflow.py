@@ -123,28 +123,43 @@ def allowed_actions(borrowing_request: BorrowingRequest, actor: User) -> list[st
     ]
 
 
-def lock_request(request_id: int, action: str, actor: User, sides) -> BorrowingRequest:
-    """Lock the request's row (inside the caller's transaction) and check the actor's side.
-
-    Every write on a request starts here, so two people never act on it at once.
-    """
-    req = BorrowingRequest.objects.select_for_update().get(pk=request_id)
+def check_side(req: BorrowingRequest, action: str, actor: User, sides) -> None:
+    """Refuse an actor whose role or library is not among ``sides`` for this request."""
     if actor_side(actor, req.library_id) not in sides:
         label = MOVES[action].label if action in MOVES else action.replace("_", " ")
         raise NotPermitted(action, req.status, f"You may not {label} on this request.")
-    return req
 
 
-def _locked(request_id: int, action: str, actor: User) -> BorrowingRequest:
-    """Lock the request's row and check that ``actor`` may take ``action`` from its status."""
+def check_move(req: BorrowingRequest, action: str, actor: User) -> None:
+    """Refuse a move this actor may not make, or that the request's status does not allow.
+
+    The moves run it under the row lock; the API runs it first as well, so a move the
+    status forbids is refused (409) before its input is read.
+    """
     move = MOVES[action]
-    req = lock_request(request_id, action, actor, move.sides)
+    check_side(req, action, actor, move.sides)
     if req.status not in move.sources:
         raise NotAllowedNow(
             action,
             req.status,
             f"Cannot {move.label}: the request is {status_label(req.status)}.",
         )
+
+
+def lock_request(request_id: int, action: str, actor: User, sides) -> BorrowingRequest:
+    """Lock the request's row (inside the caller's transaction) and check the actor's side.
+
+    Every write on a request starts here, so two people never act on it at once.
+    """
+    req = BorrowingRequest.objects.select_for_update().get(pk=request_id)
+    check_side(req, action, actor, sides)
+    return req
+
+
+def _locked(request_id: int, action: str, actor: User) -> BorrowingRequest:
+    """Lock the request's row and check that ``actor`` may take ``action`` from its status."""
+    req = BorrowingRequest.objects.select_for_update().get(pk=request_id)
+    check_move(req, action, actor)
     return req
 
 

@@ -57,3 +57,23 @@ def test_the_library_cancelling_while_the_team_ships_ends_one_way_only(request_i
     assert req.status in {"cancelled", "shipped"}
     later_events = StatusEvent.objects.filter(request=req, action__in=["cancel", "ship"])
     assert list(later_events.values_list("to_status", flat=True)) == [req.status]
+
+
+def test_two_submissions_for_the_same_new_card_register_one_patron(alice, library_one):
+    from members.models import Patron
+    from requests_app import services
+
+    def submit():
+        return services.submit_for_card(
+            actor=alice,
+            library=library_one,
+            card_number="29990000555",
+            patron_name="Ruth Hale",
+            citation={"title": "The Island of Lost Maps"},
+        )
+
+    results = race(2, submit)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Patron.objects.filter(card_number="29990000555").count() == 1
+    assert {r.patron_id for r in results} == {Patron.objects.get(card_number="29990000555").pk}
