@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from requests_app import report_views
 from requests_app import views as request_views
 
 from . import views
@@ -34,6 +35,9 @@ urlpatterns = [
         request_views.unrequested_item_new,
         name="unrequested_item_new",
     ),
+    path("reports/", report_views.report_index, name="reports"),
+    path("reports/<slug:slug>/", report_views.report_page, name="report"),
+    path("reports/<slug:slug>/chart.svg", report_views.report_chart, name="report_chart"),
     path("lenders/", include("lenders.urls")),
     path("libraries/", include("members.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -55,3 +55,11 @@ def days_since(moment, today) -> int:
 @register.filter
 def split(text: str) -> list[str]:
     return text.split()
+
+
+@register.simple_tag(takes_context=True)
+def querystring_page(context, prefix: str, number: int) -> str:
+    """This page's address with ``<prefix>-page`` set: one pager per table on a page."""
+    query = context["request"].GET.copy()
+    query[f"{prefix}-page"] = number
+    return f"?{query.urlencode()}"

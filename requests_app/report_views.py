@@ -1,0 +1,449 @@
+"""The statistics pages at ``/reports/``: tables, charts, and each table as CSV.
+
+A page reads its period (and, for the team, a library) from the address, asks
+``reports`` for its rows, and lays them out as ``Table``s. The same table is the HTML
+table and, with ``?format=csv&table=<slug>``, the CSV download, so the two always have
+the same columns. Charts are SVG drawn on the server (``charts``) with their numbers in
+the table beside them.
+"""
+
+import csv
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from illdesk.forms import DATE
+from members.models import MemberLibrary
+from members.selectors import libraries_visible_to
+
+from . import reports
+from .models import ChargeKind, ChargePayer
+
+#: Rows an HTML table shows a page; the CSV has them all.
+ROWS_PER_PAGE = 100
+#: The longest period a report covers at once.
+MAX_DAYS = 366 * 10
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(label="From", required=False, widget=DATE)
+    end = forms.DateField(label="To", required=False, widget=DATE)
+    library = forms.CharField(
+        label="Library ILL code", required=False, max_length=20, help_text="All when empty."
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.is_team:
+            del self.fields["library"]
+
+    def clean(self):
+        data = super().clean()
+        today = timezone.localdate()
+        end = data.get("end") or today
+        start = data.get("start") or (end.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
+        if start > end:
+            self.add_error("start", "The start must be on or before the end.")
+        elif (end - start).days > MAX_DAYS:
+            self.add_error("start", "Choose a period of ten years or less.")
+        data["start"], data["end"] = start, end
+        code = data.get("library", "").strip()
+        data["library_id"] = None
+        if code:
+            library = MemberLibrary.objects.filter(ill_code__iexact=code).first()
+            if library is None:
+                self.add_error("library", "No library has this ILL code.")
+            else:
+                data["library_id"] = library.pk
+        return data
+
+    def scope(self) -> reports.Scope:
+        data = self.cleaned_data
+        return reports.Scope(
+            user=self.user, start=data["start"], end=data["end"], library_id=data["library_id"]
+        )
+
+
+# --- Tables -----------------------------------------------------------------------------
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value * 100:.1f}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _month(row) -> str:
+    return f"{row.month:%Y-%m}"
+
+
+@dataclass
+class Column:
+    header: str
+    value: Callable[[object], object]
+    numeric: bool = True
+
+
+@dataclass
+class Table:
+    slug: str
+    title: str
+    columns: list[Column]
+    rows: list
+    note: str = ""
+    #: Set by the view: the rows of this page (all of them for a short table).
+    page: object = None
+
+    @property
+    def headers(self) -> list[str]:
+        return [column.header for column in self.columns]
+
+    def cells(self, rows=None) -> list[list[tuple[str, bool]]]:
+        """Each row as (text, numeric) per column; the text is what the CSV holds too."""
+        return [
+            [(_text(column.value(row)), column.numeric) for column in self.columns]
+            for row in (self.rows if rows is None else rows)
+        ]
+
+    def page_cells(self):
+        return self.cells(self.page.object_list if self.page is not None else self.rows)
+
+
+def _attr(name: str) -> Callable[[object], object]:
+    return lambda row: getattr(row, name)
+
+
+def _label(choices) -> Callable[[str], str]:
+    labels = dict(choices)
+    return lambda value: labels.get(value, value)
+
+
+OUTCOME_COLUMNS = [
+    Column("Filled", _attr("filled")),
+    Column("Unfilled", _attr("unfilled")),
+    Column("Cancelled", _attr("cancelled")),
+    Column("Lost", _attr("lost")),
+    Column("Open", _attr("open")),
+    Column("Total", _attr("total")),
+    Column("Fill rate (%)", _attr("fill_rate")),
+]
+
+
+def _requests_page(scope: reports.Scope) -> list[Table]:
+    per_library, overall = reports.requests_by_month(scope)
+    return [
+        Table(
+            "overall",
+            "Every library, by month",
+            [Column("Month", _month, numeric=False), *OUTCOME_COLUMNS],
+            overall,
+        ),
+        Table(
+            "by-library",
+            "By library and month",
+            [
+                Column("Library", _attr("library"), numeric=False),
+                Column("Month", _month, numeric=False),
+                *OUTCOME_COLUMNS,
+            ],
+            sorted(per_library, key=lambda row: (row.library, row.month)),
+        ),
+    ]
+
+
+def _turnaround_columns() -> list[Column]:
+    return [
+        Column("To ship: median days", lambda r: r["shipped"] and r["shipped"].median_days),
+        Column("To ship: 90th percentile", lambda r: r["shipped"] and r["shipped"].p90_days),
+        Column("To arrive: median days", lambda r: r["received"] and r["received"].median_days),
+        Column("To arrive: 90th percentile", lambda r: r["received"] and r["received"].p90_days),
+    ]
+
+
+def _joined(shipped: list, received: list, extra: dict | None = None) -> list[dict]:
+    """One row per name, with its to-ship and to-arrive figures side by side."""
+    names = sorted(
+        {row.name for row in shipped} | {row.name for row in received} | set(extra or {})
+    )
+    by_shipped = {row.name: row for row in shipped}
+    by_received = {row.name: row for row in received}
+    return [
+        {
+            "name": name,
+            "shipped": by_shipped.get(name),
+            "received": by_received.get(name),
+            "outcomes": (extra or {}).get(name),
+        }
+        for name in sorted(names)
+    ]
+
+
+def _turnaround_page(scope: reports.Scope) -> list[Table]:
+    figures = reports.turnaround(scope)
+    fill = {row.library: row for row in figures.fill_rates}
+    libraries = _joined(figures.to_shipped_by_library, figures.to_received_by_library, fill)
+    lenders = _joined(figures.to_shipped_by_lender, figures.to_received_by_lender)
+
+    def outcome(name):
+        return lambda r: r["outcomes"] and getattr(r["outcomes"], name)
+
+    return [
+        Table(
+            "libraries",
+            "Fill rate and turnaround by library",
+            [
+                Column("Library", lambda r: r["name"], numeric=False),
+                Column("Requests", outcome("total")),
+                Column("Filled", outcome("filled")),
+                Column("Unfilled", outcome("unfilled")),
+                Column("Fill rate (%)", outcome("fill_rate")),
+                *_turnaround_columns(),
+            ],
+            libraries,
+        ),
+        Table(
+            "lenders",
+            "Turnaround by lender",
+            [
+                Column("Lender", lambda r: r["name"], numeric=False),
+                Column("Loans shipped", lambda r: r["shipped"] and r["shipped"].loans),
+                *_turnaround_columns(),
+            ],
+            lenders,
+            note="Loans count under the lender that shipped them.",
+        ),
+    ]
+
+
+def _flags_page(scope: reports.Scope) -> list[Table]:
+    return [
+        Table(
+            "by-month",
+            "Flags and renewals by month",
+            [
+                Column("Month", _month, numeric=False),
+                Column("Flagged not arrived", _attr("not_arrived")),
+                Column("Flagged overdue", _attr("overdue")),
+                Column("Renewals asked", _attr("renewals_asked")),
+                Column("Renewals approved", _attr("renewals_approved")),
+                Column("Renewals denied", _attr("renewals_denied")),
+            ],
+            reports.flags_by_month(scope),
+            note="Each count falls in the month it happened: a flag when it was set, a "
+            "renewal when it was asked for and when the lender answered.",
+        )
+    ]
+
+
+def _lenders_page(scope: reports.Scope) -> list[Table]:
+    return [
+        Table(
+            "lenders",
+            "Lenders, the ones we rely on most first",
+            [
+                Column("Lender", _attr("name"), numeric=False),
+                Column("OCLC symbol", _attr("oclc_symbol"), numeric=False),
+                Column("Sent", _attr("sent")),
+                Column("Filled", _attr("filled")),
+                Column("Unfilled", _attr("unfilled")),
+                Column("No answer", _attr("no_answer")),
+                Column("Waiting", _attr("pending")),
+                Column("Fill rate (%)", _attr("fill_rate")),
+                Column("Average lending fee", _attr("average_fee")),
+            ],
+            reports.lenders(scope),
+            note="Requests count in the period they were sent to the lender.",
+        ),
+        Table(
+            "reasons",
+            "Why lenders could not supply",
+            [
+                Column("Reason", _attr("reason"), numeric=False),
+                Column("Times", _attr("times")),
+                Column("Lenders", _attr("lenders")),
+            ],
+            reports.unfilled_reasons(scope),
+        ),
+    ]
+
+
+def _charges_page(scope: reports.Scope) -> list[Table]:
+    kind, payer = _label(ChargeKind.choices), _label(ChargePayer.choices)
+    return [
+        Table(
+            "by-quarter",
+            "Charges by library and quarter",
+            [
+                Column("Library", _attr("library"), numeric=False),
+                Column("Quarter", _attr("quarter"), numeric=False),
+                Column("Kind", lambda r: kind(r.kind), numeric=False),
+                Column("Paid by", lambda r: payer(r.payer), numeric=False),
+                Column("Charges", _attr("charges")),
+                Column("Total", _attr("total")),
+                Column("Invoiced", _attr("invoiced")),
+                Column("Paid", _attr("paid")),
+                Column("Not yet paid", _attr("unpaid")),
+            ],
+            reports.charges_by_quarter(scope),
+            note="Amounts in the service's currency, in the quarter each charge was recorded.",
+        )
+    ]
+
+
+def _charts():
+    """The chart module, loaded with the first chart rather than with every page: it
+    brings matplotlib."""
+    from . import charts
+
+    return charts
+
+
+@dataclass(frozen=True)
+class Report:
+    slug: str
+    title: str
+    summary: str
+    tables: Callable[[reports.Scope], list[Table]]
+    chart: Callable[[reports.Scope], str] | None = None
+    chart_alt: str = ""
+
+    @property
+    def has_chart(self) -> bool:
+        return self.chart is not None
+
+
+REPORTS = {
+    report.slug: report
+    for report in [
+        Report(
+            "requests",
+            "Requests by month",
+            "How the requests submitted each month came out: filled, unfilled, cancelled, "
+            "lost, or still open.",
+            _requests_page,
+            chart=lambda scope: _charts().requests_by_month(reports.requests_by_month(scope)[1]),
+            chart_alt="Stacked bars of requests per month by outcome; the numbers are in "
+            "the first table below.",
+        ),
+        Report(
+            "turnaround",
+            "Fill rate and turnaround",
+            "How many requests were filled, and how many days they took to ship and to "
+            "arrive, by library and by lender.",
+            _turnaround_page,
+            chart=lambda scope: _charts().turnaround(reports.turnaround_distribution(scope)),
+            chart_alt="How many loans took each number of days to ship and to arrive; the "
+            "medians and 90th percentiles are in the tables below.",
+        ),
+        Report(
+            "flags",
+            "Not arrived, overdue and renewals",
+            "Loans flagged not arrived or overdue, and renewals asked, approved and denied, "
+            "month by month.",
+            _flags_page,
+        ),
+        Report(
+            "lenders",
+            "Lenders",
+            "Requests sent to each lender and what came of them, its average fee, and why "
+            "lenders could not supply.",
+            _lenders_page,
+        ),
+        Report(
+            "charges",
+            "Charges by quarter",
+            "Fees and costs per library and quarter, by kind and payer, with what is "
+            "invoiced and paid: the sheet for reimbursements.",
+            _charges_page,
+        ),
+    ]
+}
+
+
+# --- Views ------------------------------------------------------------------------------
+
+
+def _read(request: HttpRequest) -> tuple[PeriodForm, reports.Scope | None]:
+    """The period (and library) in the address, and the scope it makes when valid."""
+    form = PeriodForm(request.GET, user=request.user)
+    return form, form.scope() if form.is_valid() else None
+
+
+@login_required
+def report_index(request: HttpRequest) -> HttpResponse:
+    form, scope = _read(request)
+    context = {"form": form, "reports": REPORTS.values(), "scope": scope}
+    return render(request, "reports/index.html", context, status=200 if scope else 400)
+
+
+@login_required
+def report_page(request: HttpRequest, slug: str) -> HttpResponse:
+    report = REPORTS.get(slug)
+    if report is None:
+        raise Http404("No such report.")
+    form, scope = _read(request)
+    context = {"form": form, "report": report, "reports": REPORTS.values()}
+    if scope is None:
+        return render(request, "reports/report.html", context, status=400)
+    tables = report.tables(scope)
+    if request.GET.get("format") == "csv":
+        return _csv(request, report, tables, scope)
+    for table in tables:
+        table.page = Paginator(table.rows, ROWS_PER_PAGE).get_page(
+            request.GET.get(f"{table.slug}-page")
+        )
+    context |= {"tables": tables, "scope": scope, "library": _library_code(scope)}
+    return render(request, "reports/report.html", context)
+
+
+@login_required
+def report_chart(request: HttpRequest, slug: str) -> HttpResponse:
+    report = REPORTS.get(slug)
+    if report is None or report.chart is None:
+        raise Http404("No chart for this report.")
+    _form, scope = _read(request)
+    if scope is None:
+        return HttpResponse("Bad period.", status=400, content_type="text/plain")
+    return HttpResponse(report.chart(scope), content_type="image/svg+xml")
+
+
+def _library_code(scope: reports.Scope) -> str:
+    if scope.library_id is None:
+        return ""
+    return libraries_visible_to(scope.user).get(pk=scope.library_id).ill_code
+
+
+def _safe(text: str, numeric: bool) -> str:
+    """A text cell a spreadsheet would read as a formula is kept as text."""
+    if not numeric and text.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + text
+    return text
+
+
+def _csv(request: HttpRequest, report: Report, tables: list[Table], scope) -> HttpResponse:
+    wanted = request.GET.get("table") or tables[0].slug
+    table = next((table for table in tables if table.slug == wanted), None)
+    if table is None:
+        raise Http404("No such table in this report.")
+    name = f"illdesk-{report.slug}-{table.slug}-{scope.start}-{scope.end}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow(table.headers)
+    writer.writerows([[_safe(text, numeric) for text, numeric in row] for row in table.cells()])
+    return response
