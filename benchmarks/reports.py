@@ -24,7 +24,13 @@ def fill(count: int, libraries: int, lenders: int) -> None:
 
     from lenders.models import Lender
     from members.models import MemberLibrary, User
-    from requests_app.models import BorrowingRequest, Charge, LenderAttempt, RenewalRequest
+    from requests_app.models import (
+        BorrowingRequest,
+        Charge,
+        LenderAttempt,
+        RenewalRequest,
+        StatusEvent,
+    )
 
     rng = random.Random(7)  # the same service every run
     started = time.perf_counter()
@@ -47,10 +53,12 @@ def fill(count: int, libraries: int, lenders: int) -> None:
     now = timezone.now()
     reasons = ["Non-circulating", "In use", "Lost", "Not owned", "Policy: no AV"]
 
-    def batch_of(first: int, size: int):
+    def batch_of(first: int, size: int, count: int = count):
         requests, plans = [], []
         for n in range(first, first + size):
-            created = now - dt.timedelta(days=rng.uniform(0, 5 * 365))
+            # Requests arrive over time: the n-th of count is about n/count of five years in.
+            age = 5 * 365 * (1 - n / count) + rng.uniform(-0.5, 0.5)
+            created = now - dt.timedelta(days=max(age, 0))
             day = timezone.localtime(created).date()
             roll = rng.random()
             req = BorrowingRequest(
@@ -115,6 +123,14 @@ def fill(count: int, libraries: int, lenders: int) -> None:
                         answered_by=team, answered_at=req.created_at + dt.timedelta(days=22),
                     )
                 )  # fmt: skip
+        StatusEvent.objects.bulk_create(
+            StatusEvent(
+                request=req, action="flag_not_arrived", from_status="shipped",
+                to_status="shipped", at=req.not_arrived_flagged_at,
+            )
+            for req in requests
+            if req.not_arrived_flagged_at
+        )  # fmt: skip
         LenderAttempt.objects.bulk_create(attempts)
         Charge.objects.bulk_create(charges)
         RenewalRequest.objects.bulk_create(renewals)
@@ -159,17 +175,19 @@ def main() -> None:
     )  # fmt: skip
     today = timezone.localdate()
     figures = {
-        "requests by month": lambda s: reports.requests_by_month(s),
-        "fill rate and turnaround": lambda s: reports.turnaround(s),
-        "turnaround chart data": lambda s: reports.turnaround_distribution(s),
-        "flags and renewals": lambda s: reports.flags_by_month(s),
-        "lenders": lambda s: reports.lenders(s),
-        "unfilled reasons": lambda s: reports.unfilled_reasons(s),
-        "charges by quarter": lambda s: reports.charges_by_quarter(s),
+        "requests by month": reports.requests_by_month,
+        "turnaround by library": reports.turnaround_by_library,
+        "turnaround by lender": reports.turnaround_by_lender,
+        "turnaround chart and table": reports.turnaround_distribution,
+        "flags and renewals": reports.flags_by_month,
+        "lenders": reports.lenders,
+        "unfilled reasons": reports.unfilled_reasons,
+        "charges by quarter": reports.charges_by_quarter,
+        "reimbursement sheet": reports.reimbursements_by_quarter,
     }
     periods = {
-        "12 months": today.replace(year=today.year - 1),
-        "5 years": today.replace(year=today.year - 5),
+        "12 months": today - dt.timedelta(days=365),
+        "5 years": today - dt.timedelta(days=5 * 365 + 1),
     }
     print(f"{total:,} requests in {connection.vendor}; median of {args.runs} runs each")
     print(f"{'report':28} {'period':10} {'every library':>14} {'one library':>12} {'queries':>8}")

@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # before anything else of matplotlib: no display here
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from .reports import OutcomeRow  # noqa: E402
+from .reports import MAX_DAYS_SHOWN, DaysRow, OutcomeRow  # noqa: E402
 
 matplotlib.rcParams.update(
     {
@@ -33,8 +33,8 @@ COLOURS = {
     "cancelled": "#999999",
     "lost": "#CC79A7",
     "open": "#56B4E9",
-    "shipped_on": "#0072B2",
-    "received_on": "#E69F00",
+    "to_ship": "#0072B2",
+    "to_arrive": "#E69F00",
 }
 
 
@@ -71,29 +71,25 @@ def requests_by_month(rows: list[OutcomeRow]) -> str:
     return _svg(figure)
 
 
-def turnaround(distribution: dict[str, dict[int, int]], max_days: int = 60) -> str:
-    """Side-by-side bars: how many loans took each number of days to ship and to arrive
-    (longer than ``max_days`` gather in the last bar)."""
+def turnaround(rows: list[DaysRow]) -> str:
+    """Side-by-side bars: how many loans took each number of days to ship and to arrive."""
     figure = Figure(figsize=(9, 3.6))
-    if not any(distribution.values()):
+    if not rows:
         return _empty(figure, "No loans shipped in this period.")
     axes = figure.add_subplot()
-    names = {"shipped_on": "Submitted to shipped", "received_on": "Submitted to received"}
     width = 0.42
-    for offset, (until, counts) in zip((-width / 2, width / 2), distribution.items(), strict=True):
-        folded: dict[int, int] = {}
-        for days, n in counts.items():
-            key = min(max(days, 0), max_days)
-            folded[key] = folded.get(key, 0) + n
-        days = sorted(folded)
+    for offset, label, field in (
+        (-width / 2, "Submitted to shipped", "to_ship"),
+        (width / 2, "Submitted to received", "to_arrive"),
+    ):
         axes.bar(
-            [d + offset for d in days],
-            [folded[d] for d in days],
+            [row.days + offset for row in rows],
+            [getattr(row, field) for row in rows],
             width=width,
-            label=names[until],
-            color=COLOURS[until],
+            label=label,
+            color=COLOURS[field],
         )
-    axes.set_xlabel(f"Days after submission ({max_days} means {max_days} or more)")
+    axes.set_xlabel(f"Days after submission ({MAX_DAYS_SHOWN} means {MAX_DAYS_SHOWN} or more)")
     axes.set_ylabel("Loans")
     axes.legend(frameon=False)
     return _svg(figure)

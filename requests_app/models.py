@@ -5,7 +5,7 @@ Models hold data and the invariants the database can keep. Status changes happen
 ``requests_app.workflow``; charges and messages in ``requests_app.services``.
 """
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -20,6 +20,11 @@ from .identifiers import validate_isbn, validate_issn, validate_oclc_number
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
+
+
+def to_cents(value) -> Decimal:
+    """An amount rounded to cents, half up (SQLite sums and averages decimals as floats)."""
+    return Decimal(str(value if value is not None else ZERO)).quantize(CENT, ROUND_HALF_UP)
 
 
 class Status(models.TextChoices):
@@ -162,7 +167,12 @@ class BorrowingRequest(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="request_status_created"),
-            models.Index(fields=["-created_at"], name="request_created"),
+            # Covering (PostgreSQL): the reports read what they count from the index alone.
+            models.Index(
+                fields=["-created_at"],
+                include=["library", "status", "shipped_on", "received_on", "lender"],
+                name="request_created",
+            ),
             models.Index(
                 fields=["library", "status", "-created_at"], name="request_library_status"
             ),
@@ -449,7 +459,12 @@ class StatusEvent(models.Model):
 
     class Meta:
         ordering = ["request", "at", "id"]
-        indexes = [models.Index(fields=["request", "at"], name="event_request_at")]
+        indexes = [
+            models.Index(fields=["request", "at"], name="event_request_at"),
+            # Reports count flags by when they were set: the history, not the request's
+            # current stamp (a renewal clears an overdue flag; the event stays).
+            models.Index(fields=["action", "at"], name="event_action_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.from_status or '—'} → {self.to_status} ({self.action})"

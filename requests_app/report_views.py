@@ -29,8 +29,15 @@ from .models import ChargeKind, ChargePayer
 
 #: Rows an HTML table shows a page; the CSV has them all.
 ROWS_PER_PAGE = 100
-#: The longest period a report covers at once.
+#: The longest period a report covers at once, and the dates it may start and end.
 MAX_DAYS = 366 * 10
+EARLIEST = dt.date(1990, 1, 1)
+
+
+def _a_year_before(end: dt.date) -> dt.date:
+    """The first of the month eleven months before ``end``'s: twelve months with it."""
+    month = end.year * 12 + end.month - 1 - 11
+    return dt.date(month // 12, month % 12 + 1, 1) if month >= 12 else EARLIEST
 
 
 class PeriodForm(forms.Form):
@@ -50,7 +57,13 @@ class PeriodForm(forms.Form):
         data = super().clean()
         today = timezone.localdate()
         end = data.get("end") or today
-        start = data.get("start") or (end.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
+        start = data.get("start") or _a_year_before(end)
+        latest = today + dt.timedelta(days=366)
+        for name, day in (("start", data.get("start")), ("end", data.get("end"))):
+            if day is not None and not EARLIEST <= day <= latest:
+                self.add_error(name, f"Choose a date from {EARLIEST:%Y} to {latest:%Y}.")
+        if self.errors:
+            return data
         if start > end:
             self.add_error("start", "The start must be on or before the end.")
         elif (end - start).days > MAX_DAYS:
@@ -76,10 +89,10 @@ class PeriodForm(forms.Form):
 # --- Tables -----------------------------------------------------------------------------
 
 
-def _text(value) -> str:
+def _text(value, percent: bool = False) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
+    if percent:
         return f"{value * 100:.1f}"
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -97,6 +110,8 @@ class Column:
     header: str
     value: Callable[[object], object]
     numeric: bool = True
+    #: A share from 0 to 1, shown as a percentage with one decimal.
+    percent: bool = False
 
 
 @dataclass
@@ -116,7 +131,7 @@ class Table:
     def cells(self, rows=None) -> list[list[tuple[str, bool]]]:
         """Each row as (text, numeric) per column; the text is what the CSV holds too."""
         return [
-            [(_text(column.value(row)), column.numeric) for column in self.columns]
+            [(_text(column.value(row), column.percent), column.numeric) for column in self.columns]
             for row in (self.rows if rows is None else rows)
         ]
 
@@ -140,7 +155,7 @@ OUTCOME_COLUMNS = [
     Column("Lost", _attr("lost")),
     Column("Open", _attr("open")),
     Column("Total", _attr("total")),
-    Column("Fill rate (%)", _attr("fill_rate")),
+    Column("Fill rate (%)", _attr("fill_rate"), percent=True),
 ]
 
 
@@ -161,71 +176,66 @@ def _requests_page(scope: reports.Scope) -> list[Table]:
                 Column("Month", _month, numeric=False),
                 *OUTCOME_COLUMNS,
             ],
-            sorted(per_library, key=lambda row: (row.library, row.month)),
+            per_library,
         ),
     ]
 
 
-def _turnaround_columns() -> list[Column]:
-    return [
-        Column("To ship: median days", lambda r: r["shipped"] and r["shipped"].median_days),
-        Column("To ship: 90th percentile", lambda r: r["shipped"] and r["shipped"].p90_days),
-        Column("To arrive: median days", lambda r: r["received"] and r["received"].median_days),
-        Column("To arrive: 90th percentile", lambda r: r["received"] and r["received"].p90_days),
-    ]
+TURNAROUND_COLUMNS = [
+    Column("Loans shipped", _attr("shipped")),
+    Column("Days to ship: median", _attr("ship_median")),
+    Column("Days to ship: 90th percentile", _attr("ship_p90")),
+    Column("Loans received", _attr("received")),
+    Column("Days to arrive: median", _attr("arrive_median")),
+    Column("Days to arrive: 90th percentile", _attr("arrive_p90")),
+]
 
 
-def _joined(shipped: list, received: list, extra: dict | None = None) -> list[dict]:
-    """One row per name, with its to-ship and to-arrive figures side by side."""
-    names = sorted(
-        {row.name for row in shipped} | {row.name for row in received} | set(extra or {})
-    )
-    by_shipped = {row.name: row for row in shipped}
-    by_received = {row.name: row for row in received}
-    return [
-        {
-            "name": name,
-            "shipped": by_shipped.get(name),
-            "received": by_received.get(name),
-            "outcomes": (extra or {}).get(name),
-        }
-        for name in sorted(names)
-    ]
+def _outcome(name: str) -> Callable[[reports.TurnaroundRow], object]:
+    return lambda row: row.outcomes and getattr(row.outcomes, name)
 
 
 def _turnaround_page(scope: reports.Scope) -> list[Table]:
-    figures = reports.turnaround(scope)
-    fill = {row.library: row for row in figures.fill_rates}
-    libraries = _joined(figures.to_shipped_by_library, figures.to_received_by_library, fill)
-    lenders = _joined(figures.to_shipped_by_lender, figures.to_received_by_lender)
-
-    def outcome(name):
-        return lambda r: r["outcomes"] and getattr(r["outcomes"], name)
-
     return [
         Table(
             "libraries",
             "Fill rate and turnaround by library",
             [
-                Column("Library", lambda r: r["name"], numeric=False),
-                Column("Requests", outcome("total")),
-                Column("Filled", outcome("filled")),
-                Column("Unfilled", outcome("unfilled")),
-                Column("Fill rate (%)", outcome("fill_rate")),
-                *_turnaround_columns(),
+                Column("Library", _attr("code"), numeric=False),
+                Column("Requests", _outcome("total")),
+                Column("Filled", _outcome("filled")),
+                Column("Lost", _outcome("lost")),
+                Column("Unfilled", _outcome("unfilled")),
+                Column("Fill rate (%)", _outcome("fill_rate"), percent=True),
+                *TURNAROUND_COLUMNS,
             ],
-            libraries,
+            reports.turnaround_by_library(scope),
+            note="Fill rate: filled and lost (the lender supplied it) over those and the "
+            "unfilled. Medians and percentiles are nearest-rank: of 3 and 10 days, the "
+            "median is 3.",
         ),
         Table(
             "lenders",
             "Turnaround by lender",
             [
-                Column("Lender", lambda r: r["name"], numeric=False),
-                Column("Loans shipped", lambda r: r["shipped"] and r["shipped"].loans),
-                *_turnaround_columns(),
+                Column("Lender", _attr("name"), numeric=False),
+                Column("OCLC symbol", _attr("code"), numeric=False),
+                *TURNAROUND_COLUMNS,
             ],
-            lenders,
+            reports.turnaround_by_lender(scope),
             note="Loans count under the lender that shipped them.",
+        ),
+        Table(
+            "days",
+            "How many days loans took",
+            [
+                Column("Days after submission", _attr("days")),
+                Column("Loans shipped that day", _attr("to_ship")),
+                Column("Loans received that day", _attr("to_arrive")),
+            ],
+            reports.turnaround_distribution(scope),
+            note=f"The chart's numbers. 0 is the day of submission; "
+            f"{reports.MAX_DAYS_SHOWN} is {reports.MAX_DAYS_SHOWN} days or more.",
         ),
     ]
 
@@ -244,8 +254,9 @@ def _flags_page(scope: reports.Scope) -> list[Table]:
                 Column("Renewals denied", _attr("renewals_denied")),
             ],
             reports.flags_by_month(scope),
-            note="Each count falls in the month it happened: a flag when it was set, a "
-            "renewal when it was asked for and when the lender answered.",
+            note="Each count falls in the month it happened: a flag when it was set (by the "
+            "job, or by the library reporting it), a renewal when it was asked for and when "
+            "the lender answered.",
         )
     ]
 
@@ -262,12 +273,16 @@ def _lenders_page(scope: reports.Scope) -> list[Table]:
                 Column("Filled", _attr("filled")),
                 Column("Unfilled", _attr("unfilled")),
                 Column("No answer", _attr("no_answer")),
+                Column("Withdrawn", _attr("withdrawn")),
                 Column("Waiting", _attr("pending")),
-                Column("Fill rate (%)", _attr("fill_rate")),
-                Column("Average lending fee", _attr("average_fee")),
+                Column("Fill rate (%)", _attr("fill_rate"), percent=True),
+                Column("Lending fees", _attr("fees")),
+                Column("Fee per loan", _attr("fee_per_loan")),
             ],
             reports.lenders(scope),
-            note="Requests count in the period they were sent to the lender.",
+            note="Requests count in the period they were sent to the lender; withdrawn means "
+            "the request was cancelled while the lender had it. Fee per loan: the lending "
+            "fees recorded on its loans, over the loans it filled.",
         ),
         Table(
             "reasons",
@@ -286,8 +301,23 @@ def _charges_page(scope: reports.Scope) -> list[Table]:
     kind, payer = _label(ChargeKind.choices), _label(ChargePayer.choices)
     return [
         Table(
+            "reimbursements",
+            "Reimbursement sheet: what each library owes, by quarter",
+            [
+                Column("Library", _attr("library"), numeric=False),
+                Column("Quarter", _attr("quarter"), numeric=False),
+                Column("Costs the service bore", _attr("paid_by_service")),
+                Column("Costs to reimburse", _attr("to_reimburse")),
+                Column("Reimbursed", _attr("reimbursed")),
+                Column("Balance owed", _attr("balance")),
+            ],
+            reports.reimbursements_by_quarter(scope),
+            note="Costs are lending fees, shipping, IFM, invoices and IFLA vouchers; those "
+            "paid by the library or its patron are to reimburse.",
+        ),
+        Table(
             "by-quarter",
-            "Charges by library and quarter",
+            "Charges by library, quarter, kind and payer",
             [
                 Column("Library", _attr("library"), numeric=False),
                 Column("Quarter", _attr("quarter"), numeric=False),
@@ -301,7 +331,7 @@ def _charges_page(scope: reports.Scope) -> list[Table]:
             ],
             reports.charges_by_quarter(scope),
             note="Amounts in the service's currency, in the quarter each charge was recorded.",
-        )
+        ),
     ]
 
 
@@ -321,6 +351,15 @@ class Report:
     tables: Callable[[reports.Scope], list[Table]]
     chart: Callable[[reports.Scope], str] | None = None
     chart_alt: str = ""
+    #: "months" or "quarters": the period widens to whole ones, so none shows in part.
+    whole: str | None = None
+
+    def scope_for(self, scope: reports.Scope) -> reports.Scope:
+        if self.whole == "months":
+            return scope.whole_months()
+        if self.whole == "quarters":
+            return scope.whole_quarters()
+        return scope
 
     @property
     def has_chart(self) -> bool:
@@ -339,6 +378,7 @@ REPORTS = {
             chart=lambda scope: _charts().requests_by_month(reports.requests_by_month(scope)[1]),
             chart_alt="Stacked bars of requests per month by outcome; the numbers are in "
             "the first table below.",
+            whole="months",
         ),
         Report(
             "turnaround",
@@ -348,7 +388,7 @@ REPORTS = {
             _turnaround_page,
             chart=lambda scope: _charts().turnaround(reports.turnaround_distribution(scope)),
             chart_alt="How many loans took each number of days to ship and to arrive; the "
-            "medians and 90th percentiles are in the tables below.",
+            "numbers are in the last table below.",
         ),
         Report(
             "flags",
@@ -356,6 +396,7 @@ REPORTS = {
             "Loans flagged not arrived or overdue, and renewals asked, approved and denied, "
             "month by month.",
             _flags_page,
+            whole="months",
         ),
         Report(
             "lenders",
@@ -368,8 +409,9 @@ REPORTS = {
             "charges",
             "Charges by quarter",
             "Fees and costs per library and quarter, by kind and payer, with what is "
-            "invoiced and paid: the sheet for reimbursements.",
+            "invoiced and paid, and what each library owes: the sheet for reimbursements.",
             _charges_page,
+            whole="quarters",
         ),
     ]
 }
@@ -400,6 +442,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     context = {"form": form, "report": report, "reports": REPORTS.values()}
     if scope is None:
         return render(request, "reports/report.html", context, status=400)
+    scope = report.scope_for(scope)
     tables = report.tables(scope)
     if request.GET.get("format") == "csv":
         return _csv(request, report, tables, scope)
@@ -419,7 +462,7 @@ def report_chart(request: HttpRequest, slug: str) -> HttpResponse:
     _form, scope = _read(request)
     if scope is None:
         return HttpResponse("Bad period.", status=400, content_type="text/plain")
-    return HttpResponse(report.chart(scope), content_type="image/svg+xml")
+    return HttpResponse(report.chart(report.scope_for(scope)), content_type="image/svg+xml")
 
 
 def _library_code(scope: reports.Scope) -> str:
@@ -443,6 +486,7 @@ def _csv(request: HttpRequest, report: Report, tables: list[Table], scope) -> Ht
     name = f"illdesk-{report.slug}-{table.slug}-{scope.start}-{scope.end}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.write("\ufeff")  # a byte-order mark: spreadsheets then read the text as UTF-8
     writer = csv.writer(response)
     writer.writerow(table.headers)
     writer.writerows([[_safe(text, numeric) for text, numeric in row] for row in table.cells()])

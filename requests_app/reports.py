@@ -1,9 +1,11 @@
 """The service's figures: what it did, per library, lender, month and quarter.
 
 Every figure is an aggregate computed in the database (GROUP BY with conditional counts
-and sums), over requests scoped exactly as the lists are (``scoped_to_library``), so a
+and sums), over rows scoped exactly as the lists are (``scoped_to_library``), so a
 library's staff only ever count their own library. Each function returns plain rows
 (dataclasses) that the pages show as tables and the CSV downloads write as they are.
+Rows are grouped by id; names and codes come from one small query afterwards, so two
+lenders of the same name stay two rows.
 
 Definitions (docs/reports.md says them in words):
 
@@ -16,63 +18,43 @@ Definitions (docs/reports.md says them in words):
   the received-on date. Median and 90th percentile are nearest-rank (the smallest value
   with at least that share of the loans at or below it), as PostgreSQL's
   ``percentile_disc`` computes them.
+- **Flags** count from the timeline (the jobs' and the library's flag events), so a flag
+  a renewal later cleared still counts in the month it was set.
 """
 
+import calendar
 import datetime as dt
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import (
-    Aggregate,
-    Avg,
-    Case,
-    CharField,
-    Count,
-    F,
-    Func,
-    IntegerField,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-    When,
-)
+from django.db.models import Aggregate, Count, F, Func, IntegerField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncQuarter
 from django.utils import timezone
 
-from members.models import User
+from lenders.models import Lender
+from members.models import MemberLibrary, User
 from members.selectors import scoped_to_library
 
 from .models import (
-    CENT,
-    ZERO,
     BorrowingRequest,
     Charge,
     ChargeKind,
+    ChargePayer,
     LenderAttempt,
     RenewalRequest,
     Status,
-)
-
-OUTCOMES = ("filled", "unfilled", "cancelled", "lost", "open")
-
-OUTCOME = Case(
-    When(status=Status.LOST, then=Value("lost")),
-    When(status=Status.CANCELLED, then=Value("cancelled")),
-    When(status=Status.UNFILLED, then=Value("unfilled")),
-    When(shipped_on__isnull=False, then=Value("filled")),
-    default=Value("open"),
-    output_field=CharField(),
+    StatusEvent,
+    to_cents,
 )
 
 
 @dataclass(frozen=True)
 class Scope:
     """Whose figures, over which dates: the user's visible requests, optionally one library
-    (the team's choice), submitted from ``start`` to ``end`` inclusive."""
+    (the team's choice), from ``start`` to ``end`` inclusive, in the service's time zone."""
 
     user: User
     start: dt.date
@@ -87,8 +69,22 @@ class Scope:
     def before(self) -> dt.datetime:
         return timezone.make_aware(dt.datetime.combine(self.end + dt.timedelta(1), dt.time.min))
 
+    def whole_months(self) -> "Scope":
+        """The same scope from the first of its first month to the last of its last."""
+        last = calendar.monthrange(self.end.year, self.end.month)[1]
+        return replace(self, start=self.start.replace(day=1), end=self.end.replace(day=last))
+
+    def whole_quarters(self) -> "Scope":
+        """The same scope over whole quarters, as invoices and reimbursements go."""
+        first = self.start.replace(month=(self.start.month - 1) // 3 * 3 + 1, day=1)
+        last_month = (self.end.month - 1) // 3 * 3 + 3
+        last = self.end.replace(
+            month=last_month, day=calendar.monthrange(self.end.year, last_month)[1]
+        )
+        return replace(self, start=first, end=last)
+
     def scoped(self, queryset: QuerySet, library_field: str) -> QuerySet:
-        queryset = scoped_to_library(queryset, self.user, library_field)
+        queryset = scoped_to_library(queryset.order_by(), self.user, library_field)
         if self.library_id is not None:
             queryset = queryset.filter(**{library_field: self.library_id})
         return queryset
@@ -96,36 +92,61 @@ class Scope:
     def requests(self) -> QuerySet[BorrowingRequest]:
         """Requests submitted in the period (served by ``request_created`` and, for one
         library, ``request_library_status``)."""
-        return self.scoped(BorrowingRequest.objects.order_by(), "library_id").filter(
-            created_at__gte=self.since, created_at__lt=self.before
-        )
+        return self.in_period(BorrowingRequest.objects.all(), "library_id", "created_at")
 
     def in_period(self, queryset: QuerySet, library_field: str, at: str) -> QuerySet:
-        """Rows of another table dated (by ``at``) in the period, scoped through their
-        request's library."""
-        return self.scoped(queryset.order_by(), library_field).filter(
+        """Rows dated (by ``at``) in the period, scoped through their library."""
+        return self.scoped(queryset, library_field).filter(
             **{f"{at}__gte": self.since, f"{at}__lt": self.before}
         )
 
 
-def _local_date(value: dt.datetime | dt.date) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    return value
+def _local_date(value: dt.datetime) -> dt.date:
+    return timezone.localtime(value).date()
 
 
-# --- Requests per month, by outcome ------------------------------------------------------
+def _names(model, ids, field: str) -> dict[int, str]:
+    """``field`` of each row of ``model`` by id: one query, for the rows a report grouped."""
+    return dict(model.objects.filter(pk__in=set(ids)).values_list("pk", field))
+
+
+def _lenders(ids) -> dict[int, tuple[str, str]]:
+    """Each lender's name and OCLC symbol by id, in one query."""
+    rows = Lender.objects.filter(pk__in=set(ids)).values_list("pk", "name", "oclc_symbol")
+    return {pk: (name, symbol) for pk, name, symbol in rows}
+
+
+def _quarter(value: dt.datetime) -> str:
+    day = _local_date(value)
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+# --- Requests by outcome ----------------------------------------------------------------
+
+#: One pass over the requests counts every outcome; "open" is what is left.
+OUTCOME_COUNTS = {
+    "requests": Count("id"),
+    "lost": Count("id", filter=Q(status=Status.LOST)),
+    "cancelled": Count("id", filter=Q(status=Status.CANCELLED)),
+    "unfilled": Count("id", filter=Q(status=Status.UNFILLED)),
+    "filled": Count("id", filter=Q(shipped_on__isnull=False) & ~Q(status=Status.LOST)),
+}
 
 
 @dataclass
 class OutcomeRow:
-    month: dt.date
     library: str  # an ILL code, or "" for every library together
+    month: dt.date | None = None
     filled: int = 0
     unfilled: int = 0
     cancelled: int = 0
     lost: int = 0
     open: int = 0
+
+    @classmethod
+    def counted(cls, row: dict, **fields) -> "OutcomeRow":
+        counts = {name: row[name] for name in ("filled", "unfilled", "cancelled", "lost")}
+        return cls(**fields, **counts, open=row["requests"] - sum(counts.values()))
 
     @property
     def total(self) -> int:
@@ -137,61 +158,41 @@ class OutcomeRow:
         decided = supplied + self.unfilled
         return supplied / decided if decided else None
 
-
-def _outcome_counts() -> dict:
-    return {name: Count("id", filter=Q(outcome=name)) for name in OUTCOMES}
+    def add(self, other: "OutcomeRow") -> None:
+        for name in ("filled", "unfilled", "cancelled", "lost", "open"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def requests_by_month(scope: Scope) -> tuple[list[OutcomeRow], list[OutcomeRow]]:
-    """Per month and library, and per month for all of them: how the requests submitted
-    that month came out. One grouped query; the overall rows add the library rows up."""
-    rows = (
+    """Per library and month, and per month for all of them together: how the requests
+    submitted that month came out. One grouped query; the overall rows add them up."""
+    rows = list(
         scope.requests()
-        .annotate(outcome=OUTCOME, month=TruncMonth("created_at"))
-        .values("month", "library__ill_code")
-        .annotate(**_outcome_counts())
-        .order_by("month", "library__ill_code")
+        .annotate(month=TruncMonth("created_at"))
+        .values("month", "library_id")
+        .annotate(**OUTCOME_COUNTS)
     )
-    per_library = [
-        OutcomeRow(
-            month=_local_date(row["month"]),
-            library=row["library__ill_code"],
-            **{name: row[name] for name in OUTCOMES},
-        )
-        for row in rows
-    ]
+    codes = _names(MemberLibrary, (row["library_id"] for row in rows), "ill_code")
+    per_library = sorted(
+        (
+            OutcomeRow.counted(
+                row, library=codes[row["library_id"]], month=_local_date(row["month"])
+            )
+            for row in rows
+        ),
+        key=lambda row: (row.library, row.month),
+    )
     overall: dict[dt.date, OutcomeRow] = {}
     for row in per_library:
-        total = overall.setdefault(row.month, OutcomeRow(month=row.month, library=""))
-        for name in OUTCOMES:
-            setattr(total, name, getattr(total, name) + getattr(row, name))
-    return per_library, list(overall.values())
-
-
-def outcomes_by_library(scope: Scope) -> list[OutcomeRow]:
-    """The whole period's outcomes per library (for fill rates); ``month`` is the start."""
-    rows = (
-        scope.requests()
-        .annotate(outcome=OUTCOME)
-        .values("library__ill_code")
-        .annotate(**_outcome_counts())
-        .order_by("library__ill_code")
-    )
-    return [
-        OutcomeRow(
-            month=scope.start,
-            library=row["library__ill_code"],
-            **{name: row[name] for name in OUTCOMES},
-        )
-        for row in rows
-    ]
+        overall.setdefault(row.month, OutcomeRow(library="", month=row.month)).add(row)
+    return per_library, [overall[month] for month in sorted(overall)]
 
 
 # --- Turnaround ------------------------------------------------------------------------
 
 
 class DaysBetween(Func):
-    """Whole days from one date to a later one, as an integer."""
+    """Whole days from one date to a later one, as an integer (NULL when either is)."""
 
     output_field = IntegerField()
     arity = 2
@@ -211,15 +212,17 @@ class DaysBetween(Func):
         )
 
 
-class PercentileDisc(Aggregate):
-    """PostgreSQL's nearest-rank percentile: ``percentile_disc(f) WITHIN GROUP (ORDER BY x)``."""
+class MedianAndP90(Aggregate):
+    """PostgreSQL's nearest-rank median and 90th percentile of an expression, in one sort:
+    ``percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY x)``. NULLs are left out."""
 
     function = "percentile_disc"
-    output_field = IntegerField()
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    template = "%(function)s(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY %(expressions)s)"
 
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
+    def __init__(self, expression, **extra):
+        from django.contrib.postgres.fields import ArrayField
+
+        super().__init__(expression, output_field=ArrayField(IntegerField()), **extra)
 
 
 def nearest_rank(histogram: dict[int, int], fraction: float) -> int | None:
@@ -233,84 +236,142 @@ def nearest_rank(histogram: dict[int, int], fraction: float) -> int | None:
         seen += histogram[value]
         if seen >= rank:
             return value
-    return None  # not reached: the last value holds every count
+    raise AssertionError("unreachable: the last value holds every count")
+
+
+SHIP_DAYS = DaysBetween(F("shipped_on"), TruncDate("created_at"))
+ARRIVE_DAYS = DaysBetween(F("received_on"), TruncDate("created_at"))
 
 
 @dataclass
 class TurnaroundRow:
-    name: str  # a library's ILL code or a lender's name
-    loans: int
-    median_days: int | None
-    p90_days: int | None
+    key: int  # the library's or lender's id
+    name: str
+    code: str  # the library's ILL code or the lender's OCLC symbol
+    shipped: int
+    ship_median: int | None
+    ship_p90: int | None
+    received: int
+    arrive_median: int | None
+    arrive_p90: int | None
+    outcomes: OutcomeRow | None = None
 
 
-def _turnaround(requests: QuerySet, group: str, until: str) -> list[TurnaroundRow]:
-    """Median and 90th percentile of the days from submission to ``until`` per ``group``."""
-    requests = requests.filter(**{f"{until}__isnull": False}).annotate(
-        days=DaysBetween(F(until), TruncDate("created_at"))
-    )
+def _percentiles(requests: QuerySet, group: str) -> dict[int, dict]:
+    """Per ``group`` id: loans shipped and received, and the median and 90th percentile of
+    the days each took. PostgreSQL sorts once per figure; elsewhere (SQLite) the database
+    counts loans per number of days and the percentiles are read off those counts."""
     if connection.vendor == "postgresql":
-        rows = (
-            requests.values(group)
-            .annotate(
-                loans=Count("id"),
-                median=PercentileDisc("days", 0.5),
-                p90=PercentileDisc("days", 0.9),
-            )
-            .order_by(group)
+        rows = requests.values(group).annotate(
+            shipped=Count("shipped_on"),
+            received=Count("received_on"),
+            ship=MedianAndP90(SHIP_DAYS),
+            arrive=MedianAndP90(ARRIVE_DAYS),
         )
-        return [TurnaroundRow(r[group], r["loans"], r["median"], r["p90"]) for r in rows]
-    # Elsewhere (SQLite) the database counts loans per number of days, and the
-    # percentiles are read off those counts.
-    histograms: dict[str, dict[int, int]] = defaultdict(dict)
-    for row in requests.values(group, "days").annotate(n=Count("id")).order_by():
-        histograms[row[group]][row["days"]] = row["n"]
-    return [
+        return {
+            row[group]: {
+                "shipped": row["shipped"],
+                "received": row["received"],
+                "ship": row["ship"] or [None, None],
+                "arrive": row["arrive"] or [None, None],
+            }
+            for row in rows
+        }
+    figures: dict[int, dict] = defaultdict(
+        lambda: {"shipped": 0, "received": 0, "ship": [None, None], "arrive": [None, None]}
+    )
+    for name, days, count in (("ship", SHIP_DAYS, "shipped"), ("arrive", ARRIVE_DAYS, "received")):
+        histograms: dict[int, dict[int, int]] = defaultdict(dict)
+        for row in (
+            requests.annotate(days=days)
+            .filter(days__isnull=False)
+            .values(group, "days")
+            .annotate(n=Count("id"))
+        ):
+            histograms[row[group]][row["days"]] = row["n"]
+        for key, histogram in histograms.items():
+            figures[key][count] = sum(histogram.values())
+            figures[key][name] = [nearest_rank(histogram, 0.5), nearest_rank(histogram, 0.9)]
+    return figures
+
+
+def _turnaround_rows(figures: dict[int, dict], names: dict, codes: dict, outcomes=None):
+    rows = [
         TurnaroundRow(
-            name,
-            sum(counts.values()),
-            nearest_rank(counts, 0.5),
-            nearest_rank(counts, 0.9),
+            key=key,
+            name=names.get(key, ""),
+            code=codes.get(key, ""),
+            shipped=figure["shipped"],
+            ship_median=figure["ship"][0],
+            ship_p90=figure["ship"][1],
+            received=figure["received"],
+            arrive_median=figure["arrive"][0],
+            arrive_p90=figure["arrive"][1],
+            outcomes=(outcomes or {}).get(key),
         )
-        for name, counts in sorted(histograms.items())
+        for key, figure in figures.items()
     ]
+    return sorted(rows, key=lambda row: (row.name.lower(), row.code, row.key))
+
+
+def turnaround_by_library(scope: Scope) -> list[TurnaroundRow]:
+    """Per library: how its requests came out (fill rate) and how long its loans took."""
+    requests = scope.requests()
+    outcomes = {
+        row["library_id"]: row for row in requests.values("library_id").annotate(**OUTCOME_COUNTS)
+    }
+    figures = _percentiles(requests, "library_id")
+    for key in outcomes:
+        figures.setdefault(
+            key, {"shipped": 0, "received": 0, "ship": [None, None], "arrive": [None, None]}
+        )
+    codes = _names(MemberLibrary, figures, "ill_code")
+    return _turnaround_rows(
+        figures,
+        codes,
+        codes,
+        {key: OutcomeRow.counted(row, library=codes[key]) for key, row in outcomes.items()},
+    )
+
+
+def turnaround_by_lender(scope: Scope) -> list[TurnaroundRow]:
+    """Per lender that shipped loans requested in the period: how long they took."""
+    figures = _percentiles(scope.requests().filter(shipped_on__isnull=False), "lender_id")
+    lenders = _lenders(figures)
+    return _turnaround_rows(
+        figures,
+        {pk: name for pk, (name, _) in lenders.items()},
+        {pk: symbol for pk, (_, symbol) in lenders.items()},
+    )
+
+
+#: The turnaround chart's last bar: this many days or more.
+MAX_DAYS_SHOWN = 60
 
 
 @dataclass
-class Turnaround:
-    to_shipped_by_library: list[TurnaroundRow]
-    to_received_by_library: list[TurnaroundRow]
-    to_shipped_by_lender: list[TurnaroundRow]
-    to_received_by_lender: list[TurnaroundRow]
-    fill_rates: list[OutcomeRow] = field(default_factory=list)
+class DaysRow:
+    days: int  # 0 (the same day, or recorded as earlier) to MAX_DAYS_SHOWN (or more)
+    to_ship: int
+    to_arrive: int
 
 
-def turnaround(scope: Scope) -> Turnaround:
-    requests = scope.requests()
-    lent = requests.filter(lender__isnull=False)
-    return Turnaround(
-        to_shipped_by_library=_turnaround(requests, "library__ill_code", "shipped_on"),
-        to_received_by_library=_turnaround(requests, "library__ill_code", "received_on"),
-        to_shipped_by_lender=_turnaround(lent, "lender__name", "shipped_on"),
-        to_received_by_lender=_turnaround(lent, "lender__name", "received_on"),
-        fill_rates=outcomes_by_library(scope),
+def turnaround_distribution(scope: Scope) -> list[DaysRow]:
+    """How many loans took each number of days to ship and to arrive (the chart and its
+    table): one grouped query over the period's loans, by (days to ship, days to arrive)."""
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    pairs = (
+        scope.requests()
+        .filter(shipped_on__isnull=False)
+        .annotate(ship=SHIP_DAYS, arrive=ARRIVE_DAYS)
+        .values("ship", "arrive")
+        .annotate(n=Count("id"))
     )
-
-
-def turnaround_distribution(scope: Scope) -> dict[str, dict[int, int]]:
-    """How many loans took each number of days to ship and to arrive (for the chart)."""
-    requests = scope.requests()
-    return {
-        until: {
-            row["days"]: row["n"]
-            for row in requests.filter(**{f"{until}__isnull": False})
-            .annotate(days=DaysBetween(F(until), TruncDate("created_at")))
-            .values("days")
-            .annotate(n=Count("id"))
-            .order_by("days")
-        }
-        for until in ("shipped_on", "received_on")
-    }
+    for row in pairs:
+        for column, days in enumerate((row["ship"], row["arrive"])):
+            if days is not None:
+                counts[min(max(days, 0), MAX_DAYS_SHOWN)][column] += row["n"]
+    return [DaysRow(days, *counts[days]) for days in sorted(counts)]
 
 
 # --- Flags and renewals over time ------------------------------------------------------
@@ -326,9 +387,13 @@ class FlagRow:
     renewals_denied: int = 0
 
 
+NOT_ARRIVED_EVENTS = ("flag_not_arrived", "report_not_arrived")
+OVERDUE_EVENTS = ("flag_overdue",)
+
+
 def flags_by_month(scope: Scope) -> list[FlagRow]:
-    """Per month: loans flagged not arrived and overdue (by when they were flagged),
-    renewals asked (by when) and answered (by when, and how). Four grouped queries."""
+    """Per month: loans flagged not arrived (by the job or the library) and overdue, from
+    the timeline, and renewals asked (by when) and answered (by when, and how)."""
     months: dict[dt.date, FlagRow] = {}
 
     def add(queryset: QuerySet, library_field: str, at: str, counts: dict[str, Count]) -> None:
@@ -338,16 +403,23 @@ def flags_by_month(scope: Scope) -> list[FlagRow]:
             .values("month")
             .annotate(**counts)
         )
-        for row in rows.order_by("month"):
+        for row in rows:
             month = _local_date(row["month"])
             target = months.setdefault(month, FlagRow(month=month))
             for name in counts:
                 setattr(target, name, getattr(target, name) + row[name])
 
     answer = RenewalRequest.Answer
-    requests, renewals = BorrowingRequest.objects.all(), RenewalRequest.objects.all()
-    add(requests, "library_id", "not_arrived_flagged_at", {"not_arrived": Count("id")})
-    add(requests, "library_id", "overdue_flagged_at", {"overdue": Count("id")})
+    renewals = RenewalRequest.objects.all()
+    add(
+        StatusEvent.objects.filter(action__in=NOT_ARRIVED_EVENTS + OVERDUE_EVENTS),
+        "request__library_id",
+        "at",
+        {
+            "not_arrived": Count("id", filter=Q(action__in=NOT_ARRIVED_EVENTS)),
+            "overdue": Count("id", filter=Q(action__in=OVERDUE_EVENTS)),
+        },
+    )
     add(renewals, "request__library_id", "requested_at", {"renewals_asked": Count("id")})
     add(
         renewals,
@@ -373,13 +445,18 @@ class LenderRow:
     filled: int
     unfilled: int
     no_answer: int
+    withdrawn: int
     pending: int
-    average_fee: Decimal | None = None
+    fees: Decimal
 
     @property
     def fill_rate(self) -> float | None:
         decided = self.filled + self.unfilled + self.no_answer
         return self.filled / decided if decided else None
+
+    @property
+    def fee_per_loan(self) -> Decimal | None:
+        return to_cents(self.fees / self.filled) if self.filled else None
 
 
 @dataclass
@@ -391,42 +468,39 @@ class ReasonRow:
 
 def lenders(scope: Scope) -> list[LenderRow]:
     """Each lender sent requests in the period (by when they were sent): how many, what
-    came of them, and its average lending fee; the lenders we rely on most first."""
+    came of each, and the lending fees recorded on its loans in the period; the lenders we
+    rely on most first."""
     outcome = LenderAttempt.Outcome
-    attempts = (
+    attempts = list(
         scope.in_period(LenderAttempt.objects.all(), "request__library_id", "sent_at")
-        .values("lender_id", "lender__name", "lender__oclc_symbol")
+        .values("lender_id")
         .annotate(
             sent=Count("id"),
             filled=Count("id", filter=Q(outcome=outcome.SHIPPED)),
             unfilled=Count("id", filter=Q(outcome=outcome.UNFILLED)),
             no_answer=Count("id", filter=Q(outcome=outcome.NO_ANSWER)),
+            withdrawn=Count("id", filter=Q(outcome=outcome.WITHDRAWN)),
             pending=Count("id", filter=Q(outcome=outcome.PENDING)),
         )
-        .order_by("-filled", "-sent", "lender__name")
     )
-    fees = {
-        row["request__lender_id"]: row["average"]
-        for row in scope.in_period(Charge.objects.all(), "request__library_id", "created_at")
+    fees = dict(
+        scope.in_period(Charge.objects.all(), "request__library_id", "created_at")
         .filter(kind=ChargeKind.LENDING_FEE, request__lender__isnull=False)
         .values("request__lender_id")
-        .annotate(average=Avg("amount"))
-        .order_by()
-    }
-    return [
+        .annotate(total=Sum("amount"))
+        .values_list("request__lender_id", "total")
+    )
+    named = _lenders(row["lender_id"] for row in attempts)
+    rows = [
         LenderRow(
-            lender_id=row["lender_id"],
-            name=row["lender__name"],
-            oclc_symbol=row["lender__oclc_symbol"],
-            sent=row["sent"],
-            filled=row["filled"],
-            unfilled=row["unfilled"],
-            no_answer=row["no_answer"],
-            pending=row["pending"],
-            average_fee=_cents(fees.get(row["lender_id"])),
+            name=named[row["lender_id"]][0],
+            oclc_symbol=named[row["lender_id"]][1],
+            fees=to_cents(fees.get(row["lender_id"])),
+            **row,
         )
         for row in attempts
     ]
+    return sorted(rows, key=lambda row: (-row.filled, -row.sent, row.name.lower(), row.lender_id))
 
 
 def unfilled_reasons(scope: Scope) -> list[ReasonRow]:
@@ -459,43 +533,83 @@ class ChargeRow:
     paid: Decimal
 
     @property
-    def unpaid(self) -> Decimal:
-        return self.total - self.paid
+    def unpaid(self) -> Decimal | None:
+        """What is still to be paid of a cost (a reimbursement is itself a payment)."""
+        return None if self.kind == ChargeKind.REIMBURSEMENT else self.total - self.paid
 
 
-def _cents(value) -> Decimal | None:
-    # SQLite sums and averages decimals as floats; round back to cents.
-    return None if value is None else Decimal(str(value)).quantize(CENT)
+@dataclass
+class ReimbursementRow:
+    library: str
+    quarter: str
+    paid_by_service: Decimal  # costs the service bears
+    to_reimburse: Decimal  # costs the library (or its patron) pays back
+    reimbursed: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.to_reimburse - self.reimbursed
+
+
+def _charges(scope: Scope) -> QuerySet[Charge]:
+    """Charges recorded in the period's whole quarters, by library and quarter."""
+    return (
+        scope.in_period(Charge.objects.all(), "request__library_id", "created_at")
+        .annotate(quarter=TruncQuarter("created_at"))
+        .values("request__library_id", "quarter")
+    )
 
 
 def charges_by_quarter(scope: Scope) -> list[ChargeRow]:
     """Per library, quarter (by when the charge was recorded), kind and payer: how many
     charges, their total, and how much of it is invoiced and paid."""
-    rows = (
-        scope.in_period(Charge.objects.all(), "request__library_id", "created_at")
-        .annotate(quarter=TruncQuarter("created_at"))
-        .values("request__library__ill_code", "quarter", "kind", "payer")
+    rows = list(
+        _charges(scope)
+        .values("request__library_id", "quarter", "kind", "payer")
         .annotate(
             charges=Count("id"),
             total=Sum("amount"),
             invoiced=Sum("amount", filter=Q(invoiced=True)),
             paid=Sum("amount", filter=Q(paid=True)),
         )
-        .order_by("request__library__ill_code", "quarter", "kind", "payer")
     )
-    result = []
-    for row in rows:
-        quarter = _local_date(row["quarter"])
-        result.append(
-            ChargeRow(
-                library=row["request__library__ill_code"],
-                quarter=f"{quarter.year}-Q{(quarter.month - 1) // 3 + 1}",
-                kind=row["kind"],
-                payer=row["payer"],
-                charges=row["charges"],
-                total=_cents(row["total"]) or ZERO,
-                invoiced=_cents(row["invoiced"]) or ZERO,
-                paid=_cents(row["paid"]) or ZERO,
-            )
+    codes = _names(MemberLibrary, (row["request__library_id"] for row in rows), "ill_code")
+    result = [
+        ChargeRow(
+            library=codes[row["request__library_id"]],
+            quarter=_quarter(row["quarter"]),
+            kind=row["kind"],
+            payer=row["payer"],
+            charges=row["charges"],
+            total=to_cents(row["total"]),
+            invoiced=to_cents(row["invoiced"]),
+            paid=to_cents(row["paid"]),
         )
-    return result
+        for row in rows
+    ]
+    return sorted(result, key=lambda r: (r.library, r.quarter, r.kind, r.payer))
+
+
+def reimbursements_by_quarter(scope: Scope) -> list[ReimbursementRow]:
+    """Per library and quarter: the costs the service bore, the costs the library (or its
+    patron) pays back, what it has reimbursed, and the balance: the reimbursement sheet."""
+    costs = Q(kind__in=Charge.COST_KINDS)
+    rows = list(
+        _charges(scope).annotate(
+            paid_by_service=Sum("amount", filter=costs & Q(payer=ChargePayer.SERVICE)),
+            to_reimburse=Sum("amount", filter=costs & ~Q(payer=ChargePayer.SERVICE)),
+            reimbursed=Sum("amount", filter=Q(kind=ChargeKind.REIMBURSEMENT)),
+        )
+    )
+    codes = _names(MemberLibrary, (row["request__library_id"] for row in rows), "ill_code")
+    result = [
+        ReimbursementRow(
+            library=codes[row["request__library_id"]],
+            quarter=_quarter(row["quarter"]),
+            paid_by_service=to_cents(row["paid_by_service"]),
+            to_reimburse=to_cents(row["to_reimburse"]),
+            reimbursed=to_cents(row["reimbursed"]),
+        )
+        for row in rows
+    ]
+    return sorted(result, key=lambda r: (r.library, r.quarter))

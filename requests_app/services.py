@@ -17,14 +17,13 @@ from members.models import MemberLibrary, User
 from members.services import find_or_add_patron, patron_for_request
 
 from .models import (
-    CENT,
-    ZERO,
     BorrowingRequest,
     Charge,
     Message,
     Notification,
     StatusEvent,
     UnrequestedItemReport,
+    to_cents,
 )
 from .notifications import notify
 from .workflow import (
@@ -140,8 +139,7 @@ def add_charge(
         total = req.charges.filter(kind__in=Charge.COST_KINDS).aggregate(total=Sum("amount"))[
             "total"
         ]
-        # SQLite sums decimals as floats; round back to cents.
-        req.charges_total = Decimal(total or ZERO).quantize(CENT)
+        req.charges_total = to_cents(total)
         if req.charges_total >= MAX_TOTAL:
             raise ValidationError(
                 {"amount": ["That would take the request's total past what one loan can carry."]}

@@ -34,7 +34,7 @@ def test_rita_reads_the_reports_and_downloads_a_table(
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile(r"Download CSV\W+Every library, by month")).click()
     assert download.value.suggested_filename.startswith("illdesk-requests-overall-")
-    lines = open(download.value.path(), encoding="utf-8").read().splitlines()
+    lines = open(download.value.path(), encoding="utf-8-sig").read().splitlines()
     assert lines[0].startswith("Month,Filled,Unfilled,Cancelled,Lost,Open,Total")
 
     page.get_by_role("link", name="Fill rate and turnaround").click()
@@ -43,8 +43,8 @@ def test_rita_reads_the_reports_and_downloads_a_table(
     screenshot(page, "report-turnaround")
 
     # A period that ends before it starts is explained next to the field.
-    page.get_by_label("From").fill("2026-05-01")
-    page.get_by_label("To").fill("2026-01-01")
+    page.get_by_label("From:", exact=True).fill("2026-05-01")
+    page.get_by_label("To:", exact=True).fill("2026-01-01")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("alert")).to_contain_text("The start must be on or before the end.")
     assert_no_serious_violations(page)
