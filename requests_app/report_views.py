@@ -312,8 +312,9 @@ def _charges_page(scope: reports.Scope) -> list[Table]:
                 Column("Balance owed", _attr("balance")),
             ],
             reports.reimbursements_by_quarter(scope),
-            note="Costs are lending fees, shipping, IFM, invoices and IFLA vouchers; those "
-            "paid by the library or its patron are to reimburse.",
+            note="Costs are lending fees, shipping, IFM, invoices and IFLA vouchers. The "
+            "service pays lenders; costs borne by the library or its patron are to "
+            "reimburse, and the library's payments are recorded as reimbursements.",
         ),
         Table(
             "by-quarter",
@@ -330,7 +331,9 @@ def _charges_page(scope: reports.Scope) -> list[Table]:
                 Column("Not yet paid", _attr("unpaid")),
             ],
             reports.charges_by_quarter(scope),
-            note="Amounts in the service's currency, in the quarter each charge was recorded.",
+            note="Amounts in the service's currency, in the quarter each charge was "
+            "recorded. Invoiced and paid: the lender's invoice, and whether the service "
+            "has paid it.",
         ),
     ]
 
@@ -401,7 +404,7 @@ REPORTS = {
         Report(
             "lenders",
             "Lenders",
-            "Requests sent to each lender and what came of them, its average fee, and why "
+            "Requests sent to each lender and what came of them, its fees per loan, and why "
             "lenders could not supply.",
             _lenders_page,
         ),
