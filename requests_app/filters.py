@@ -11,6 +11,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from illdesk.forms import TRUE_FALSE
+from lenders.models import Lender
+from members.models import MemberLibrary
 
 from . import selectors
 from .models import Status
@@ -141,11 +143,15 @@ class QueueFilter(django_filters.FilterSet):
             return queryset
         return queryset.filter(status=value)
 
+    # A code is looked up first, so the database plans the list for that one library or
+    # lender and walks its index in order (a join leaves it guessing how many rows match).
     def filter_library(self, queryset, name, value):
-        return queryset.filter(library__ill_code__iexact=value.strip())
+        found = MemberLibrary.objects.filter(ill_code__iexact=value.strip())
+        return queryset.filter(library_id__in=list(found.values_list("pk", flat=True)[:1]))
 
     def filter_lender(self, queryset, name, value):
-        return queryset.filter(lender__oclc_symbol__iexact=value.strip())
+        found = Lender.objects.filter(oclc_symbol__iexact=value.strip())
+        return queryset.filter(lender_id__in=list(found.values_list("pk", flat=True)[:1]))
 
     def filter_assigned(self, queryset, name, value):
         value = value.strip()
