@@ -19,17 +19,14 @@ from requests_app.pagination import MAX_PAGE, MAX_PAGE_SIZE, PAGE_SIZE, page_of
 from requests_app.workflow import NotPermitted, WorkflowError
 
 
-def field_errors(error: DjangoValidationError, rename: dict[str, str] | None = None) -> dict:
+def field_errors(error: DjangoValidationError) -> dict:
     """A Django ``ValidationError`` as DRF's body: ``{field: [messages]}``, with errors that
-    name no field under ``non_field_errors``. ``rename`` maps the workflow's field names to
-    the API's."""
+    name no field under ``non_field_errors``."""
     if not hasattr(error, "error_dict"):
         return {"non_field_errors": error.messages}
-    rename = rename or {}
     body: dict[str, list[str]] = {}
     for field, messages in error.message_dict.items():
-        key = "non_field_errors" if field == "__all__" else rename.get(field, field)
-        body.setdefault(key, []).extend(messages)
+        body.setdefault("non_field_errors" if field == "__all__" else field, []).extend(messages)
     return body
 
 
