@@ -131,7 +131,10 @@ FIELD_ERRORS = inline_serializer(
 )
 
 #: The answers every authenticated endpoint may give besides its own.
-UNAUTHORIZED = {401: OpenApiResponse(DETAIL, description="No or bad credentials.")}
+UNAUTHORIZED = {
+    401: OpenApiResponse(DETAIL, description="No or bad credentials."),
+    429: OpenApiResponse(DETAIL, description="Too many calls: wait the Retry-After seconds."),
+}
 READ_ERRORS = {
     **UNAUTHORIZED,
     403: OpenApiResponse(DETAIL, description="This role may not use it."),

@@ -7,6 +7,7 @@ Every variable is listed in README.md.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,7 +50,8 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site that can require a second factor (ILLDESK_ADMIN_REQUIRE_2FA).
+    "illdesk.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,6 +64,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "simple_history",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "members",
     "lenders",
     "requests_app",
@@ -74,9 +80,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, so it sees the login views' failures (docs/security.md).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "illdesk.urls"
@@ -126,9 +136,19 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The reports' covering index (request_created) covers on PostgreSQL; SQLite builds the
 # same index without its included columns, which is all the embedded default needs.
-SILENCED_SYSTEM_CHECKS = ["models.W040"]
+SILENCED_SYSTEM_CHECKS = [
+    "models.W040",
+    # Lockouts are by account on purpose (see AXES_LOCKOUT_PARAMETERS below).
+    "axes.W006",
+]
 AUTH_USER_MODEL = "members.User"
+# Axes first: it refuses a locked-out account before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/accounts/login/"
+PASSWORD_RESET_TIMEOUT = 24 * 60 * 60
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
@@ -184,6 +204,19 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# The cache holds the API's throttle counts, shared by every worker process through Redis
+# when there is one. Short timeouts: with Redis down the throttle lets calls through
+# (illdesk.throttles) rather than keep anyone waiting.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "illdesk",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+
 # --- E-mail ---------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
@@ -217,6 +250,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON in: a new request's patron is an object, which form encodings cannot carry.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON out too: the browsable pages need inline script, which the CSP forbids.
+    # /api/docs/ is the API's page for people.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["illdesk.throttles.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_RATE_PER_USER", "300/minute"),
+        "token": env("API_RATE_TOKEN", "10/minute"),
+    },
     "DEFAULT_PAGINATION_CLASS": "illdesk.api.UncountedPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -252,6 +293,36 @@ SESSION_SAVE_EVERY_REQUEST = envbool("SESSION_SAVE_EVERY_REQUEST", True)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+CSRF_COOKIE_HTTPONLY = True
+
+# Content security policy: our own scripts, styles and images only; no inline script or
+# style anywhere (the API's browsable pages, which need inline script, are off).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Failed logins lock the account, not the address: a library's staff share one network
+# address, so one person's typos must not lock out their colleagues. A success resets it.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "members.auth_views.locked_out"
+AXES_VERBOSE = False
+
+# A second factor (TOTP) for anyone who sets one up at /accounts/two-factor/; with this
+# set, the admin site opens only to sessions verified with it.
+ILLDESK_ADMIN_REQUIRE_2FA = envbool("ILLDESK_ADMIN_REQUIRE_2FA", PRODUCTION)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "illdesk")
 if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off when ILLDESK_PRODUCTION is set.")
@@ -270,5 +341,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Failed logins and lockouts are warnings; every successful login is not news.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -1,23 +1,28 @@
 """URL configuration. Page addresses stay stable: other systems and bookmarks link to them."""
 
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from members import auth_views as account
 from requests_app import report_views
 from requests_app import views as request_views
 
 from . import views
 
-admin.site.site_header = "illdesk administration"
-admin.site.site_title = "illdesk admin"
+# Swagger UI sets inline styles as it draws; scripts stay our own files (docs/security.md).
+api_docs = csp_update({"style-src": ["'unsafe-inline'"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api_schema")
+)
 
 urlpatterns = [
     path("", request_views.home, name="home"),
     path("requests/", request_views.request_list, name="request_list"),
     path("requests/new/", request_views.request_new, name="request_new"),
     path("requests/<int:pk>/", request_views.request_detail, name="request_detail"),
+    path("requests/<int:pk>/lender-slip/", request_views.lender_slip, name="lender_slip"),
     path(
         "requests/<int:pk>/<slug:action>/",
         request_views.request_action,
@@ -40,11 +45,34 @@ urlpatterns = [
     path("reports/<slug:slug>/chart.svg", report_views.report_chart, name="report_chart"),
     path("lenders/", include("lenders.urls")),
     path("libraries/", include("members.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", account.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", account.two_factor, name="two_factor"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "accounts/password/changed/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("accounts/password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        account.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("api/v1/", include("illdesk.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/docs/", api_docs, name="api_docs"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

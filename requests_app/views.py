@@ -136,6 +136,17 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, get_request_for(request.user, pk))
 
 
+@login_required
+def lender_slip(request: HttpRequest, pk: int) -> HttpResponse:
+    """The request as a lender sees it, to print or paste into a request to the lender: the
+    item, our numbers and where to ship. No patron: the RUSA ILL code asks that suppliers
+    see no patron's name, so the slip names the request only."""
+    team_only(request.user)
+    return render(
+        request, "requests_app/lender_slip.html", {"req": get_request_for(request.user, pk)}
+    )
+
+
 def _render_detail(
     request: HttpRequest, req: BorrowingRequest, bound: tuple[str, object] | None = None
 ) -> HttpResponse:

@@ -125,6 +125,16 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(settings):
+    """A fresh in-process cache per test: throttle counts must not leak between tests, and
+    clearing the shared Redis would also empty the Celery broker's queue."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 # --- People and places ------------------------------------------------------------------
 
 

@@ -21,6 +21,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from illdesk.throttles import UserThrottle
+
 MAX_EXAMPLES = 12
 CHECKS = [
     not_a_server_error,
@@ -100,9 +102,11 @@ def map_body(context, body):
 
 
 @pytest.fixture
-def wsgi_app(db):
+def wsgi_app(db, monkeypatch):
     """The real WSGI app, minus closing the connection after each request (as Django's
-    test client does), so the test's transaction survives the calls."""
+    test client does), so the test's transaction survives the calls, and minus the per-user
+    throttle, so the calls reach the workflow (tests/test_throttling.py tests it)."""
+    monkeypatch.setattr(UserThrottle, "rate", "1000000/minute", raising=False)
     from django.core.signals import request_finished, request_started
     from django.core.wsgi import get_wsgi_application
     from django.db import close_old_connections

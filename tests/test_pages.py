@@ -18,8 +18,8 @@ def test_pages_ask_anonymous_users_to_log_in(client, request_in):
 
 def test_login_page_has_labelled_fields(client, db):
     page = client.get("/accounts/login/").content.decode()
-    assert '<label for="id_username">Username</label>' in page
-    assert '<label for="id_password">Password</label>' in page
+    assert '<label for="id_username">Username:</label>' in page
+    assert '<label for="id_password">Password:</label>' in page
 
 
 def test_a_user_logs_in_with_their_own_account(client, alice):

@@ -83,18 +83,27 @@ def test_tab_order_and_enter_submits(page, live_server, alice):
     assert box and box["x"] >= 0 and box["y"] >= 0, "the focused skip link must be on screen"
 
     stops = []
-    for _ in range(4):
+    for _ in range(6):
         page.keyboard.press("Tab")
         stops.append(focused(page))
-    # The header's "illdesk" home link sits between the skip link and the form.
-    assert stops == ["a:illdesk", "#id_username", "#id_password", "submit:Log in"]
+    # The header's "illdesk" home link sits between the skip link and the form; the code
+    # field (for accounts with two-factor sign-in) is after the password.
+    assert stops == [
+        "a:illdesk",
+        "#id_username",
+        "#id_password",
+        "#id_otp_token",
+        "submit:Log in",
+        "a:Forgot your password?",
+    ]
 
-    page.keyboard.press("Shift+Tab")
-    page.keyboard.press("Shift+Tab")
+    for _ in range(4):
+        page.keyboard.press("Shift+Tab")
     assert focused(page) == "#id_username"
     page.keyboard.type("alice")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
+    page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     assert focused(page) == "submit:Log in"
     with page.expect_navigation():

@@ -1,0 +1,277 @@
+"""Logging in: lockout by account after repeated failures (not by address), password reset
+by e-mail, Django's password rules, sessions that end when idle, and the second factor."""
+
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib.sessions.models import Session
+from django.core import mail
+from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.conftest import PASSWORD
+
+LOGIN = "/accounts/login/"
+
+
+def log_in(client, username, password=PASSWORD, **extra):
+    return client.post(LOGIN, {"username": username, "password": password, **extra})
+
+
+def logged_in(client) -> bool:
+    """Whether the client's next page is served to an account, not sent to log in."""
+    response = client.get("/accounts/password/")
+    return response.status_code == 200
+
+
+# --- Lockout ------------------------------------------------------------------------------
+
+
+def test_five_wrong_passwords_lock_the_account_with_a_clear_message(client, alice, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = log_in(client, "alice", "wrong")
+        assert response.status_code == 200
+        assert "Please enter a correct username and password" in response.content.decode()
+    response = log_in(client, "alice", "wrong")
+    assert response.status_code == 429
+    assert (
+        "This account is locked for 15 minutes after 5 wrong passwords" in response.content.decode()
+    )
+    # Locked means locked: the right password does not open it either.
+    response = log_in(client, "alice")
+    assert response.status_code == 429
+    assert not logged_in(client)
+
+
+def test_one_persons_typos_do_not_lock_out_a_colleague_at_the_same_address(client, alice, bob):
+    for _ in range(6):
+        log_in(client, "alice", "wrong", REMOTE_ADDR="10.0.0.7")
+    assert log_in(client, "bob", REMOTE_ADDR="10.0.0.7").status_code == 302
+    assert logged_in(client)
+
+
+def test_a_success_starts_the_count_again(client, alice, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        log_in(client, "alice", "wrong")
+    assert log_in(client, "alice").status_code == 302
+    client.logout()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        log_in(client, "alice", "wrong")
+    assert log_in(client, "alice").status_code == 302
+
+
+def test_the_lock_lifts_after_the_cool_off(client, alice, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "alice", "wrong")
+    assert log_in(client, "alice").status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+    assert log_in(client, "alice").status_code == 302
+
+
+def test_wrong_passwords_to_the_token_endpoint_lock_the_same_account(api, client, alice, settings):
+    anonymous = api()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        anonymous.post("/api/v1/auth/token/", {"username": "alice", "password": "x"}, format="json")
+    response = anonymous.post(
+        "/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 429
+    assert "locked" in response.json()["detail"]
+    assert log_in(client, "alice").status_code == 429
+
+
+# --- Password reset and rules ---------------------------------------------------------------
+
+
+def reset_link(client, email) -> str:
+    response = client.post("/accounts/password-reset/", {"email": email})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/password-reset/sent/"
+    assert len(mail.outbox) == 1
+    body = mail.outbox[0].body
+    return next(word for word in body.split() if "/accounts/reset/" in word)
+
+
+def test_password_reset_by_e_mail_sets_a_new_password(client, alice):
+    link = reset_link(client, alice.email)
+    assert mail.outbox[0].to == [alice.email]
+    form_page = client.get(link, follow=True)
+    assert "Choose a new password" in form_page.content.decode()
+    done = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "Fresh-Reading-Room-42", "new_password2": "Fresh-Reading-Room-42"},
+    )
+    assert done["Location"] == "/accounts/reset/done/"
+    assert log_in(client, "alice").status_code == 200  # the old password no longer works
+    assert log_in(client, "alice", "Fresh-Reading-Room-42").status_code == 302
+    # The link works once.
+    assert "already been used" in client.get(link, follow=True).content.decode()
+
+
+def test_a_reset_lifts_a_lockout(client, alice, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "alice", "wrong")
+    link = reset_link(client, alice.email)
+    form_page = client.get(link, follow=True)
+    client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "Fresh-Reading-Room-42", "new_password2": "Fresh-Reading-Room-42"},
+    )
+    assert log_in(client, "alice", "Fresh-Reading-Room-42").status_code == 302
+
+
+def test_reset_does_not_say_whether_an_address_has_an_account(client, alice):
+    unknown = client.post("/accounts/password-reset/", {"email": "nobody@example.org"})
+    assert unknown["Location"] == "/accounts/password-reset/sent/"
+    alice.is_active = False
+    alice.save()
+    inactive = client.post("/accounts/password-reset/", {"email": alice.email})
+    assert inactive["Location"] == "/accounts/password-reset/sent/"
+    assert mail.outbox == []
+
+
+def test_a_mail_server_fault_is_logged_by_account_id_and_tells_nobody_anything(
+    client, alice, settings, caplog
+):
+    """The page reads the same as ever, so it cannot reveal which addresses have accounts;
+    the log names the account by id, not by address."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    response = client.post("/accounts/password-reset/", {"email": alice.email})
+    assert response["Location"] == "/accounts/password-reset/sent/"
+    assert f"Failed to send password reset email to {alice.pk}" in caplog.text
+    assert alice.email not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "password, message",
+    [
+        ("short1!", "This password is too short"),
+        ("password123", "This password is too common"),
+        ("4815162342", "This password is entirely numeric"),
+        ("example.org1", "The password is too similar"),
+    ],
+)
+def test_django_password_rules_apply_to_a_new_password(client, alice, password, message):
+    alice.first_name, alice.last_name = "Alice", "Abbot"
+    alice.save()
+    client.force_login(alice)
+    response = client.post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": password, "new_password2": password},
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+
+
+# --- Sessions -----------------------------------------------------------------------------
+
+
+def test_each_page_view_renews_the_session_and_an_idle_one_ends(client, alice, settings):
+    log_in(client, "alice")
+    session = Session.objects.get()
+    Session.objects.update(expire_date=timezone.now() + timedelta(minutes=5))
+    assert logged_in(client)
+    renewed = Session.objects.get(pk=session.pk).expire_date
+    assert renewed > timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(LOGIN)
+
+
+def test_a_deactivated_account_is_logged_out_at_once(client, alice):
+    client.force_login(alice)
+    assert logged_in(client)
+    alice.is_active = False
+    alice.save()
+    assert not logged_in(client)
+
+
+# --- Second factor ------------------------------------------------------------------------
+
+
+def as_if_time_passed(device):
+    """A code is good once, and a wrong one holds the next try back a second or more
+    (django-otp's throttle); tests act faster than people do."""
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        last_t=-1, throttling_failure_count=0, throttling_failure_timestamp=None
+    )
+
+
+def turn_on_two_factor(client, user) -> TOTPDevice:
+    client.force_login(user)
+    page = client.get("/accounts/two-factor/").content.decode()
+    assert "<svg" in page and "Enter this key instead" in page
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    wrong = client.post("/accounts/two-factor/", {"token": "000000"})
+    assert "That code is not right" in wrong.content.decode()
+    as_if_time_passed(device)
+    client.post("/accounts/two-factor/", {"token": totp(device.bin_key)})
+    device.refresh_from_db()
+    assert device.confirmed
+    client.logout()
+    as_if_time_passed(device)
+    return device
+
+
+def test_with_two_factor_on_logging_in_asks_for_the_code(client, admin_user):
+    device = turn_on_two_factor(client, admin_user)
+    without = log_in(client, "admin")
+    assert without.status_code == 200
+    assert "Enter the code from your authenticator app" in without.content.decode()
+    assert not logged_in(client)
+    wrong = log_in(client, "admin", otp_token=str((totp(device.bin_key) + 1) % 1_000_000))
+    assert "That code is not right" in wrong.content.decode()
+    as_if_time_passed(device)
+    assert log_in(client, "admin", otp_token=totp(device.bin_key)).status_code == 302
+    assert logged_in(client)
+
+
+def test_without_a_second_factor_the_code_is_not_asked(client, alice):
+    assert log_in(client, "alice").status_code == 302
+
+
+def test_the_admin_site_can_require_a_verified_second_factor(client, admin_user, settings):
+    settings.ILLDESK_ADMIN_REQUIRE_2FA = False
+    client.force_login(admin_user)
+    assert client.get("/admin/").status_code == 200
+
+    settings.ILLDESK_ADMIN_REQUIRE_2FA = True
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0].startswith("/accounts/two-factor/?next=")
+    assert "Turn on two-factor sign-in" in response.content.decode()
+
+    device = turn_on_two_factor(client, admin_user)
+    client.force_login(admin_user)  # logged in with a password only: not yet verified
+    page = client.get("/admin/", follow=True)
+    assert "Verify this session" in page.content.decode()
+    verified = client.post(page.redirect_chain[-1][0], {"token": totp(device.bin_key)})
+    assert verified["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_two_factor_cannot_send_you_to_another_site(client, alice):
+    client.force_login(alice)
+    client.get("/accounts/two-factor/")
+    device = TOTPDevice.objects.get(user=alice)
+    response = client.post(
+        "/accounts/two-factor/?next=https://evil.example/", {"token": totp(device.bin_key)}
+    )
+    assert response["Location"] == "/accounts/two-factor/"
+
+
+def test_turning_two_factor_off_needs_a_current_code(client, alice):
+    device = turn_on_two_factor(client, alice)
+    log_in(client, "alice", otp_token=totp(device.bin_key))
+    as_if_time_passed(device)
+    refused = client.post("/accounts/two-factor/", {"token": "not-it"})
+    assert refused.status_code == 200
+    assert TOTPDevice.objects.filter(user=alice).exists()
+    as_if_time_passed(device)
+    client.post("/accounts/two-factor/", {"token": totp(device.bin_key)})
+    assert not TOTPDevice.objects.filter(user=alice).exists()
