@@ -49,6 +49,24 @@ print(json.dumps({"id": req.pk, "token": Token.objects.create(user=staff).key}))
 """
 
 
+#: Twenty staff accounts of one library, each with a token.
+SETUP_PEOPLE = """
+import json
+from rest_framework.authtoken.models import Token
+from members.models import MemberLibrary, User
+
+library = MemberLibrary.objects.create(
+    name="Busy Library", ill_code="BUSY", bpl_number="29992", library_type="public",
+    region="Test",
+)
+people = [
+    User.objects.create_user(f"person{n}", role="library_staff", library=library)
+    for n in range(%d)
+]
+print(json.dumps([Token.objects.create(user=person).key for person in people]))
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -104,11 +122,11 @@ def _serving(env: dict[str, str], command: list[str], port: int):
             server.kill()
 
 
-def _call(method: str, url: str, token: str) -> tuple[int, object]:
+def _call(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, object]:
     call = urllib.request.Request(  # noqa: S310 - loopback only
         url,
         method=method,
-        data=b"{}" if method == "POST" else None,
+        data=json.dumps(body or {}).encode() if method == "POST" else None,
         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
     )
     try:
@@ -138,6 +156,32 @@ def test_twenty_racing_calls_on_the_embedded_sqlite_default(tmp_path):
     command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
     with _serving(env, command, port) as base:
         _race(base, setup)
+
+
+def test_twenty_people_writing_at_once_on_sqlite_never_see_database_is_locked(tmp_path):
+    """The embedded default with twenty people submitting and reading at the same moment:
+    WAL lets readers through, IMMEDIATE transactions queue the writers on the busy timeout
+    instead of failing one of them with "database is locked"."""
+    env = _app_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+    _manage(env, "migrate", "--noinput", "-v0")
+    tokens = json.loads(_manage(env, "shell", "-c", SETUP_PEOPLE % CALLS).strip().splitlines()[-1])
+    port = _free_port()
+    command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    with _serving(env, command, port) as base:
+        turns = iter(tokens)
+
+        def submit_and_list():
+            token = next(turns)
+            card = f"2999{tokens.index(token):010d}"
+            body = {"title": f"Busy {card}", "patron": {"card_number": card, "name": "Busy Reader"}}
+            submitted = _call("POST", f"{base}/api/v1/requests/", token, body)
+            listed = _call("GET", f"{base}/api/v1/requests/", token)
+            return submitted[0], listed[0]
+
+        answers = race(CALLS, submit_and_list)
+        assert answers == [(201, 200)] * CALLS, answers
+        _, listed = _call("GET", f"{base}/api/v1/requests/?page_size=50", tokens[0])
+        assert len(listed["results"]) == CALLS
 
 
 @pytest.mark.postgres
