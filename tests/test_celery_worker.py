@@ -4,34 +4,21 @@ The worker runs as a separate process against this test run's PostgreSQL databas
 the file e-mail backend, so the test sees the e-mail it wrote.
 """
 
-import os
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from illdesk.celery import app as celery_app
 from requests_app.models import Notification
 from requests_app.tasks import drain_outbox
+from tests.services import app_env, celery_worker, running, sent_mail, wait_for
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.redis,
     pytest.mark.django_db(transaction=True),
 ]
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -41,66 +28,18 @@ def mailbox(tmp_path):
 
 @pytest.fixture
 def worker(mailbox, settings):
-    """A Celery worker process on this test database; stopped after the test."""
+    """A Celery worker process on this test database and broker; stopped after the test."""
     celery_app.control.purge()  # tasks left by earlier runs name rows of other databases
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"ILLDESK_REQUIRE_SERVICES", "DATABASE_URL", "EMAIL_BACKEND"}
-    }
-    env |= {
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mailbox),
-        "ILLDESK_TEAM_EMAIL": "team@illdesk.example.org",
-    }
     log = mailbox.parent / "worker.log"
-    with log.open("w") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "illdesk",
-                "worker",
-                "--pool=solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    yield log
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-def wait_for(condition, log: Path, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    pytest.fail(f"Timed out. Worker log:\n{log.read_text()[-4000:]}")
-
-
-def sent_mail(mailbox: Path) -> str:
-    return "".join(p.read_text() for p in mailbox.glob("*.log")) if mailbox.exists() else ""
+    with running(celery_worker(app_env(redis_url=settings.REDIS_URL, mailbox=mailbox), log)):
+        yield log
 
 
 def test_a_submission_is_mailed_to_the_team_by_the_worker(worker, mailbox, submit):
     req = submit(title="The Worker's Dilemma")
 
     notification = Notification.objects.get(request=req, kind="submitted")
-    wait_for(lambda: Notification.objects.get(pk=notification.pk).sent_at is not None, worker)
+    wait_for(lambda: Notification.objects.get(pk=notification.pk).sent_at is not None, log=worker)
     mail = sent_mail(mailbox)
     assert f"Subject: New request #{req.pk}: The Worker's Dilemma" in mail
     assert "To: team@illdesk.example.org" in mail
@@ -120,7 +59,7 @@ def test_the_drain_sends_what_the_broker_never_got(worker, mailbox, request_in):
 
     drain_outbox.delay()
 
-    wait_for(lambda: Notification.objects.get(pk=stranded.pk).sent_at is not None, worker)
+    wait_for(lambda: Notification.objects.get(pk=stranded.pk).sent_at is not None, log=worker)
     assert f"Subject: New message on request #{req.pk}" in sent_mail(mailbox)
     assert "To: ill@abbot.example.org" in sent_mail(mailbox)
 
@@ -136,6 +75,6 @@ def test_a_job_runs_on_the_worker_and_its_digest_is_mailed(worker, mailbox, requ
     def digest_sent():
         return Notification.objects.filter(kind="not_arrived", sent_at__isnull=False).count() == 2
 
-    wait_for(digest_sent, worker)
+    wait_for(digest_sent, log=worker)
     assert f"#{req.pk} The Wampanoag Way" in sent_mail(mailbox)
     assert "Subject: Not arrived 14 days after shipping: 1 loan(s)" in sent_mail(mailbox)
