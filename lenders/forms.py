@@ -3,7 +3,7 @@ the rules and writes, and the views put its errors back on these fields."""
 
 from django import forms
 
-from illdesk.forms import ANY_YES_NO, DATE, YES_NO, WorkflowForm
+from illdesk.forms import ANY_YES_NO, DATE, YES_NO, WorkflowForm, near_today
 
 from .models import AvailabilityReport, Lender
 
@@ -51,12 +51,14 @@ class AvailabilityReportForm(WorkflowForm):
         label="Closed from (optional)",
         required=False,
         widget=DATE,
+        validators=[near_today],
         help_text="The first day the lender is closed.",
     )
     closed_until = forms.DateField(
         label="Closed until (optional)",
         required=False,
         widget=DATE,
+        validators=[near_today],
         help_text="The last day closed; leave empty when the lender has not said.",
     )
     source = forms.CharField(
@@ -66,5 +68,8 @@ class AvailabilityReportForm(WorkflowForm):
         help_text="Where this came from: an e-mail, the OCLC policies directory, a phone call…",
     )
     note = forms.CharField(
-        label="Note (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label="Note (optional)",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )

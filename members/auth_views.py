@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -49,8 +50,11 @@ class LoginForm(AuthenticationForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["username"].widget.attrs["maxlength"] = 150
-        self.fields["password"].widget.attrs["maxlength"] = 4096
+        # Django sets these as attributes only; a longer name is refused on its field here,
+        # before django-axes tries to record it in its 255-character column.
+        for name, limit in (("username", 150), ("password", 4096)):
+            self.fields[name].widget.attrs["maxlength"] = limit
+            self.fields[name].validators.append(MaxLengthValidator(limit))
         self.otp_device = None
 
     def clean(self):

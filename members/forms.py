@@ -51,15 +51,18 @@ class LibraryProfileForm(forms.ModelForm):
         required=False,
         help_text="Kept in the profile's history with your name and the time.",
     )
+    # The model's text columns have no length; the form gives them one.
+    address = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    notes = forms.CharField(
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
     class Meta:
         model = MemberLibrary
         fields = MemberLibrary.PROFILE_FIELDS
-        widgets = {
-            "address": forms.Textarea(attrs={"rows": 3}),
-            "notes": forms.Textarea(attrs={"rows": 4}),
-            "max_cost": forms.NumberInput(attrs={"step": "0.01", "min": "0"}),
-        }
+        widgets = {"max_cost": forms.NumberInput(attrs={"step": "0.01", "min": "0"})}
 
     def clean_ill_code(self) -> str:
         code = self.cleaned_data["ill_code"].strip()

@@ -4,7 +4,7 @@ workflow and services, whose ``ValidationError``s the views put back on these fi
 from django import forms
 from django.core.exceptions import ValidationError
 
-from illdesk.forms import DATE, WorkflowForm
+from illdesk.forms import DATE, WorkflowForm, near_today
 from lenders.models import Lender
 from members.models import User
 from members.services import check_patron
@@ -98,8 +98,11 @@ class NewRequestForm(WorkflowForm):
         return self.cleaned_data["format"]
 
     def clean_needed_by(self):
-        workflow.check_needed_by(self.cleaned_data["needed_by"])
-        return self.cleaned_data["needed_by"]
+        needed_by = self.cleaned_data["needed_by"]
+        workflow.check_needed_by(needed_by)  # first: a date long past is in the past
+        if needed_by is not None:
+            near_today(needed_by)
+        return needed_by
 
     def clean_max_cost(self):
         value = self.cleaned_data["max_cost"]
@@ -125,12 +128,18 @@ class NewRequestForm(WorkflowForm):
 
 class ReceiveForm(WorkflowForm):
     received_on = forms.DateField(
-        label="Received on", required=False, widget=DATE, help_text="Leave empty for today."
+        label="Received on",
+        required=False,
+        widget=DATE,
+        validators=[near_today],
+        help_text="Leave empty for today.",
     )
 
 
 class RenewalForm(WorkflowForm):
-    due_date = forms.DateField(label="Due date you would like", widget=DATE)
+    due_date = forms.DateField(
+        label="Due date you would like", widget=DATE, validators=[near_today]
+    )
 
 
 class ReturnForm(WorkflowForm):
@@ -162,11 +171,17 @@ class MessageForm(WorkflowForm):
 
 
 class UnrequestedItemForm(forms.ModelForm):
+    note = forms.CharField(
+        label="Anything else",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
     class Meta:
         model = UnrequestedItemReport
         fields = ["title", "slip_number", "sent_by", "note"]
-        widgets = {"note": forms.Textarea(attrs={"rows": 3})}
-        labels = {"title": "What arrived (title, author)", "note": "Anything else"}
+        labels = {"title": "What arrived (title, author)"}
 
 
 # --- The team's forms on a request's page -------------------------------------------------
@@ -180,6 +195,17 @@ class ReasonForm(WorkflowForm):
     reason = forms.CharField(label="Reason", max_length=300)
 
 
+class LenderPickerForm(forms.Form):
+    """The request page's search of the lender directory, ``?lender_q=``."""
+
+    lender_q = forms.CharField(
+        label="Lender name or OCLC symbol",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+
 class SendToLenderForm(WorkflowForm):
     lender = forms.ModelChoiceField(
         queryset=Lender.objects.filter(is_active=True), widget=forms.HiddenInput
@@ -190,8 +216,8 @@ class SendToLenderForm(WorkflowForm):
 
 
 class ShipForm(WorkflowForm):
-    shipped_on = forms.DateField(label="Shipped on", widget=DATE)
-    due_date = forms.DateField(label="Due date", widget=DATE)
+    shipped_on = forms.DateField(label="Shipped on", widget=DATE, validators=[near_today])
+    due_date = forms.DateField(label="Due date", widget=DATE, validators=[near_today])
     method = forms.ChoiceField(
         label="Shipped by", choices=ShippingMethod.choices, widget=forms.RadioSelect
     )
@@ -206,7 +232,11 @@ class AnswerRenewalForm(WorkflowForm):
         widget=forms.RadioSelect,
     )
     due_date = forms.DateField(
-        label="New due date", widget=DATE, required=False, help_text="When approved."
+        label="New due date",
+        widget=DATE,
+        validators=[near_today],
+        required=False,
+        help_text="When approved.",
     )
     note = forms.CharField(label="Note (optional)", max_length=1000, required=False)
 

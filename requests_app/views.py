@@ -21,7 +21,7 @@ from members.access import library_staff_only, team_only
 
 from . import selectors, services, workflow
 from .filters import QueueFilter, RequestFilter
-from .forms import BulkForm, NewRequestForm, UnrequestedItemForm
+from .forms import BulkForm, LenderPickerForm, NewRequestForm, UnrequestedItemForm
 from .models import BorrowingRequest, Status, UnrequestedItemReport
 from .openurl import initial_from_openurl
 from .page_actions import BY_SLUG, offered_actions
@@ -165,21 +165,24 @@ def _render_detail(
         "attempts": req.attempts.select_related("lender") if request.user.is_team else None,
         "show_patron_name": request.user.is_library_staff,
     }
+    refused = bound is not None
     if any(a.slug == "send-to-lender" for a, _ in actions):
         context |= _lender_search(request, req)
-    return render(
-        request, "requests_app/detail.html", context, status=200 if bound is None else 400
-    )
+        refused = refused or bool(context["lender_search"].errors)
+    return render(request, "requests_app/detail.html", context, status=400 if refused else 200)
 
 
 def _lender_search(request: HttpRequest, req: BorrowingRequest) -> dict:
-    """Lenders matching ``?lender_q=`` with their newest availability and any warnings."""
-    text = request.GET.get("lender_q", "").strip()[:100]
+    """Lenders matching ``?lender_q=`` with their newest availability and any warnings; a
+    search that cannot be one (too long, a NUL character) comes back with its error."""
+    search = LenderPickerForm(request.GET)
+    text = search.cleaned_data["lender_q"] if search.is_valid() else ""
     if not text:
-        return {"lender_q": ""}
+        return {"lender_search": search, "lender_q": ""}
     found = search_lenders(lenders_with_availability().filter(is_active=True), text=text)[:10]
     today = timezone.localdate()
     return {
+        "lender_search": search,
         "lender_q": text,
         "lender_results": [
             (lender, availability_warnings(lender, on_date=today, max_cost=req.max_cost))
