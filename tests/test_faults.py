@@ -221,23 +221,29 @@ def _assert_saved(first_id: int) -> None:
 # --- 2. PostgreSQL restarted --------------------------------------------------------------
 
 #: Backends of this test database other than the test's own: the app's connections.
+#: The app under test names its connections, so that connections left by other tests (or
+#: other processes) on this database are neither counted nor terminated.
+APP_NAME = "illdesk-restart-test"
 OTHER_BACKENDS = """
     SELECT pid FROM pg_stat_activity
     WHERE datname = current_database() AND pid <> pg_backend_pid()
-      AND backend_type = 'client backend'
+      AND backend_type = 'client backend' AND application_name = %s
 """
 
 
 def _app_backends() -> set[int]:
     with connection.cursor() as cursor:
-        cursor.execute(OTHER_BACKENDS)
+        cursor.execute(OTHER_BACKENDS, [APP_NAME])
         return {pid for (pid,) in cursor.fetchall()}
 
 
 def _terminate_app_backends() -> None:
     """What a PostgreSQL restart does to the app: every connection it holds is closed."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_terminate_backend(pid) FROM ({OTHER_BACKENDS}) AS app")  # noqa: S608
+        cursor.execute(
+            f"SELECT pg_terminate_backend(pid) FROM ({OTHER_BACKENDS}) AS app",  # noqa: S608
+            [APP_NAME],
+        )
     wait_for(lambda: not _app_backends(), seconds=10, what="the app's connections to close")
 
 
@@ -260,6 +266,7 @@ def test_after_a_postgresql_restart_the_next_request_works(
     settings module of the test's own): the first request after the restart answers 500,
     which shows the fault reaches the app and that the test would fail without them."""
     env = app_env(redis_url="", DB_CONN_MAX_AGE="600", LOG_LEVEL="ERROR")
+    env["DATABASE_URL"] += f"?application_name={APP_NAME}"
     if not health_checks:
         (tmp_path / "no_health_checks.py").write_text(
             "from illdesk.settings import *  # noqa: F403\n"
