@@ -10,7 +10,7 @@ from django.db.models import BooleanField, Case, Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from lenders.selectors import newest_report
-from members.models import User
+from members.models import MemberLibrary, User
 from members.selectors import scoped_to_library
 
 from .identifiers import normalize_isbn, normalize_oclc_number
@@ -117,7 +117,12 @@ def search(
         return requests
     matches = Q(title__icontains=text) | Q(author__icontains=text)
     if team:
-        matches |= Q(lender_request_number=text) | Q(library__ill_code__iexact=text)
+        # The library by its id, not through a join, so every branch of the OR has an
+        # index of its own (the title and author ones are trigram indexes, migration 0004).
+        library_ids = MemberLibrary.objects.filter(ill_code__iexact=text).values_list(
+            "pk", flat=True
+        )
+        matches |= Q(lender_request_number=text) | Q(library_id__in=list(library_ids))
     for field, normalize in (("isbn", normalize_isbn), ("oclc_number", normalize_oclc_number)):
         try:
             matches |= Q(**{field: normalize(text)})
