@@ -750,6 +750,11 @@ def median_of_runs(runs: list[dict]) -> dict:
     return figures | {
         "others_cpu_share_max": max(run["cpu"]["others_share"] for run in runs),
         "stolen_cpu_share_max": max(run["cpu"]["stolen_share"] for run in runs),
+        "disturbed_runs": sum(
+            1
+            for run in runs
+            if run["cpu"]["others_share"] + run["cpu"]["stolen_share"] > NOISY_SHARE
+        ),
         "errors": errors,
         "requests": sum(run["requests"] for run in runs),
         "runs": runs,
@@ -807,15 +812,17 @@ def markdown(results: dict, ratios: list[dict], user_counts: list[int], memory: 
             f"| {ratio['users']} | {ratio['p50_ratio']:.2f}x | {ratio['p95_ratio']:.2f}x |"
         )
     noisy = [
-        f"{page['label']} at {users} users ({taken:.0%})"
+        f"{page['label']}, {users} user{'' if users == '1' else 's'}: {load['disturbed_runs']} "
+        f"of {len(load['runs'])} (up to "
+        f"{load['others_cpu_share_max'] + load['stolen_cpu_share_max']:.0%})"
         for page in results.values()
         for users, load in page["load"].items()
-        if (taken := load["others_cpu_share_max"] + load["stolen_cpu_share_max"]) > NOISY_SHARE
+        if load["disturbed_runs"]
     ]
     lines += [
         "",
-        "Other processes (or the hypervisor) took more than "
-        f"{NOISY_SHARE:.0%} of the CPU in a run of: {', '.join(noisy)}."
+        f"Runs in which other processes (or the hypervisor) took more than {NOISY_SHARE:.0%} "
+        f"of the CPU: {'; '.join(noisy)}."
         if noisy
         else f"No other process took more than {NOISY_SHARE:.0%} of the CPU in any run.",
         "",
