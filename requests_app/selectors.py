@@ -6,6 +6,7 @@ in one place.
 
 import datetime as dt
 
+from django.db import connections
 from django.db.models import BooleanField, Case, Count, F, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
@@ -14,13 +15,13 @@ from members.models import MemberLibrary, User
 from members.selectors import scoped_to_library
 
 from .identifiers import normalize_isbn, normalize_oclc_number
-from .models import FINAL_STATUSES, BorrowingRequest, Charge, RenewalRequest, Status
+from .models import OPEN_STATUSES as OPEN_STATUSES  # the queue's default view; lists use it
+from .models import BorrowingRequest, Charge, RenewalRequest, Status
 
-#: Statuses the team still has work in: the queue's default view.
-OPEN_STATUSES = tuple(status for status in Status.values if status not in FINAL_STATUSES)
-
-#: Above this, a tab says "10,000+" instead of counting on through a million ended requests.
-COUNT_CAP = 10_000
+#: Above this, a tab says "1,000+" instead of counting on through a million ended requests.
+#: PostgreSQL counts about four million index entries a second: a cap of 10,000 cost the
+#: queue 20 ms a view at a million requests, 1,000 costs 3 ms.
+COUNT_CAP = 1_000
 
 #: Loans that are out with the library: what "due soon" and "overdue" look at.
 WITH_LIBRARY = (Status.RECEIVED, Status.RENEWAL_REQUESTED)
@@ -65,8 +66,11 @@ def with_return_availability(
 ) -> QuerySet[BorrowingRequest]:
     """Each request with ``return_on_hold``: the item is with the library and its lender's
     newest report says it is not accepting returns, so the page warns before it goes back."""
-    return requests.annotate(
+    # ``alias``, not ``annotate``: the subquery runs once a row, inside the CASE, instead of
+    # once more for a column of its own.
+    return requests.alias(
         lender_accepting_returns=newest_report("accepting_returns", "lender"),
+    ).annotate(
         return_on_hold=Case(
             When(status__in=WITH_LIBRARY, lender_accepting_returns=False, then=True),
             default=False,
@@ -134,7 +138,8 @@ def search(
 def status_counts(requests: QuerySet[BorrowingRequest]) -> dict[str, int]:
     """How many of ``requests`` are in each status (every status present, zeros included)."""
     counts = dict.fromkeys(Status.values, 0)
-    rows = requests.order_by().values_list("status").annotate(n=Count("id"))
+    # COUNT(*), not COUNT(id): the status index alone answers it (an index-only scan).
+    rows = requests.order_by().values_list("status").annotate(n=Count("*"))
     counts.update({status: n for status, n in rows})
     return counts
 
@@ -142,17 +147,24 @@ def status_counts(requests: QuerySet[BorrowingRequest]) -> dict[str, int]:
 def capped_status_counts(
     requests: QuerySet[BorrowingRequest], cap: int | None = None
 ) -> dict[str, int | None]:
-    """Counts by status for the queue's tabs, without counting every ended request.
+    """Counts by status for the queue's tabs, without counting every request.
 
-    Open statuses are counted exactly (one grouped query: the work in progress is small).
-    Each ended status is counted up to ``cap`` and reported as None beyond it ("10,000+").
+    Each status is counted up to ``cap`` (through the status index, stopping at the
+    ``cap + 1``-th row) and reported as None beyond it ("1,000+"): the cost stays fixed
+    however many requests pile up in a status, ended or, in a backlog, open. The counts
+    go to the database as one statement of one capped subquery a status.
     """
     cap = COUNT_CAP if cap is None else cap
-    counts: dict[str, int | None] = status_counts(requests.filter(status__in=OPEN_STATUSES))
-    for status in FINAL_STATUSES:
-        n = requests.filter(status=status).order_by()[: cap + 1].count()
-        counts[status] = n if n <= cap else None
-    return counts
+    subqueries, params = [], []
+    for status in Status.values:
+        capped = requests.filter(status=status).order_by().values("pk")[: cap + 1]
+        sql, subquery_params = capped.query.sql_with_params()
+        subqueries.append(f"(SELECT COUNT(*) FROM ({sql}) capped)")  # noqa: S608 - ORM SQL
+        params.extend(subquery_params)
+    with connections[requests.db].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(subqueries)}", params)  # noqa: S608 - ORM SQL
+        row = cursor.fetchone()
+    return {status: n if n <= cap else None for status, n in zip(Status.values, row, strict=True)}
 
 
 def due_soon(

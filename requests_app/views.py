@@ -71,16 +71,18 @@ def request_list(request: HttpRequest) -> HttpResponse:
         return render(request, "requests_app/list.html", {"filters": filters}, status=400)
     without_status = request.GET.copy()
     without_status.pop("status", None)
-    counts = selectors.status_counts(RequestFilter(without_status, queryset=visible).qs)
+    # Counted and paged as the queue is: a library's years of requests cost no more.
+    counts = selectors.capped_status_counts(RequestFilter(without_status, queryset=visible).qs)
     return render(
         request,
         "requests_app/list.html",
         {
             "filters": filters,
-            "page": paginate(request, filters.qs),
+            "page": page_of(request, filters.qs),
             "counts": counts,
-            "total": sum(counts.values()),
+            "total": None if None in counts.values() else sum(counts.values()),
             "statuses": Status.choices,
+            "cap": selectors.COUNT_CAP,
         },
     )
 
@@ -238,10 +240,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     counts = selectors.capped_status_counts(
         QueueFilter(every_status, queryset=rows, user=request.user).qs
     )
+    open_counts = [counts[status] for status in selectors.OPEN_STATUSES]
     context |= {
         "page": page_of(request, selectors.with_return_availability(filters.qs)),
         "counts": counts,
-        "open_count": sum(counts[status] for status in selectors.OPEN_STATUSES),
+        # At least the cap when one open status reached it ("1,000+").
+        "open_count": None if None in open_counts else sum(open_counts),
         "bulk_form": BulkForm(),
         "today": timezone.localdate(),
     }

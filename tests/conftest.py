@@ -129,10 +129,17 @@ def _fast_password_hashing(settings):
 def _private_cache(settings):
     """A fresh in-process cache per test: throttle counts must not leak between tests, and
     clearing the shared Redis would also empty the Celery broker's queue."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    from django.core.cache import cache
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "fragments": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "fragments",
+        },
+    }
+    from django.core.cache import caches
 
-    cache.clear()
+    caches["default"].clear()
+    caches["fragments"].clear()
 
 
 # --- People and places ------------------------------------------------------------------

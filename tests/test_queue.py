@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from lenders.models import AvailabilityReport, Lender
 from requests_app import selectors, services, workflow
-from requests_app.models import BorrowingRequest, StatusEvent
+from requests_app.models import BorrowingRequest, Status, StatusEvent
 
 
 @pytest.fixture
@@ -90,6 +90,34 @@ def test_filters_by_flag_date_and_age(as_rita, request_in, alice, rita):
     assert ids(as_rita, "sort=oldest")[0] == urgent.pk
 
 
+def test_a_row_shows_the_request_and_escapes_what_people_typed(as_rita, submit, rita, lender):
+    req = submit(title="<script>alert(1)</script> & more", author='Ann "A" <b>', isbn="")
+    workflow.start_sourcing(req.pk, actor=rita)
+    html = as_rita.get("/queue/").content.decode()
+    row = html[html.index(f'id="select-{req.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in row
+    assert "/ Ann &quot;A&quot; &lt;b&gt;" in row
+    assert "<script>" not in html and "<b>" not in row
+    assert f'<a href="/requests/{req.pk}/">{req.pk}</a>' in row
+    assert '<span class="status status-sourcing">Sourcing</span>' in row
+    assert f"{req.library.ill_code}</abbr>" in row
+
+
+def test_the_filter_fields_keep_each_addresses_values(as_rita, request_in):
+    request_in("submitted")
+    first = as_rita.get("/queue/?q=wampanoag").content.decode()
+    again = as_rita.get("/queue/?q=wampanoag").content.decode()
+    other = as_rita.get("/queue/?q=bears").content.decode()
+    assert 'name="q" value="wampanoag"' in first and 'name="q" value="wampanoag"' in again
+    assert 'name="q" value="bears"' in other and "wampanoag" not in other
+    # A bad filter is never served from, or put into, the cache: its fields show its errors.
+    bad = as_rita.get("/queue/?q=wampanoag&older_than=x")
+    assert bad.status_code == 400
+    assert 'aria-invalid="true"' in bad.content.decode()
+    assert 'aria-invalid="true"' not in as_rita.get("/queue/?q=wampanoag").content.decode()
+
+
 def test_a_bad_filter_is_explained(as_rita):
     response = as_rita.get("/queue/?older_than=soon&needed_before=tomorrow")
     assert response.status_code == 400
@@ -97,13 +125,31 @@ def test_a_bad_filter_is_explained(as_rita):
     assert "Needed by, on or before: Enter a valid date." in response.content.decode()
 
 
-def test_tabs_count_open_work_exactly_and_stop_counting_ended_work(request_in):
+def test_tabs_count_each_status_up_to_the_cap(request_in):
     for status in ["submitted", "submitted", "completed", "completed", "completed"]:
         request_in(status)
+    for _ in range(3):
+        request_in("shipped")
     counts = selectors.capped_status_counts(BorrowingRequest.objects.all(), cap=2)
     assert counts["submitted"] == 2
     assert counts["completed"] is None  # more than the cap: shown as "2+"
+    assert counts["shipped"] is None  # an open status too: a backlog costs no more
     assert counts["lost"] == 0
+
+
+def test_the_open_tab_says_at_least_the_cap_when_an_open_status_reached_it(
+    as_rita, request_in, monkeypatch
+):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    for status in ["submitted", "shipped", "shipped", "shipped"]:
+        request_in(status)
+    response = as_rita.get("/queue/")
+    assert response.context["open_count"] is None
+    assert 'Open <span class="count">2+</span>' in response.content.decode()
+    monkeypatch.setattr(selectors, "COUNT_CAP", 10)
+    response = as_rita.get("/queue/")
+    assert response.context["open_count"] == 4
+    assert 'Open <span class="count">4</span>' in response.content.decode()
 
 
 def test_paging_needs_no_count_of_the_whole_table(as_rita, request_in):
@@ -117,11 +163,12 @@ def test_paging_needs_no_count_of_the_whole_table(as_rita, request_in):
     with CaptureQueriesContext(connection) as queries:
         as_rita.get("/queue/?page_size=2&page=2")
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
-    # The tabs only: one grouped count of the open statuses, and four counts of ended
-    # statuses each stopped by a LIMIT. Nothing counts the page's rows.
-    grouped = [sql for sql in counts if "GROUP BY" in sql.upper()]
-    capped = [sql for sql in counts if "LIMIT" in sql.upper()]
-    assert len(grouped) == 1 and len(capped) == 4 and len(counts) == 5, counts
+    # The tabs only: one statement, of one count a status, each stopped by a LIMIT.
+    # Nothing counts the page's rows.
+    assert len(counts) == 1, counts
+    assert (
+        counts[0].upper().count("COUNT(") == counts[0].upper().count("LIMIT") == len(Status.values)
+    ), counts
 
 
 def test_odd_page_numbers_and_sizes_are_tamed(as_rita, request_in):
@@ -131,17 +178,18 @@ def test_odd_page_numbers_and_sizes_are_tamed(as_rita, request_in):
         assert as_rita.get(f"/queue/?{query}").status_code == 200, query
 
 
-@pytest.mark.parametrize("page_size", [1, 20])
-def test_the_queue_costs_the_same_queries_at_any_page_size(as_rita, request_in, page_size):
+@pytest.mark.parametrize("page_size, page", [(1, 1), (20, 1), (2, 5)])
+def test_the_queue_costs_the_same_queries_at_any_page_size(as_rita, request_in, page_size, page):
     for status in ["submitted", "sent_to_lender", "shipped", "received"] * 3:
         request_in(status)
     with CaptureQueriesContext(connection) as queries:
-        response = as_rita.get(f"/queue/?page_size={page_size}&status=all")
+        response = as_rita.get(f"/queue/?page_size={page_size}&page={page}&status=all")
     assert response.status_code == 200
-    # session, user, open counts (grouped), 4 capped counts of ended statuses, the page
+    assert len(response.context["page"]) == min(page_size, 12 - (page - 1) * page_size)
+    # session, user, the tabs' capped counts (one statement), the page's ids, its rows
     # (joined with library, lender and assignee), the assignee choices for the bulk form,
     # then savepoint, session refresh, release.
-    assert len(queries) == 12, "\n".join(q["sql"] for q in queries)
+    assert len(queries) == 9, "\n".join(q["sql"] for q in queries)
 
 
 # --- Bulk actions ------------------------------------------------------------------------
