@@ -1,7 +1,8 @@
 """The scheduled jobs: flag loans that have not arrived or are overdue, remind libraries of
 due dates, and let patron data age out.
 
-Each job works set-wise, in a handful of SQL statements whatever the number of requests:
+Each job works set-wise, in a handful of SQL statements whatever the number of requests
+(at a million requests, docs/performance.md):
 one ``UPDATE`` marks the rows with this run's timestamp (its ``WHERE`` only matches rows not
 marked yet, so two workers running at once, or one run twice, mark each row once), one
 ``INSERT … SELECT`` writes their timeline events, and one notification per library (plus
@@ -50,11 +51,20 @@ TIMELINE_ACTIONS = {
     "flag_overdue": "Flagged overdue",
 }
 
+#: The one status the not-arrived job marks.
+IN_TRANSIT = (Status.SHIPPED,)
+
 STAMP_FIELDS = ("not_arrived_flagged_at", "overdue_flagged_at", "due_reminded_at")
 
 
-def _write_events(stamp_field: str, stamp: dt.datetime, action: str, note: str) -> None:
-    """One timeline event per request this run marked, in one statement."""
+def _write_events(
+    stamp_field: str, stamp: dt.datetime, statuses: tuple[str, ...], action: str, note: str
+) -> None:
+    """One timeline event per request this run marked, in one statement.
+
+    The stamps are in no index (see the model), so the rows are found through their
+    statuses, which are: the run only marks rows in ``statuses``, and holds them locked.
+    """
     # Table and column names are ours (checked here); every value is a parameter.
     if stamp_field not in STAMP_FIELDS:
         raise ValueError(f"Not a job's stamp: {stamp_field}")
@@ -63,18 +73,23 @@ def _write_events(stamp_field: str, stamp: dt.datetime, action: str, note: str) 
     insert = (
         f"INSERT INTO {events} (request_id, action, from_status, to_status, actor_id, at, note)"
     )
-    select = f"SELECT id, %s, status, status, NULL, %s, %s FROM {requests} WHERE {stamp_field} = %s"  # noqa: S608
-    sql = f"{insert} {select}"
+    in_statuses = ", ".join(["%s"] * len(statuses))
+    select = (
+        f"SELECT id, %s, status, status, NULL, %s, %s FROM {requests}"  # noqa: S608
+        f" WHERE status IN ({in_statuses}) AND {stamp_field} = %s"
+    )
     # Raw SQL gets the timestamp in the form the ORM stored it (SQLite keeps it as text).
     at = connection.ops.adapt_datetimefield_value(stamp)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [action, at, note, at])
+        cursor.execute(f"{insert} {select}", [action, at, note, *statuses, at])
 
 
-def _digests(stamp_field: str, stamp: dt.datetime, kind: str, *, team: bool) -> list[Notification]:
+def _digests(
+    stamp_field: str, stamp: dt.datetime, statuses: tuple[str, ...], kind: str, *, team: bool
+) -> list[Notification]:
     """One digest per library that has rows in this run (and one for the team)."""
     library_ids = (
-        BorrowingRequest.objects.filter(**{stamp_field: stamp})
+        BorrowingRequest.objects.filter(status__in=statuses, **{stamp_field: stamp})
         .order_by()
         .values_list("library_id", flat=True)
         .distinct()
@@ -106,10 +121,12 @@ def flag_not_arrived() -> JobResult:
         notifications = []
         if count:
             _write_events(
-                "not_arrived_flagged_at", stamp, "flag_not_arrived",
+                "not_arrived_flagged_at", stamp, IN_TRANSIT, "flag_not_arrived",
                 f"Not arrived {settings.ILLDESK_NOT_ARRIVED_DAYS} days after shipping.",
             )  # fmt: skip
-            notifications = _digests("not_arrived_flagged_at", stamp, "not_arrived", team=True)
+            notifications = _digests(
+                "not_arrived_flagged_at", stamp, IN_TRANSIT, "not_arrived", team=True
+            )
     logger.info("Flagged %d loans not arrived.", count)
     return JobResult("not arrived", count, len(notifications))
 
@@ -125,8 +142,12 @@ def flag_overdue() -> JobResult:
         ).update(overdue_flagged_at=stamp)
         notifications = []
         if count:
-            _write_events("overdue_flagged_at", stamp, "flag_overdue", "Past its due date.")
-            notifications = _digests("overdue_flagged_at", stamp, "overdue", team=False)
+            _write_events(
+                "overdue_flagged_at", stamp, WITH_LIBRARY, "flag_overdue", "Past its due date."
+            )
+            notifications = _digests(
+                "overdue_flagged_at", stamp, WITH_LIBRARY, "overdue", team=False
+            )
     logger.info("Flagged %d loans overdue.", count)
     return JobResult("overdue", count, len(notifications))
 
@@ -148,7 +169,9 @@ def remind_due_soon() -> JobResult:
             .filter(Q(due_reminded_for__isnull=True) | ~Q(due_reminded_for=F("due_date")))
             .update(due_reminded_for=F("due_date"), due_reminded_at=stamp)
         )
-        notifications = _digests("due_reminded_at", stamp, "due_soon", team=False) if count else []
+        notifications = []
+        if count:
+            notifications = _digests("due_reminded_at", stamp, WITH_LIBRARY, "due_soon", team=False)
     logger.info("Reminded libraries of %d loans due soon.", count)
     return JobResult("due soon", count, len(notifications))
 

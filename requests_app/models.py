@@ -185,32 +185,19 @@ class BorrowingRequest(models.Model):
             models.Index(fields=["oclc_number"], name="request_oclc_number"),
             models.Index(fields=["lender_request_number"], name="request_ill_number"),
             models.Index(fields=["due_date"], name="request_due_date"),
+            # The jobs' stamps (``*_flagged_at``, ``due_reminded_*``) are in no index key or
+            # condition: a job's UPDATE then leaves every index alone (a HOT update, in the
+            # free space the table's fillfactor keeps on each page), where a stamp in an index
+            # made it rewrite all of them, row by row (docs/performance.md).
             models.Index(
                 fields=["shipped_on"],
-                condition=Q(status="shipped", not_arrived_flagged_at__isnull=True),
-                name="request_awaiting_arrival",
-            ),
-            models.Index(
-                fields=["not_arrived_flagged_at"],
-                condition=Q(not_arrived_flagged_at__isnull=False),
-                name="request_not_arrived",
-            ),
-            models.Index(
-                fields=["overdue_flagged_at"],
-                condition=Q(overdue_flagged_at__isnull=False),
-                name="request_overdue",
+                condition=Q(status="shipped"),
+                name="request_in_transit",
             ),
             models.Index(
                 fields=["due_date"],
-                condition=Q(
-                    status__in=["received", "renewal_requested"], overdue_flagged_at__isnull=True
-                ),
-                name="request_awaiting_overdue",
-            ),
-            models.Index(
-                fields=["due_reminded_at"],
-                condition=Q(due_reminded_at__isnull=False),
-                name="request_due_reminded",
+                condition=Q(status__in=["received", "renewal_requested"]),
+                name="request_with_library_due",
             ),
             models.Index(
                 fields=["ended_at"],
@@ -450,7 +437,10 @@ class StatusEvent(models.Model):
     actions that do not change the status (a charge, a flag) have from == to.
     """
 
-    request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: ``event_request_at`` leads with the request.
+    request = models.ForeignKey(
+        BorrowingRequest, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     action = models.CharField(max_length=40)
     from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=Status.choices)
