@@ -1624,11 +1624,26 @@ def drop_keys_and_indexes(cursor, tables: tuple[str, ...]) -> list[str]:
         {"tables": list(tables)},
     )
     indexes = cursor.fetchall()
+    # Finer statistics set on an index's columns (a migration's) are lost with the index.
+    cursor.execute(
+        """
+        SELECT i.indexrelid::regclass::text, a.attnum, a.attstattarget
+        FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indexrelid
+        WHERE i.indrelid = ANY(%(tables)s::regclass[]) AND a.attstattarget > 0
+        ORDER BY 1, 2
+        """,
+        {"tables": list(tables)},
+    )
+    statistics = cursor.fetchall()
     for table, name, _, _ in constraints:  # foreign keys first
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         cursor.execute(f"DROP INDEX {name}")
     rebuild = [definition for _, definition in indexes]
+    rebuild += [
+        f"ALTER INDEX {name} ALTER COLUMN {column} SET STATISTICS {target}"
+        for name, column, target in statistics
+    ]
     keys = [(t, n, d) for t, n, d, kind in constraints if kind != "f"]
     foreign = [(t, n, d) for t, n, d, kind in constraints if kind == "f"]
     rebuild += [f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, d in keys + foreign]

@@ -51,45 +51,47 @@ TIMELINE_ACTIONS = {
     "flag_overdue": "Flagged overdue",
 }
 
-#: The one status the not-arrived job marks.
-IN_TRANSIT = (Status.SHIPPED,)
+#: The loans each job looks at, as their partial indexes (``request_in_transit``,
+#: ``request_with_library_due``) hold them.
+IN_TRANSIT = Q(status=Status.SHIPPED, shipped_on__isnull=False)
+WITH_LIBRARY_DUE = Q(status__in=WITH_LIBRARY, due_date__isnull=False)
 
 STAMP_FIELDS = ("not_arrived_flagged_at", "overdue_flagged_at", "due_reminded_at")
 
 
-def _write_events(
-    stamp_field: str, stamp: dt.datetime, statuses: tuple[str, ...], action: str, note: str
-) -> None:
+def _write_events(scope: Q, stamp_field: str, stamp: dt.datetime, action: str, note: str) -> None:
     """One timeline event per request this run marked, in one statement.
 
-    The stamps are in no index (see the model), so the rows are found through their
-    statuses, which are: the run only marks rows in ``statuses``, and holds them locked.
+    The stamps are in no index (see the model), so the rows are found through ``scope``,
+    the job's own condition, which its partial index serves: the run only marks rows in
+    it, and holds them locked.
     """
-    # Table and column names are ours (checked here); every value is a parameter.
     if stamp_field not in STAMP_FIELDS:
         raise ValueError(f"Not a job's stamp: {stamp_field}")
+    marked = BorrowingRequest.objects.filter(scope, **{stamp_field: stamp})
+    where, where_params = marked.query.get_compiler(connection=connection).compile(
+        marked.query.where
+    )
     events = StatusEvent._meta.db_table
     requests = BorrowingRequest._meta.db_table
+    # Table and column names are ours, the condition the ORM's; every value is a parameter.
     insert = (
         f"INSERT INTO {events} (request_id, action, from_status, to_status, actor_id, at, note)"
     )
-    in_statuses = ", ".join(["%s"] * len(statuses))
-    select = (
-        f"SELECT id, %s, status, status, NULL, %s, %s FROM {requests}"  # noqa: S608
-        f" WHERE status IN ({in_statuses}) AND {stamp_field} = %s"
-    )
-    # Raw SQL gets the timestamp in the form the ORM stored it (SQLite keeps it as text).
+    select = f"SELECT id, %s, status, status, NULL, %s, %s FROM {requests} WHERE {where}"  # noqa: S608
+    sql = f"{insert} {select}"
+    # Raw SQL gets the timestamp in the form the ORM stores it (SQLite keeps it as text).
     at = connection.ops.adapt_datetimefield_value(stamp)
     with connection.cursor() as cursor:
-        cursor.execute(f"{insert} {select}", [action, at, note, *statuses, at])
+        cursor.execute(sql, [action, at, note, *where_params])
 
 
 def _digests(
-    stamp_field: str, stamp: dt.datetime, statuses: tuple[str, ...], kind: str, *, team: bool
+    scope: Q, stamp_field: str, stamp: dt.datetime, kind: str, *, team: bool
 ) -> list[Notification]:
     """One digest per library that has rows in this run (and one for the team)."""
     library_ids = (
-        BorrowingRequest.objects.filter(status__in=statuses, **{stamp_field: stamp})
+        BorrowingRequest.objects.filter(scope, **{stamp_field: stamp})
         .order_by()
         .values_list("library_id", flat=True)
         .distinct()
@@ -116,16 +118,16 @@ def flag_not_arrived() -> JobResult:
     cutoff = timezone.localdate() - dt.timedelta(days=settings.ILLDESK_NOT_ARRIVED_DAYS)
     with transaction.atomic():
         count = BorrowingRequest.objects.filter(
-            status=Status.SHIPPED, not_arrived_flagged_at__isnull=True, shipped_on__lte=cutoff
+            IN_TRANSIT, not_arrived_flagged_at__isnull=True, shipped_on__lte=cutoff
         ).update(not_arrived_flagged_at=stamp)
         notifications = []
         if count:
             _write_events(
-                "not_arrived_flagged_at", stamp, IN_TRANSIT, "flag_not_arrived",
+                IN_TRANSIT, "not_arrived_flagged_at", stamp, "flag_not_arrived",
                 f"Not arrived {settings.ILLDESK_NOT_ARRIVED_DAYS} days after shipping.",
             )  # fmt: skip
             notifications = _digests(
-                "not_arrived_flagged_at", stamp, IN_TRANSIT, "not_arrived", team=True
+                IN_TRANSIT, "not_arrived_flagged_at", stamp, "not_arrived", team=True
             )
     logger.info("Flagged %d loans not arrived.", count)
     return JobResult("not arrived", count, len(notifications))
@@ -136,17 +138,17 @@ def flag_overdue() -> JobResult:
     stamp = _now()
     with transaction.atomic():
         count = BorrowingRequest.objects.filter(
-            status__in=WITH_LIBRARY,
+            WITH_LIBRARY_DUE,
             due_date__lt=timezone.localdate(),
             overdue_flagged_at__isnull=True,
         ).update(overdue_flagged_at=stamp)
         notifications = []
         if count:
             _write_events(
-                "overdue_flagged_at", stamp, WITH_LIBRARY, "flag_overdue", "Past its due date."
+                WITH_LIBRARY_DUE, "overdue_flagged_at", stamp, "flag_overdue", "Past its due date."
             )
             notifications = _digests(
-                "overdue_flagged_at", stamp, WITH_LIBRARY, "overdue", team=False
+                WITH_LIBRARY_DUE, "overdue_flagged_at", stamp, "overdue", team=False
             )
     logger.info("Flagged %d loans overdue.", count)
     return JobResult("overdue", count, len(notifications))
@@ -162,7 +164,7 @@ def remind_due_soon() -> JobResult:
     with transaction.atomic():
         count = (
             BorrowingRequest.objects.filter(
-                status__in=WITH_LIBRARY,
+                WITH_LIBRARY_DUE,
                 due_date__gte=today,
                 due_date__lte=today + dt.timedelta(days=REMINDER_DAYS),
             )
@@ -171,7 +173,9 @@ def remind_due_soon() -> JobResult:
         )
         notifications = []
         if count:
-            notifications = _digests("due_reminded_at", stamp, WITH_LIBRARY, "due_soon", team=False)
+            notifications = _digests(
+                WITH_LIBRARY_DUE, "due_reminded_at", stamp, "due_soon", team=False
+            )
     logger.info("Reminded libraries of %d loans due soon.", count)
     return JobResult("due soon", count, len(notifications))
 

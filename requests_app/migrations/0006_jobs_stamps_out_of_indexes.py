@@ -26,6 +26,27 @@ def reset_fillfactor(apps, schema_editor):
     set_fillfactor(apps, schema_editor, fillfactor=100)
 
 
+#: The trigram indexes of migration 0004, whose statistics are sampled finer.
+TRIGRAM_INDEXES = ("request_title_trgm", "request_author_trgm")
+
+
+def set_trigram_statistics(apps, schema_editor, target=1000):
+    """Sample the titles and authors ten times finer (PostgreSQL only).
+
+    With the default sample the planner took a common word to match twice the rows it
+    does, and for a capped count (``LIMIT 1001``) read the table from the start instead of
+    going through the trigram index: 60 ms instead of 28 at a million requests.
+    """
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for name in TRIGRAM_INDEXES:
+        schema_editor.execute(f"ALTER INDEX {name} ALTER COLUMN 1 SET STATISTICS {int(target)}")
+
+
+def reset_trigram_statistics(apps, schema_editor):
+    set_trigram_statistics(apps, schema_editor, target=-1)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("lenders", "0002_initial"),
@@ -36,6 +57,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(set_fillfactor, reset_fillfactor, elidable=False),
+        migrations.RunPython(set_trigram_statistics, reset_trigram_statistics, elidable=False),
         migrations.RemoveIndex(
             model_name="borrowingrequest",
             name="request_awaiting_arrival",
@@ -69,7 +91,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="borrowingrequest",
             index=models.Index(
-                condition=models.Q(("status", "shipped")),
+                condition=models.Q(("shipped_on__isnull", False), ("status", "shipped")),
                 fields=["shipped_on"],
                 name="request_in_transit",
             ),
@@ -77,7 +99,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="borrowingrequest",
             index=models.Index(
-                condition=models.Q(("status__in", ["received", "renewal_requested"])),
+                condition=models.Q(
+                    ("due_date__isnull", False), ("status__in", ["received", "renewal_requested"])
+                ),
                 fields=["due_date"],
                 name="request_with_library_due",
             ),
