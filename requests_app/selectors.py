@@ -144,6 +144,10 @@ def status_counts(requests: QuerySet[BorrowingRequest]) -> dict[str, int]:
     return counts
 
 
+#: Stands for the status in the capped counts' SQL until each status takes its place.
+_ANY_STATUS = "\x00any status\x00"
+
+
 def capped_status_counts(
     requests: QuerySet[BorrowingRequest], cap: int | None = None
 ) -> dict[str, int | None]:
@@ -155,12 +159,18 @@ def capped_status_counts(
     go to the database as one statement of one capped subquery a status.
     """
     cap = COUNT_CAP if cap is None else cap
-    subqueries, params = [], []
-    for status in Status.values:
-        capped = requests.filter(status=status).order_by().values("pk")[: cap + 1]
-        sql, subquery_params = capped.query.sql_with_params()
-        subqueries.append(f"(SELECT COUNT(*) FROM ({sql}) capped)")  # noqa: S608 - ORM SQL
-        params.extend(subquery_params)
+    # The ORM writes the subquery once, for a stand-in status; each status gets that SQL
+    # with its own value in the stand-in's place (a page's worth of time saved: compiling
+    # the filters eleven times cost more than running the counts).
+    capped = requests.filter(status=_ANY_STATUS).order_by().values("pk")[: cap + 1]
+    sql, template_params = capped.query.sql_with_params()
+    subquery = f"(SELECT COUNT(*) FROM ({sql}) capped)"  # noqa: S608 - ORM SQL
+    params = [
+        status if param == _ANY_STATUS else param
+        for status in Status.values
+        for param in template_params
+    ]
+    subqueries = [subquery] * len(Status.values)
     with connections[requests.db].cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(subqueries)}", params)  # noqa: S608 - ORM SQL
         row = cursor.fetchone()

@@ -69,10 +69,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
     filters = RequestFilter(request.GET, queryset=visible)
     if not filters.is_valid():
         return render(request, "requests_app/list.html", {"filters": filters}, status=400)
-    without_status = request.GET.copy()
-    without_status.pop("status", None)
     # Counted and paged as the queue is: a library's years of requests cost no more.
-    counts = selectors.capped_status_counts(RequestFilter(without_status, queryset=visible).qs)
+    counts = selectors.capped_status_counts(filters.any_status)
     return render(
         request,
         "requests_app/list.html",
@@ -235,11 +233,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     }
     if not filters.is_valid():
         return render(request, "requests_app/queue.html", context, status=400)
-    every_status = request.GET.copy()
-    every_status["status"] = "all"
-    counts = selectors.capped_status_counts(
-        QueueFilter(every_status, queryset=rows, user=request.user).qs
-    )
+    counts = selectors.capped_status_counts(filters.any_status)
     open_counts = [counts[status] for status in selectors.OPEN_STATUSES]
     context |= {
         "page": page_of(request, selectors.with_return_availability(filters.qs)),

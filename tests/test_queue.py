@@ -58,6 +58,22 @@ def test_filters_by_library_region_lender_and_text(as_rita, request_in, bob, lib
     assert ids(as_rita, "q=hill farm") == [theirs.pk]
 
 
+def test_the_list_and_its_tabs_share_one_run_of_the_filters(as_rita, request_in):
+    shipped = request_in("shipped")
+    request_in("sourcing")
+    with CaptureQueriesContext(connection) as queries:
+        response = as_rita.get("/queue/?library=abbot&lender=cvc&status=shipped")
+    assert [r.pk for r in response.context["page"]] == [shipped.pk]
+    # The tabs count under the same filters, every status.
+    assert response.context["counts"]["shipped"] == 1
+    assert response.context["counts"]["sent_to_lender"] == 0
+    assert response.context["counts"]["sourcing"] == 0  # not at that lender
+    # Each code is looked up once, for the list and the tabs alike.
+    for table in ("members_memberlibrary", "lenders_lender"):
+        lookups = [q["sql"] for q in queries if q["sql"].startswith(f'SELECT "{table}"."id"')]
+        assert len(lookups) == 1, [q["sql"] for q in queries]
+
+
 def test_filters_by_assignee(as_rita, request_in, rita, admin_user):
     mine = request_in("sourcing")  # starting to source assigns it to rita
     nobodys = request_in("submitted")
