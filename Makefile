@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run test screenshots lint format migrate seed worker beat clean
+.PHONY: install run test screenshots lint format migrate seed worker beat clean bench
 
 # The environment is rebuilt when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -41,6 +41,14 @@ test: install node_modules/.installed
 # Retake the screenshots in docs/screenshots from the browser tests.
 screenshots: install node_modules/.installed
 	ILLDESK_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -m browser -q
+
+# The benchmark behind docs/performance.md: a scratch PostgreSQL database (illdesk_bench)
+# filled with a million requests (about 4 minutes and 2.6 GB, once), then the pages under
+# load, the filters, the jobs and the reports, written into docs/performance.md. Needs
+# PostgreSQL, Redis and wrk. BENCH_ARGS='--quick' tries the harness in a few minutes;
+# BENCH_ARGS='--requests 100000 --database illdesk_bench_small' measures a smaller service.
+bench: install
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

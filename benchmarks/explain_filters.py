@@ -166,8 +166,9 @@ def markdown_of(report: dict) -> str:
     """The figures ``main`` wrote, as the section of docs/performance.md."""
     summary, results = report["summary"], report["results"]
     slowest = sorted(results, key=lambda result: -result["slowest_ms"])[:8]
+    size = f", {summary['requests']:,} requests" if "requests" in summary else ""
     lines = [
-        "### Every filter under EXPLAIN",
+        f"### Every filter under EXPLAIN{size}",
         "",
         "`python -m benchmarks.explain_filters`: "
         f"{summary['addresses']} addresses (the queue, a library's list and the API, with "
@@ -223,7 +224,10 @@ def main() -> None:
             flush=True,
         )
     failures = [r for r in results if r["seq_scan"] or r["unfiltered_count"]]
+    from requests_app.models import BorrowingRequest
+
     summary = {
+        "requests": BorrowingRequest.objects.count(),
         "addresses": len(results),
         "with_seq_scan": sum(bool(r["seq_scan"]) for r in results),
         "with_unfiltered_count": sum(bool(r["unfiltered_count"]) for r in results),

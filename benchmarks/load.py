@@ -833,6 +833,39 @@ def markdown(results: dict, ratios: list[dict], user_counts: list[int], memory: 
     return "\n".join(lines)
 
 
+def markdown_of(report: dict) -> str:
+    """The report written by ``main``, as the section of docs/performance.md."""
+    data, settings, machine = report["data"], report["settings"], report["machine"]
+    by_status = ", ".join(
+        f"{status} {n:,}"
+        for status, n in sorted(data["requests_by_status"].items(), key=lambda item: -item[1])
+    )
+    lines = [
+        f"### Pages under load, {data['requests']:,} requests",
+        "",
+        f"`{report['command']}`, started {report['started']}, on {machine['cores']} cores "
+        f"({machine['cpu']}), {machine['memory_gb']} GB, {machine['wrk']}; "
+        f"{data['postgres'].split(',')[0]}.",
+        "",
+        f"Data: {data['requests']:,} requests ({by_status}), {data['libraries']:,} libraries, "
+        f"{data['lenders']:,} lenders.",
+        "",
+        f"gunicorn {settings['gunicorn']['workers']} {settings['gunicorn']['class']} workers, "
+        f"DEBUG off, Redis at {settings['redis_url']}; wrk runs of {settings['duration_s']} s, "
+        f"{settings['runs']} of each (medians shown), think time {settings['think_ms']} ms. "
+        "The SQL floor is the page's own statements under EXPLAIN ANALYZE; p50 / floor is "
+        "how much the app adds above the database.",
+        "",
+        markdown(report["pages"], report["admin_over_queue"], settings["users"], report["memory"]),
+    ]
+    notes = [
+        f"- {page['label']}: {page['note']}" for page in report["pages"].values() if page["note"]
+    ]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
+    return "\n".join(lines)
+
+
 def machine() -> dict:
     cpu = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():

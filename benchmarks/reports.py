@@ -18,6 +18,45 @@ from decimal import Decimal
 BATCH = 10_000
 
 
+def report_functions() -> dict:
+    """Each report the /reports/ pages show, by name (Django set up)."""
+    from requests_app import reports
+
+    return {
+        "requests by month": reports.requests_by_month,
+        "turnaround by library": reports.turnaround_by_library,
+        "turnaround by lender": reports.turnaround_by_lender,
+        "turnaround chart and table": reports.turnaround_distribution,
+        "flags and renewals": reports.flags_by_month,
+        "lenders": reports.lenders,
+        "unfilled reasons": reports.unfilled_reasons,
+        "charges by quarter": reports.charges_by_quarter,
+        "reimbursement sheet": reports.reimbursements_by_quarter,
+    }
+
+
+def periods(today: dt.date) -> dict[str, dt.date]:
+    """The periods timed, by name: the first day of each, to ``today``."""
+    return {
+        "12 months": today - dt.timedelta(days=365),
+        "5 years": today - dt.timedelta(days=5 * 365 + 1),
+    }
+
+
+def time_report(run, scope, runs: int) -> tuple[float, int]:
+    """The median seconds of ``runs`` runs of one report, and the queries one run sends."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    times = []
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            run(scope)
+            times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2], len(queries)
+
+
 def fill(count: int, libraries: int, lenders: int) -> None:
     from django.db import connection
     from django.utils import timezone
@@ -157,7 +196,6 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from members.models import User
@@ -174,36 +212,16 @@ def main() -> None:
         .order_by("-n").first()["library_id"]
     )  # fmt: skip
     today = timezone.localdate()
-    figures = {
-        "requests by month": reports.requests_by_month,
-        "turnaround by library": reports.turnaround_by_library,
-        "turnaround by lender": reports.turnaround_by_lender,
-        "turnaround chart and table": reports.turnaround_distribution,
-        "flags and renewals": reports.flags_by_month,
-        "lenders": reports.lenders,
-        "unfilled reasons": reports.unfilled_reasons,
-        "charges by quarter": reports.charges_by_quarter,
-        "reimbursement sheet": reports.reimbursements_by_quarter,
-    }
-    periods = {
-        "12 months": today - dt.timedelta(days=365),
-        "5 years": today - dt.timedelta(days=5 * 365 + 1),
-    }
     print(f"{total:,} requests in {connection.vendor}; median of {args.runs} runs each")
     print(f"{'report':28} {'period':10} {'every library':>14} {'one library':>12} {'queries':>8}")
-    for name, run in figures.items():
-        for period, start in periods.items():
+    for name, run in report_functions().items():
+        for period, start in periods(today).items():
             cells = []
             for library_id in (None, busiest):
                 scope = reports.Scope(user=team, start=start, end=today, library_id=library_id)
-                times = []
-                for _ in range(args.runs):
-                    with CaptureQueriesContext(connection) as queries:
-                        started = time.perf_counter()
-                        run(scope)
-                        times.append(time.perf_counter() - started)
-                cells.append(sorted(times)[len(times) // 2])
-            print(f"{name:28} {period:10} {cells[0]:13.2f}s {cells[1]:11.2f}s {len(queries):8}")
+                seconds, queries = time_report(run, scope, args.runs)
+                cells.append(seconds)
+            print(f"{name:28} {period:10} {cells[0]:13.2f}s {cells[1]:11.2f}s {queries:8}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process: {peak_mb:.0f} MB")
 

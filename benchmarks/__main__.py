@@ -1,0 +1,137 @@
+"""The whole benchmark, as ``make bench`` runs it: ``python -m benchmarks``.
+
+Steps, each a module of its own that can also run alone:
+
+1. ``generate``: fill the scratch PostgreSQL database ``--database`` (made if missing)
+   with ``--requests`` requests, unless it already holds requests (then they are used).
+2. ``explain_filters``: every list filter under EXPLAIN.
+3. ``load``: the pages under wrk over gunicorn, beside the admin and the SQL floor.
+4. ``flag_jobs``: the jobs, cold and with nothing left to do, beside a one-save-per-row
+   version of the not-arrived job, and the statistics reports over the same rows.
+   (``benchmarks.reports`` also times them for one library; run it alone for that.)
+
+Each writes its figures to ``docs/benchmarks/<step>.json``; the last step writes them
+into ``docs/performance.md``, between the markers ``<!-- measured:start -->`` and
+``<!-- measured:end -->`` (the prose around them is written by hand and stays).
+``--steps`` runs some of them (``--steps render`` only rewrites the page from the JSON);
+``--quick`` runs each once and briefly, to try the harness, not to quote: its figures go
+to a temporary folder and the page is left alone.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "docs" / "benchmarks"
+PAGE = ROOT / "docs" / "performance.md"
+START, END = "<!-- measured:start -->", "<!-- measured:end -->"
+STEPS = ("generate", "explain_filters", "load", "flag_jobs", "render")
+
+
+def run(module: str, *args: str, check: bool = True) -> int:
+    command = [sys.executable, "-m", f"benchmarks.{module}", *args]
+    print(f"\n$ {' '.join(command[1:])}", flush=True)
+    return subprocess.run(command, cwd=ROOT, check=check).returncode  # noqa: S603
+
+
+def figures_of(step: str, folder: Path) -> str:
+    """Where a step writes its figures (from the project's root, as its report quotes it)."""
+    path = folder / f"{step}.json"
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def ensure_database(url: str, name: str, requests: int) -> None:
+    """Make the database if missing; fill it unless it already holds requests."""
+    subprocess.run(  # noqa: S603 - our own arguments
+        ["createdb", "-h", "127.0.0.1", "-U", "postgres", name],  # noqa: S607
+        capture_output=True,
+        check=False,
+    )
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('requests_app_borrowingrequest') IS NOT NULL")
+        (migrated,) = cursor.fetchone()
+        held = 0
+        if migrated:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM requests_app_borrowingrequest)")
+            (held,) = cursor.fetchone()
+    if held:
+        print(f"{name} already holds requests: using them (drop it to generate anew)")
+        run("generate", "--requests", str(requests), "--reuse")
+    else:
+        run("generate", "--requests", str(requests))
+
+
+def render() -> None:
+    """The figures of every step that wrote them, into docs/performance.md."""
+    from benchmarks import explain_filters, flag_jobs, load
+
+    sections = []
+    for pattern, module in (
+        ("load*.json", load),
+        ("explain_filters*.json", explain_filters),
+        ("flag_jobs*.json", flag_jobs),
+    ):
+        # load.json, then any other run of the same step (load_10m.json: a bigger database)
+        for path in sorted(FIGURES.glob(pattern), key=lambda p: (len(p.name), p.name)):
+            sections.append(module.markdown_of(json.loads(path.read_text())))
+    page = PAGE.read_text()
+    if START not in page or END not in page:
+        raise SystemExit(f"{PAGE} needs the markers {START} and {END}")
+    before, _, rest = page.partition(START)
+    _, _, after = rest.partition(END)
+    PAGE.write_text(f"{before}{START}\n\n" + "\n\n".join(sections) + f"\n\n{END}{after}")
+    print(f"wrote the figures into {PAGE.relative_to(ROOT)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--database", default="illdesk_bench", help="a scratch database")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"of {', '.join(STEPS)}")
+    parser.add_argument("--quick", action="store_true", help="one short run of each")
+    args = parser.parse_args()
+    steps = [step.strip() for step in args.steps.split(",") if step.strip()]
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        raise SystemExit(f"Unknown steps: {', '.join(sorted(unknown))}")
+    url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
+    os.environ["DATABASE_URL"] = url
+    # A quick run's figures are not to quote: they go to a folder of their own, and the
+    # page keeps the figures it has.
+    folder = Path(tempfile.mkdtemp(prefix="illdesk-bench-quick-")) if args.quick else FIGURES
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = ["--runs", "1"] if args.quick else []
+    failed = []
+    if "generate" in steps:
+        ensure_database(url, args.database, args.requests)
+    if "explain_filters" in steps and run(
+        "explain_filters",
+        "--out",
+        figures_of("explain_filters", folder),
+        check=False,
+    ):
+        failed.append("explain_filters (a filter scans or counts the whole requests table)")
+    if "load" in steps:
+        quick = ["--duration", "5", "--warmup", "1"] if args.quick else []
+        run("load", *runs, *quick, "--out", figures_of("load", folder))
+    if "flag_jobs" in steps:
+        run("flag_jobs", *runs, "--json", figures_of("flag_jobs", folder))
+    if args.quick:
+        print(f"figures of this quick run (not written into the page): {folder}")
+    elif "render" in steps:
+        render()
+    if failed:
+        raise SystemExit(f"Failed: {'; '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
