@@ -841,7 +841,8 @@ def markdown_of(report: dict) -> str:
         for status, n in sorted(data["requests_by_status"].items(), key=lambda item: -item[1])
     )
     lines = [
-        f"### Pages under load, {data['requests']:,} requests",
+        f"### Pages under load, {data['requests']:,} requests"
+        + (f", users thinking {settings['think_ms']:,} ms" if settings["think_ms"] else ""),
         "",
         f"`{report['command']}`, started {report['started']}, on {machine['cores']} cores "
         f"({machine['cpu']}), {machine['memory_gb']} GB, {machine['wrk']}; "
