@@ -36,6 +36,12 @@ def _date_or_dash(day) -> str:
     return day.isoformat() if day else "—"
 
 
+def _status_and_flags(req) -> str:
+    """The status badge and the flags after it, as both list rows show them."""
+    status = f'<span class="status status-{escape(req.status)}">{Status(req.status).label}</span>'
+    return status + flags(req)
+
+
 @register.simple_tag
 def queue_row(req, today) -> SafeString:
     """One row of the team's queue.
@@ -51,8 +57,7 @@ def queue_row(req, today) -> SafeString:
     if req.author:
         item += f' <span class="muted">/ {escape(_truncated(req.author, 40))}</span>'
     kind = escape(Format(req.format).label) + (f" · {escape(req.isbn)}" if req.isbn else "")
-    state = f'<span class="status status-{escape(req.status)}">{Status(req.status).label}</span>'
-    state += flags(req)
+    state = _status_and_flags(req)
     if getattr(req, "return_on_hold", False):
         state += ' <span class="flag">Lender not taking returns</span>'
     lender = "—"
@@ -87,13 +92,12 @@ def request_row(req, user) -> SafeString:
         item += f' <span class="muted">/ {escape(req.author)}</span>'
     if not user.is_library_staff:
         item += f'<br><span class="muted">{escape(req.library.ill_code)}</span>'
-    status = f'<span class="status status-{escape(req.status)}">{Status(req.status).label}</span>'
     lender = escape(req.lender.name) if req.lender else "—"
     return SafeString(
         "<tr>"
         f'<td><a href="{url}">{req.pk}</a></td>'
         f"<td>{item}</td>"
-        f"<td>{status}{flags(req)}</td>"
+        f"<td>{_status_and_flags(req)}</td>"
         f"<td>{lender}</td>"
         f"<td>{timezone.localtime(req.created_at).date().isoformat()}</td>"
         f"<td>{_date_or_dash(req.due_date)}</td>"
