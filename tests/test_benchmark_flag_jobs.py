@@ -126,9 +126,11 @@ def test_measure_counts_the_rows_changed_and_the_statements_sent(due_loans):
     assert measured.notifications == 3
     assert measured.statements == len(sent) == len(measured.sql) <= 5
     # Inside a transaction (as each round runs), the clock includes the foreign-key checks
-    # its commit would run, and leaves them deferred again.
+    # its commit would run, and leaves them deferred again (on PostgreSQL, where the
+    # benchmark runs).
     checks = [q["sql"] for q in queries if q["sql"].startswith("SET CONSTRAINTS")]
-    assert checks == ["SET CONSTRAINTS ALL IMMEDIATE", "SET CONSTRAINTS ALL DEFERRED"]
+    expected = ["SET CONSTRAINTS ALL IMMEDIATE", "SET CONSTRAINTS ALL DEFERRED"]
+    assert checks == (expected if connection.vendor == "postgresql" else [])
     assert measured.sql[0].startswith("UPDATE")
     assert measured.seconds > 0
 
