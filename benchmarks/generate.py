@@ -1545,7 +1545,7 @@ class RequestStory:
 # --- The run -----------------------------------------------------------------------------
 
 #: Apps whose tables ``--replace`` empties (with what refers to their rows).
-APP_LABELS = ("members", "lenders", "requests_app", "authtoken", "admin", "sessions", "axes",
+APP_LABELS = ("members", "lenders", "requests_app", "admin", "sessions", "axes",
               "otp_totp")  # fmt: skip
 #: Tables whose rows mean the database is in use.
 HOLDERS = ("members_memberlibrary", "members_user", "lenders_lender", "members_patron",

@@ -1,7 +1,9 @@
 """The admin site, which can require a second factor (``ILLDESK_ADMIN_REQUIRE_2FA``).
 
 With it set, an admin's session must be verified with their TOTP device (django-otp) before
-any admin page opens; one without a device is sent to set one up.
+any admin page opens; one without a device is sent to set one up. Nobody logs in here: the
+admin's login address sends people to the site's login page, the one door that asks for
+the second factor and keeps the sign-in limits.
 
 A query string with a NUL character is a 400 on every admin page: the lists' filters hand
 their values to the database, and PostgreSQL refuses a NUL with an error (a 500).
@@ -39,7 +41,11 @@ class AdminSite(admin.AdminSite):
 
     def login(self, request, extra_context=None):
         user = request.user
+        next_url = request.GET.get("next", reverse("admin:index"))
+        if not user.is_authenticated:
+            # One door for everyone: the login page asks for the second factor and keeps
+            # the sign-in limits, which the admin's own login form would not.
+            return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
         if user.is_active and user.is_staff and not self.has_permission(request):
-            query = urlencode({"next": request.GET.get("next", reverse("admin:index"))})
-            return redirect(f"{reverse('two_factor')}?{query}")
+            return redirect(f"{reverse('two_factor')}?{urlencode({'next': next_url})}")
         return super().login(request, extra_context)

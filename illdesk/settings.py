@@ -59,7 +59,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
@@ -74,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so it sees Django's own error pages under /api/v1/ too.
+    "illdesk.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -140,15 +141,13 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The reports' covering index (request_created) covers on PostgreSQL; SQLite builds the
 # same index without its included columns, which is all the embedded default needs.
-SILENCED_SYSTEM_CHECKS = [
-    "models.W040",
-    # Lockouts are by account on purpose (see AXES_LOCKOUT_PARAMETERS below).
-    "axes.W006",
-]
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 AUTH_USER_MODEL = "members.User"
-# Axes first: it refuses a locked-out account before the password is even checked.
+# Before the password is checked: axes refuses an account locked at this address, then the
+# guard refuses an account or an address under attack (members.sign_in).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "members.sign_in.SignInGuard",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
@@ -204,7 +203,13 @@ CELERY_BEAT_SCHEDULE = {
     # within the hour it crosses the line, and each is flagged once however often they run.
     **{
         f"job-{name}": {"task": "requests_app.tasks.run_job", "schedule": 3600.0, "args": [name]}
-        for name in ("flag_not_arrived", "flag_overdue", "remind_due_soon", "clear_patron_data")
+        for name in (
+            "flag_not_arrived",
+            "flag_overdue",
+            "remind_due_soon",
+            "clear_patron_data",
+            "clear_sign_in_records",
+        )
     },
 }
 
@@ -257,12 +262,13 @@ ILLDESK_DOCUMENT_DELIVERY_URL = env(
 # the session serves the browsable pages. See docs/api.md.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "members.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON in: a new request's patron is an object, which form encodings cannot carry.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Input nested too deep to parse is a 400 (illdesk/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["illdesk.parsers.JSONParser"],
     # JSON out too: the browsable pages need inline script, which the CSP forbids.
     # /api/docs/ is the API's page for people.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -276,6 +282,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "illdesk.api.exception_handler",
 }
+# How long a token from POST /api/v1/auth/token/ lasts (a working day), and the longest a
+# person may give one they make on their API tokens page. See members/tokens.py.
+API_TOKEN_HOURS = envint("API_TOKEN_HOURS", 10)
+API_TOKEN_MAX_DAYS = envint("API_TOKEN_MAX_DAYS", 90)
 SPECTACULAR_SETTINGS = {
     "TITLE": "illdesk API",
     "DESCRIPTION": "The request desk of a mediated interlibrary-loan service. "
@@ -323,14 +333,26 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Failed logins lock the account, not the address: a library's staff share one network
-# address, so one person's typos must not lock out their colleagues. A success resets it.
-AXES_LOCKOUT_PARAMETERS = ["username"]
+# The client's address: REMOTE_ADDR, or with proxies in front, the address the outermost of
+# them saw (X-Forwarded-For, read only as far as our own proxies wrote it). The throttles
+# and the sign-in limits all key on it. See illdesk/client_address.py.
+ILLDESK_TRUSTED_PROXIES = envint("ILLDESK_TRUSTED_PROXIES", 0)
+
+# Sign-in limits (members/sign_in.py, docs/security.md). Wrong passwords lock an account at
+# one address only: a stranger elsewhere cannot lock its owner out, nor one person's typos
+# their colleagues at the same address. A success there resets the count.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "members.auth_views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "illdesk.client_address.client_address"
 AXES_VERBOSE = False
+# Past these failures in an hour, an account takes passwords only from addresses it has
+# signed in from lately, and an address may sign in only to accounts it knows.
+ILLDESK_ACCOUNT_FAILURES_PER_HOUR = envint("ILLDESK_ACCOUNT_FAILURES_PER_HOUR", 20)
+ILLDESK_ADDRESS_FAILURES_PER_HOUR = envint("ILLDESK_ADDRESS_FAILURES_PER_HOUR", 50)
+ILLDESK_KNOWN_ADDRESS_DAYS = envint("ILLDESK_KNOWN_ADDRESS_DAYS", 90)
 
 # A second factor (TOTP) for anyone who sets one up at /accounts/two-factor/; with this
 # set, the admin site opens only to sessions verified with it.

@@ -48,6 +48,12 @@ urlpatterns = [
     path("accounts/login/", account.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/two-factor/", account.two_factor, name="two_factor"),
+    path("accounts/api-tokens/", account.api_tokens, name="api_tokens"),
+    path(
+        "accounts/api-tokens/<int:pk>/revoke/",
+        account.revoke_api_token,
+        name="revoke_api_token",
+    ),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "accounts/password/changed/",

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from illdesk.text import OneLineField
+
 
 class Lender(models.Model):
     class Kind(models.TextChoices):
@@ -21,10 +23,10 @@ class Lender(models.Model):
         ABROAD = "abroad", "Abroad"
         SPECIAL = "special", "Special source"
 
-    name = models.CharField(max_length=200, db_index=True)
-    oclc_symbol = models.CharField("OCLC symbol", max_length=10, blank=True, db_index=True)
+    name = OneLineField(max_length=200, db_index=True)
+    oclc_symbol = OneLineField("OCLC symbol", max_length=10, blank=True, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    country = models.CharField(max_length=2, default="US", help_text="ISO 3166 country code.")
+    country = OneLineField(max_length=2, default="US", help_text="ISO 3166 country code.")
     address = models.TextField(blank=True)
     email = models.EmailField(blank=True)
     charges_fees = models.BooleanField(default=False)
@@ -34,11 +36,11 @@ class Lender(models.Model):
         default=Decimal("0.00"),
         validators=[MinValueValidator(Decimal("0"))],
     )
-    fee_currency = models.CharField(max_length=3, default="USD")
+    fee_currency = OneLineField(max_length=3, default="USD")
     accepts_ifm = models.BooleanField("takes IFM", default=False)
     accepts_ifla_vouchers = models.BooleanField("takes IFLA vouchers", default=False)
     on_delivery = models.BooleanField("on the Delivery route", default=False)
-    interstate_delivery_code = models.CharField(
+    interstate_delivery_code = OneLineField(
         max_length=3, blank=True, help_text="Interstate delivery 3-letter code, if any."
     )
     is_active = models.BooleanField("active", default=True)
@@ -74,7 +76,7 @@ class AvailabilityReport(models.Model):
     accepting_returns = models.BooleanField(default=True)
     closed_from = models.DateField(null=True, blank=True)
     closed_until = models.DateField(null=True, blank=True)
-    source = models.CharField(
+    source = OneLineField(
         max_length=200, blank=True, help_text="Where this came from: e-mail, OCLC policies…"
     )
     note = models.TextField(blank=True)

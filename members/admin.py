@@ -6,6 +6,9 @@ history of every change, with who made it and when (django-simple-history).
 
 Patron data is confidential: patrons are not shown on a library's page, the patron list
 shows card numbers only, and it is searched by card number only.
+
+API tokens are listed by owner, name and first characters (their keys are not stored);
+an admin may revoke them but never make one for somebody else.
 """
 
 from django.contrib import admin, messages
@@ -14,7 +17,8 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import MemberLibrary, Patron, User
+from .models import ApiToken, MemberLibrary, Patron, User
+from .tokens import revoke
 
 LIBRARY_STAFF_NEEDS_LIBRARY = "A member library staff account needs the library it acts for."
 
@@ -159,7 +163,12 @@ class UserAdmin(DjangoUserAdmin):
                 request, "You cannot deactivate your own account.", level=messages.ERROR
             )
             queryset = queryset.exclude(pk=request.user.pk)
-        count = queryset.filter(is_active=True).update(is_active=False)
+        # One save each, not an update: saving an inactive account ends its API tokens.
+        accounts = list(queryset.filter(is_active=True))
+        for account in accounts:
+            account.is_active = False
+            account.save(update_fields=["is_active"])
+        count = len(accounts)
         self.message_user(
             request,
             ngettext("Deactivated %d account.", "Deactivated %d accounts.", count) % count,
@@ -174,3 +183,41 @@ class UserAdmin(DjangoUserAdmin):
             ngettext("Reactivated %d account.", "Reactivated %d accounts.", count) % count,
             level=messages.SUCCESS,
         )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Everyone's API tokens, to revoke one that is lost or misused. Nothing here makes or
+    changes a token: a person makes their own, after signing in in full."""
+
+    list_display = ("prefix", "name", "user", "created_at", "expires_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "=prefix", "name")
+    fields = ("user", "name", "prefix", "created_at", "expires_at")
+    readonly_fields = fields
+    actions = ("revoke_tokens",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Revoke the selected tokens", permissions=["delete"])
+    def revoke_tokens(self, request, queryset):
+        tokens = list(queryset.select_related("user"))
+        for token in tokens:
+            revoke(token, actor=request.user)
+        self.message_user(
+            request,
+            ngettext("Revoked %d token.", "Revoked %d tokens.", len(tokens)) % len(tokens),
+            level=messages.SUCCESS,
+        )
+
+    def delete_model(self, request, obj):
+        revoke(obj, actor=request.user)

@@ -1,81 +1,44 @@
-"""Logging in: the password, a lockout after repeated failures, the optional second factor
-(TOTP) and the password reset by e-mail. docs/security.md says what each one guarantees.
-
-Failures lock the account, not the network address (``AXES_LOCKOUT_PARAMETERS``): a
-library's staff share one address, so one person's typos must not lock out the rest.
+"""The account pages: logging in (its rules are ``members.sign_in``), the answer to a
+locked sign-in, the password reset by e-mail, the second factor (TOTP) and the person's
+own API tokens. docs/security.md says what each one guarantees.
 """
 
 import base64
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
-from axes.utils import reset as reset_lockout
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.validators import MaxLengthValidator
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
-from django_otp import match_token, user_has_device
+from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from illdesk.text import OneLineFormField
+
+from .models import ApiToken
+from .sign_in import SignInForm, code_field, forgive
+from .tokens import issue_token, live_tokens, revoke
+
 LOCKED_OUT = (
-    "This account is locked for {minutes} minutes after {limit} wrong passwords in a row. "
-    "Wait and try again, or reset your password by e-mail. Your colleagues can still log in."
+    "Too many wrong passwords for this account from here: it is locked at this address for "
+    "{minutes} minutes. Wait and try again, or reset your password by e-mail. Sign-ins from "
+    "other places, and your colleagues here, are not affected."
 )
 
 
-def _code_field(label: str, required: bool) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=required,
-        max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-    )
-
-
-class LoginForm(AuthenticationForm):
-    """Username and password, and the six-digit code for accounts with a second factor."""
-
-    otp_token = _code_field("Code from your authenticator app", required=False)
-    otp_token.help_text = "Only if you have turned on two-factor sign-in."
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Django sets these as attributes only; a longer name is refused on its field here,
-        # before django-axes tries to record it in its 255-character column.
-        for name, limit in (("username", 150), ("password", 4096)):
-            self.fields[name].widget.attrs["maxlength"] = limit
-            self.fields[name].validators.append(MaxLengthValidator(limit))
-        self.otp_device = None
-
-    def clean(self):
-        cleaned = super().clean()
-        user = self.get_user()
-        if user is not None and user_has_device(user, confirmed=True):
-            token = (cleaned.get("otp_token") or "").strip()
-            if not token:
-                raise forms.ValidationError(
-                    {"otp_token": "Enter the code from your authenticator app."}
-                )
-            self.otp_device = match_token(user, token)
-            if self.otp_device is None:
-                raise forms.ValidationError(
-                    {"otp_token": "That code is not right, or has expired. Try the newest one."}
-                )
-        return cleaned
-
-
 class LoginView(auth_views.LoginView):
-    form_class = LoginForm
+    form_class = SignInForm
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -83,31 +46,34 @@ class LoginView(auth_views.LoginView):
             otp_login(self.request, form.otp_device)
         return response
 
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.refusal:
+            response.status_code = 429
+        return response
+
 
 def locked_out(request, original_response=None, credentials=None):
     """What django-axes answers a locked account: the login page (or JSON for the API)
     saying why and for how long, with 429."""
-    message = LOCKED_OUT.format(
-        minutes=int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
-        limit=settings.AXES_FAILURE_LIMIT,
-    )
+    message = LOCKED_OUT.format(minutes=int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=429)
-    form = LoginForm(request, initial={"username": (credentials or {}).get("username", "")})
+    form = SignInForm(request, initial={"username": (credentials or {}).get("username", "")})
     context = {"form": form, "locked_out": message, "next": request.POST.get("next", "")}
     return render(request, "registration/login.html", context, status=429)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """Setting a new password from the e-mailed link also lifts a lockout."""
+    """Setting a new password from the e-mailed link also lifts every sign-in limit."""
 
     def form_valid(self, form):
-        reset_lockout(username=form.user.get_username())
+        forgive(form.user.get_username())
         return super().form_valid(form)
 
 
 class _CodeForm(forms.Form):
-    token = _code_field("Code from your authenticator app", required=True)
+    token = code_field("Code from your authenticator app", required=True)
 
 
 def _safe_next(request) -> str:
@@ -166,3 +132,62 @@ def two_factor(request):
             return redirect(_safe_next(request))
     context = {"state": "on" if verified else "verify", "form": form}
     return render(request, "registration/two_factor.html", context)
+
+
+def _lifetimes() -> list[tuple[int, str]]:
+    """The lifetimes a person may give a token, in days, up to ``API_TOKEN_MAX_DAYS``."""
+    longest = settings.API_TOKEN_MAX_DAYS
+    days = [d for d in (1, 7, 30) if d < longest] + [longest]
+    return [(d, "1 day" if d == 1 else f"{d} days") for d in days]
+
+
+class NewTokenForm(forms.Form):
+    name = OneLineFormField(
+        label="What is it for?",
+        max_length=100,
+        help_text="So you can tell your tokens apart, e.g. “Nightly overdue report”.",
+    )
+    days = forms.TypedChoiceField(label="Expires after", coerce=int, choices=_lifetimes)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].initial = min(30, settings.API_TOKEN_MAX_DAYS)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request):
+    """The person's own API tokens: make one (its key shown on this answer only), see the
+    ones that still work, revoke any. A session must have passed the second factor, when
+    the account has one, as the token endpoint asks for the code."""
+    user = request.user
+    if user_has_device(user, confirmed=True) and not user.is_verified():
+        return redirect(f"{reverse('two_factor')}?{urlencode({'next': reverse('api_tokens')})}")
+    form = NewTokenForm(request.POST or None)
+    new_key = new_token = None
+    if request.method == "POST" and form.is_valid():
+        lifetime = timedelta(days=form.cleaned_data["days"])
+        new_token, new_key = issue_token(user, lifetime=lifetime, name=form.cleaned_data["name"])
+        form = NewTokenForm()
+    context = {
+        "form": form,
+        "tokens": live_tokens(user),
+        "new_key": new_key,
+        "new_token": new_token,
+        "api_hours": settings.API_TOKEN_HOURS,
+    }
+    response = render(
+        request, "registration/api_tokens.html", context, status=201 if new_key else 200
+    )
+    # The key is in this page alone: no cache may keep a copy.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def revoke_api_token(request, pk: int):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    revoke(token, actor=request.user)
+    messages.success(request, f"The token “{token}” is revoked: it no longer works.")
+    return redirect("api_tokens")

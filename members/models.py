@@ -11,7 +11,10 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from illdesk.text import OneLineField
 
 digits_only = RegexValidator(r"^[0-9]+$", "Use digits only.")
 
@@ -23,25 +26,23 @@ class MemberLibrary(models.Model):
         SCHOOL = "school", "School"
         SPECIAL = "special", "Special"
 
-    name = models.CharField(max_length=200)
-    ill_code = models.CharField(
+    name = OneLineField(max_length=200)
+    ill_code = OneLineField(
         "ILL code",
         max_length=20,
         unique=True,
         help_text="The code staff and slips use for this library.",
     )
-    bpl_number = models.CharField(
-        "BPL number", max_length=20, unique=True, validators=[digits_only]
-    )
-    oclc_symbol = models.CharField("OCLC symbol", max_length=10, blank=True)
+    bpl_number = OneLineField("BPL number", max_length=20, unique=True, validators=[digits_only])
+    oclc_symbol = OneLineField("OCLC symbol", max_length=10, blank=True)
     library_type = models.CharField(max_length=20, choices=LibraryType.choices)
-    region = models.CharField(max_length=60, db_index=True)
+    region = OneLineField(max_length=60, db_index=True)
     on_delivery = models.BooleanField("on the Delivery route", default=True)
-    delivery_route_code = models.CharField(max_length=20, blank=True)
+    delivery_route_code = OneLineField(max_length=20, blank=True)
     address = models.TextField(blank=True)
-    contact_name = models.CharField(max_length=200, blank=True)
+    contact_name = OneLineField(max_length=200, blank=True)
     contact_email = models.EmailField(blank=True)
-    contact_phone = models.CharField(max_length=40, blank=True)
+    contact_phone = OneLineField(max_length=40, blank=True)
     max_cost = models.DecimalField(
         "max cost",
         max_digits=8,
@@ -102,8 +103,8 @@ class Patron(models.Model):
     """A library's patron: the least that lets the library hand the item over."""
 
     library = models.ForeignKey(MemberLibrary, on_delete=models.PROTECT, related_name="patrons")
-    card_number = models.CharField(max_length=40)
-    name = models.CharField(max_length=200, blank=True)
+    card_number = OneLineField(max_length=40)
+    name = OneLineField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     homebound = models.BooleanField(
         default=False, help_text="Homebound patrons need the chain of custody recorded."
@@ -164,3 +165,74 @@ class User(AbstractUser):
     def is_team(self) -> bool:
         """The resource sharing team; admins manage the team and may act as it."""
         return self.role in (self.Role.TEAM, self.Role.ADMIN)
+
+    def save(self, *args, **kwargs):
+        # Every password change (``set_password``: the password pages, the reset link, the
+        # admin, ``changepassword``) and every deactivation passes here: either ends the
+        # account's API tokens, as it ends its other sessions.
+        password_changed = self._password is not None
+        super().save(*args, **kwargs)
+        if password_changed or not self.is_active:
+            ApiToken.objects.filter(user=self).delete()
+
+
+class ApiToken(models.Model):
+    """A key to the API, made after the same checks as a login (password, second factor).
+
+    The key is shown once, when it is made; only its SHA-256 digest is stored, with its
+    first characters (``prefix``) so its owner can tell their tokens apart. It works until it
+    expires, its owner or an admin revokes it (deletes the row), the password changes or
+    the account is deactivated (``members.tokens``).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = OneLineField(
+        max_length=100, blank=True, help_text="What it is for, so it can be told apart."
+    )
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'unnamed'})"
+
+
+class FailedSignIns(models.Model):
+    """Failed sign-ins counted by account and by address, in five-minute buckets: the
+    guard's counts (``members.sign_in``). One row per key and bucket however many tries an
+    attack makes, so counting the last hour reads a dozen rows at most."""
+
+    key = models.CharField(max_length=200, help_text="account:<username> or address:<ip>")
+    bucket = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "failed sign-ins"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "bucket"], name="failedsignins_key_bucket")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} failed sign-ins, {self.key}, from {self.bucket:%Y-%m-%d %H:%M}"
+
+
+class KnownPlace(models.Model):
+    """An address an account has signed in from, and when it last did: where the guard lets
+    the account in while strangers are refused (``members.sign_in``)."""
+
+    username = models.CharField(max_length=150)
+    address = models.GenericIPAddressField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username", "address"], name="knownplace_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} at {self.address}"

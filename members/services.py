@@ -3,6 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from illdesk.text import one_line
+
 from .models import MemberLibrary, Patron
 
 
@@ -15,12 +17,12 @@ def check_patron(
     is new to the library and no name is given. With ``lock`` (inside a transaction) the
     patron's row is locked, so the retention job cannot remove it under a new request.
     """
-    card_number = card_number.strip()
+    card_number = one_line(card_number)
     if not card_number:
         raise ValidationError({"card_number": ["Enter the patron's library card number."]})
     patrons = Patron.objects.select_for_update() if lock else Patron.objects.all()
     existing = patrons.filter(library=library, card_number=card_number).first()
-    if existing is None and not name.strip():
+    if existing is None and not one_line(name):
         raise ValidationError(
             {
                 "patron_name": [
@@ -55,14 +57,14 @@ def find_or_add_patron(
     patron is used as recorded (their details are edited elsewhere, not by a request).
     Call inside the caller's transaction, so a request that fails adds no patron.
     """
-    card_number = card_number.strip()
+    card_number = one_line(card_number)
     existing = check_patron(library=library, card_number=card_number, name=name, lock=True)
     if existing is not None:
         return existing
     patron = Patron(
         library=library,
         card_number=card_number,
-        name=name.strip(),
+        name=one_line(name),
         email=email.strip(),
         homebound=homebound,
     )

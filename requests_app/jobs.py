@@ -17,10 +17,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from members import sign_in
 from members.models import Patron
+from members.tokens import delete_expired as delete_expired_tokens
 
 from .models import BorrowingRequest, Notification, Status, StatusEvent
 from .notifications import enqueue
@@ -182,8 +184,9 @@ def remind_due_soon() -> JobResult:
 
 def clear_patron_data() -> JobResult:
     """Requests ended ``ILLDESK_PATRON_RETENTION_DAYS`` ago lose their patron, and a patron
-    whose every request is such is removed. The requests, citations, dates, charges and
-    events stay. A patron with a request still open, or ended lately, is kept whole."""
+    whose every request is such is removed, as is one registered that long ago who has no
+    request. The requests, citations, dates, charges and events stay. A patron with a
+    request still open, or ended lately, is kept whole."""
     cutoff = timezone.now() - dt.timedelta(days=settings.ILLDESK_PATRON_RETENTION_DAYS)
     aged = BorrowingRequest.objects.filter(ended_at__lt=cutoff, patron__isnull=False)
     with transaction.atomic():
@@ -197,7 +200,15 @@ def clear_patron_data() -> JobResult:
             .values_list("pk", flat=True)
         )
         detached = aged.update(patron=None)
-        removed = _delete_patrons(leaving)
+        # And patrons registered before the cutoff who now have no request at all: added
+        # by hand and never used, or left with none by the line above.
+        unused = (
+            Patron.objects.select_for_update()
+            .filter(created_at__lt=cutoff)
+            .exclude(Exists(BorrowingRequest.objects.filter(patron=OuterRef("pk"))))
+            .values_list("pk", flat=True)
+        )
+        removed = _delete_patrons(sorted({*leaving, *unused}))
     logger.info(
         "Patron data retention: %d requests detached from their patron, %d patrons removed.",
         detached,
@@ -219,10 +230,19 @@ def _delete_patrons(ids: list[int]) -> int:
     return removed
 
 
+def clear_sign_in_records() -> JobResult:
+    """API tokens past their expiry, and sign-in records past their use
+    (``members.sign_in.forget_old_records``)."""
+    count = delete_expired_tokens() + sign_in.forget_old_records()
+    logger.info("Sign-in records cleared: %d.", count)
+    return JobResult("sign-in records cleared", count)
+
+
 #: Every scheduled job, in the order ``runjobs`` runs them.
 JOBS = {
     "flag_not_arrived": flag_not_arrived,
     "flag_overdue": flag_overdue,
     "remind_due_soon": remind_due_soon,
     "clear_patron_data": clear_patron_data,
+    "clear_sign_in_records": clear_sign_in_records,
 }

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from illdesk.text import OneLineField
 from lenders.models import Lender
 from members.models import MemberLibrary, Patron
 
@@ -114,19 +115,19 @@ class BorrowingRequest(models.Model):
 
     # The citation.
     format = models.CharField(max_length=20, choices=Format.choices, default=Format.BOOK)
-    title = models.CharField(max_length=500)
-    author = models.CharField(max_length=300, blank=True)
-    publisher = models.CharField(max_length=300, blank=True)
-    year = models.CharField(max_length=20, blank=True)
-    edition = models.CharField(max_length=100, blank=True)
+    title = OneLineField(max_length=500)
+    author = OneLineField(max_length=300, blank=True)
+    publisher = OneLineField(max_length=300, blank=True)
+    year = OneLineField(max_length=20, blank=True)
+    edition = OneLineField(max_length=100, blank=True)
     edition_only = models.BooleanField("this edition only", default=False)
-    volume = models.CharField("volume/part", max_length=100, blank=True)
-    isbn = models.CharField("ISBN", max_length=17, blank=True, validators=[validate_isbn])
-    issn = models.CharField("ISSN", max_length=9, blank=True, validators=[validate_issn])
-    oclc_number = models.CharField(
+    volume = OneLineField("volume/part", max_length=100, blank=True)
+    isbn = OneLineField("ISBN", max_length=17, blank=True, validators=[validate_isbn])
+    issn = OneLineField("ISSN", max_length=9, blank=True, validators=[validate_issn])
+    oclc_number = OneLineField(
         "OCLC number", max_length=20, blank=True, validators=[validate_oclc_number]
     )
-    language = models.CharField(max_length=60, blank=True)
+    language = OneLineField(max_length=60, blank=True)
     dvd_region = models.CharField("DVD region", max_length=1, choices=DvdRegion.choices, blank=True)
     video_encoding = models.CharField(max_length=5, choices=VideoEncoding.choices, blank=True)
 
@@ -140,15 +141,15 @@ class BorrowingRequest(models.Model):
     lender = models.ForeignKey(
         Lender, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
     )
-    lender_request_number = models.CharField("OCLC/ILL number", max_length=40, blank=True)
+    lender_request_number = OneLineField("OCLC/ILL number", max_length=40, blank=True)
     shipped_on = models.DateField(null=True, blank=True)
     shipping_method = models.CharField(max_length=10, choices=ShippingMethod.choices, blank=True)
-    shipping_tracking = models.CharField(max_length=100, blank=True)
+    shipping_tracking = OneLineField(max_length=100, blank=True)
     due_date = models.DateField(null=True, blank=True)
     received_on = models.DateField(null=True, blank=True)
     returned_on = models.DateField(null=True, blank=True)
     return_method = models.CharField(max_length=10, choices=ShippingMethod.choices, blank=True)
-    return_tracking = models.CharField(max_length=100, blank=True)
+    return_tracking = OneLineField(max_length=100, blank=True)
 
     # Derived, kept by the services so the queue can filter on an index.
     charges_total = _money(default=ZERO)
@@ -297,13 +298,13 @@ class LenderAttempt(models.Model):
     request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="attempts")
     sequence = models.PositiveSmallIntegerField()
     lender = models.ForeignKey(Lender, on_delete=models.PROTECT, related_name="attempts")
-    lender_request_number = models.CharField("OCLC/ILL number", max_length=40, blank=True)
+    lender_request_number = OneLineField("OCLC/ILL number", max_length=40, blank=True)
     sent_at = models.DateTimeField(default=timezone.now)
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
-    reason = models.CharField(max_length=300, blank=True)
+    reason = OneLineField(max_length=300, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -403,13 +404,13 @@ class Charge(models.Model):
     request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="charges")
     kind = models.CharField(max_length=20, choices=ChargeKind.choices)
     amount = _money()
-    currency = models.CharField(max_length=3, default=settings.ILLDESK_CURRENCY)
+    currency = OneLineField(max_length=3, default=settings.ILLDESK_CURRENCY)
     payer = models.CharField(
         max_length=10, choices=ChargePayer.choices, default=ChargePayer.SERVICE
     )
     invoiced = models.BooleanField(default=False)
     paid = models.BooleanField(default=False)
-    reference = models.CharField(max_length=100, blank=True)
+    reference = OneLineField(max_length=100, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -570,14 +571,14 @@ class UnrequestedItemReport(models.Model):
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    title = models.CharField("what arrived", max_length=500)
-    slip_number = models.CharField(
+    title = OneLineField("what arrived", max_length=500)
+    slip_number = OneLineField(
         "ILL or slip number",
         max_length=60,
         blank=True,
         help_text="Any number on the slip or label: an OCLC/ILL number, a request number.",
     )
-    sent_by = models.CharField(
+    sent_by = OneLineField(
         "sent by", max_length=200, blank=True, help_text="The library on the label, if any."
     )
     note = models.TextField(blank=True)

@@ -11,6 +11,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from illdesk.text import one_line
+
 from .models import BorrowingRequest, Notification, Status
 from .selectors import WITH_LIBRARY
 
@@ -177,13 +179,24 @@ def send_notification(notification_id: int) -> str:
             )
             logger.info("Notification %s not sent: %s", notification_id, reason)
             return "not sent: " + reason
-        send_mail(subject, body, None, [recipient], html_message=html)
+        # A subject is one line whatever the stored text holds: a line break in a header
+        # would make every attempt fail.
+        send_mail(one_line(subject), body, None, [recipient], html_message=html)
     except Exception as exc:
         Notification.objects.filter(pk=notification_id).update(
             claimed_at=None,
             not_before=timezone.now() + backoff(notification.attempts),
             last_error=str(exc)[:300],
         )
+        if notification.attempts >= MAX_ATTEMPTS:
+            # The last try: nobody would hear of it otherwise (the admin lists the error).
+            logger.error(
+                "Notification %s failed %d times and is given up: %s",
+                notification_id,
+                notification.attempts,
+                exc,
+            )
+            return "failed; given up"
         logger.warning("Notification %s failed (%s); will retry.", notification_id, exc)
         return "failed; will retry"
     Notification.objects.filter(pk=notification_id).update(sent_at=timezone.now(), last_error="")

@@ -257,15 +257,21 @@ def request_in(submit, rita, alice, lender):
 
 @pytest.fixture
 def api(db):
-    """``api(user)``: a DRF test client that sends ``user``'s token; ``api()`` sends none."""
-    from rest_framework.authtoken.models import Token
+    """``api(user)``: a DRF test client that sends a token of ``user``'s; ``api()`` sends
+    none."""
     from rest_framework.test import APIClient
 
     def _as(user=None):
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
         return client
 
     return _as
+
+
+def token_for(user) -> str:
+    """A new API token's key for ``user``, as a full sign-in would give it."""
+    from members.tokens import api_lifetime, issue_token
+
+    return issue_token(user, lifetime=api_lifetime(), name="test")[1]

@@ -30,9 +30,9 @@ CALLS = 20
 #: Run in the app's own process: a shipped loan and a token for its library's staff.
 SETUP = """
 import json
-from rest_framework.authtoken.models import Token
 from lenders.models import Lender
 from members.models import MemberLibrary, User
+from members.tokens import api_lifetime, issue_token
 from requests_app import workflow
 from requests_app.scenarios import drive_to
 
@@ -45,15 +45,15 @@ team = User.objects.create_user("teamer", role="team")
 lender = Lender.objects.create(name="Race Lender", kind="in_state")
 req = workflow.submit_request(actor=staff, library=library, patron=None, citation={"title": "Race"})
 drive_to(req, "shipped", team=team, staff=staff, lender=lender)
-print(json.dumps({"id": req.pk, "token": Token.objects.create(user=staff).key}))
+print(json.dumps({"id": req.pk, "token": issue_token(staff, lifetime=api_lifetime())[1]}))
 """
 
 
 #: Twenty staff accounts of one library, each with a token.
 SETUP_PEOPLE = """
 import json
-from rest_framework.authtoken.models import Token
 from members.models import MemberLibrary, User
+from members.tokens import api_lifetime, issue_token
 
 library = MemberLibrary.objects.create(
     name="Busy Library", ill_code="BUSY", bpl_number="29992", library_type="public",
@@ -63,7 +63,7 @@ people = [
     User.objects.create_user(f"person{n}", role="library_staff", library=library)
     for n in range(%d)
 ]
-print(json.dumps([Token.objects.create(user=person).key for person in people]))
+print(json.dumps([issue_token(person, lifetime=api_lifetime())[1] for person in people]))
 """
 
 

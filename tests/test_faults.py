@@ -22,11 +22,10 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from requests_app.models import BorrowingRequest, Notification, StatusEvent
 from requests_app.tasks import CLAIM_TIMEOUT, DRAIN_GRACE, SUBJECTS
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, token_for
 from tests.services import (
     Client,
     app_env,
@@ -54,7 +53,7 @@ def _can_log_in(*users) -> None:
 
 
 def _token(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return token_for(user)
 
 
 def _unsent() -> int:

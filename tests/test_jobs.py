@@ -5,6 +5,7 @@ import datetime as dt
 import threading
 
 import pytest
+from axes.models import AccessLog
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
@@ -12,7 +13,8 @@ from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from members.models import Patron
+from members.models import ApiToken, FailedSignIns, KnownPlace, Patron
+from members.tokens import issue_token
 from requests_app import jobs, selectors, tasks, workflow
 from requests_app.models import BorrowingRequest, Notification, StatusEvent
 
@@ -235,12 +237,27 @@ def test_retention_keeps_patrons_it_has_no_business_with(request_in, patron, lib
         ended_at=timezone.now() - dt.timedelta(days=200)
     )
     Patron.objects.update(created_at=timezone.now() - dt.timedelta(days=400))
+    # Registered lately, for a request not made yet.
+    Patron.objects.filter(pk=registered.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=10)
+    )
 
     result = jobs.clear_patron_data()
 
     assert result.count == 1  # the old request detached; nobody removed
     assert Patron.objects.filter(pk=patron.pk, name="Pat Reader").exists()
     assert Patron.objects.filter(pk=registered.pk).exists()
+
+
+def test_a_patron_registered_long_ago_and_never_asked_for_is_removed(library_one, caplog):
+    """docs/privacy.md: patrons registered before the retention period with no request
+    left go, and a patron added by hand (in the admin) who was never used is one."""
+    unused = Patron.objects.create(library=library_one, card_number="888", name="Ida Idle")
+    Patron.objects.filter(pk=unused.pk).update(created_at=timezone.now() - dt.timedelta(days=91))
+
+    assert jobs.clear_patron_data().count == 1
+    assert not Patron.objects.filter(pk=unused.pk).exists()
+    assert "0 requests detached from their patron, 1 patrons removed" in caplog.text
 
 
 def test_a_digest_says_nothing_of_loans_that_moved_on_meanwhile(request_in, alice):
@@ -315,3 +332,27 @@ def test_the_flag_jobs_update_their_rows_in_place(request_in):
 
     assert (after[0] - before[0], after[1] - before[1]) == (4, 4), "every update a HOT one"
     assert StatusEvent.objects.filter(request=overdue, action="flag_overdue").count() == 1
+
+
+def test_sign_in_records_go_when_they_are_of_no_more_use(alice, settings):
+    """Expired API tokens, failure counts older than the guard's hour, and the places an
+    account signed in from (its own and django-axes' log) after
+    ``ILLDESK_KNOWN_ADDRESS_DAYS``."""
+    now = timezone.now()
+    live, _ = issue_token(alice, lifetime=dt.timedelta(hours=1))
+    issue_token(alice, lifetime=dt.timedelta(hours=1), now=now - dt.timedelta(hours=2))
+    for minutes in (10, 65):
+        FailedSignIns.objects.create(
+            key="account:alice", bucket=now - dt.timedelta(minutes=minutes), count=3
+        )
+    long_ago = now - dt.timedelta(days=settings.ILLDESK_KNOWN_ADDRESS_DAYS + 1)
+    for address, seen in (("10.0.0.7", now), ("192.0.2.8", long_ago)):
+        KnownPlace.objects.create(username="alice", address=address, last_seen=seen)
+    old_log = AccessLog.objects.create(username="alice", ip_address="192.0.2.8", user_agent="")
+    AccessLog.objects.filter(pk=old_log.pk).update(attempt_time=long_ago)
+
+    assert jobs.clear_sign_in_records().count == 4
+    assert list(ApiToken.objects.all()) == [live]
+    assert FailedSignIns.objects.get().bucket > now - dt.timedelta(minutes=11)
+    assert KnownPlace.objects.get().address == "10.0.0.7"
+    assert not AccessLog.objects.exists()

@@ -11,13 +11,18 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from members.models import FailedSignIns
 from tests.conftest import PASSWORD
 
 LOGIN = "/accounts/login/"
 
 
 def log_in(client, username, password=PASSWORD, **extra):
-    return client.post(LOGIN, {"username": username, "password": password, **extra})
+    """Post the login form; upper-case keywords (``REMOTE_ADDR``, ``HTTP_…``) are the
+    request's headers, the others more fields (``otp_token``)."""
+    headers = {key: value for key, value in extra.items() if key.isupper()}
+    fields = {key: value for key, value in extra.items() if not key.isupper()}
+    return client.post(LOGIN, {"username": username, "password": password, **fields}, **headers)
 
 
 def logged_in(client) -> bool:
@@ -26,30 +31,58 @@ def logged_in(client) -> bool:
     return response.status_code == 200
 
 
-# --- Lockout ------------------------------------------------------------------------------
+# --- Lockout and guard ---------------------------------------------------------------------
+# django-axes locks an account at one address; the guard (members.sign_in) holds an account
+# or an address under attack to the places it knows. Addresses are REMOTE_ADDR here.
+
+HOME = "10.0.0.7"  # where alice works
+STRANGER = "203.0.113.9"
 
 
-def test_five_wrong_passwords_lock_the_account_with_a_clear_message(client, alice, settings):
+def test_five_wrong_passwords_lock_the_account_here_with_a_clear_message(client, alice, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         response = log_in(client, "alice", "wrong")
         assert response.status_code == 200
         assert "Please enter a correct username and password" in response.content.decode()
     response = log_in(client, "alice", "wrong")
     assert response.status_code == 429
-    assert (
-        "This account is locked for 15 minutes after 5 wrong passwords" in response.content.decode()
-    )
+    assert "it is locked at this address for 15 minutes" in response.content.decode()
     # Locked means locked: the right password does not open it either.
     response = log_in(client, "alice")
     assert response.status_code == 429
     assert not logged_in(client)
 
 
+def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(client, alice):
+    for _ in range(6):
+        log_in(client, "alice", "wrong", REMOTE_ADDR=STRANGER)
+    assert log_in(client, "alice", REMOTE_ADDR=STRANGER).status_code == 429
+    assert log_in(client, "alice", REMOTE_ADDR=HOME).status_code == 302
+    assert logged_in(client)
+
+
 def test_one_persons_typos_do_not_lock_out_a_colleague_at_the_same_address(client, alice, bob):
     for _ in range(6):
-        log_in(client, "alice", "wrong", REMOTE_ADDR="10.0.0.7")
-    assert log_in(client, "bob", REMOTE_ADDR="10.0.0.7").status_code == 302
+        log_in(client, "alice", "wrong", REMOTE_ADDR=HOME)
+    assert log_in(client, "bob", REMOTE_ADDR=HOME).status_code == 302
     assert logged_in(client)
+
+
+def test_a_made_up_forwarded_address_does_not_escape_the_lock(client, alice, settings):
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "alice", "wrong", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+    assert log_in(client, "alice", HTTP_X_FORWARDED_FOR="198.51.100.99").status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_apart(client, alice, settings):
+    """With ILLDESK_TRUSTED_PROXIES=1 the proxy's X-Forwarded-For names the client, and
+    only the address the proxy appended counts, whatever the client wrote before it."""
+    settings.ILLDESK_TRUSTED_PROXIES = 1
+    proxy = {"REMOTE_ADDR": "172.18.0.2"}
+    for n in range(6):
+        log_in(client, "alice", "wrong", HTTP_X_FORWARDED_FOR=f"1.2.3.{n}, {STRANGER}", **proxy)
+    assert log_in(client, "alice", HTTP_X_FORWARDED_FOR=STRANGER, **proxy).status_code == 429
+    assert log_in(client, "alice", HTTP_X_FORWARDED_FOR=HOME, **proxy).status_code == 302
 
 
 def test_a_success_starts_the_count_again(client, alice, settings):
@@ -80,6 +113,75 @@ def test_wrong_passwords_to_the_token_endpoint_lock_the_same_account(api, client
     assert response.status_code == 429
     assert "locked" in response.json()["detail"]
     assert log_in(client, "alice").status_code == 429
+
+
+def test_guessing_from_many_addresses_holds_the_account_to_the_places_it_knows(
+    client, alice, settings
+):
+    """The slower per-account limit: a few tries from each of many addresses add up, and
+    then only the owner's usual place gets through."""
+    assert log_in(client, "alice", REMOTE_ADDR=HOME).status_code == 302
+    client.logout()
+    for n in range(settings.ILLDESK_ACCOUNT_FAILURES_PER_HOUR):
+        log_in(client, "alice", "wrong", REMOTE_ADDR=f"198.51.100.{n}")
+
+    refused = log_in(client, "alice", REMOTE_ADDR="192.0.2.50")
+    assert refused.status_code == 429
+    assert "signs in only where it has signed in before" in refused.content.decode()
+    assert not logged_in(client)
+    assert log_in(client, "alice", REMOTE_ADDR=HOME).status_code == 302
+
+    # An hour later the account takes passwords from anywhere again.
+    client.logout()
+    FailedSignIns.objects.update(bucket=timezone.now() - timedelta(minutes=61))
+    assert log_in(client, "alice", REMOTE_ADDR="192.0.2.50").status_code == 302
+
+
+def test_an_address_trying_many_accounts_may_sign_in_only_to_those_it_knows(
+    client, alice, bob, settings
+):
+    settings.ILLDESK_ADDRESS_FAILURES_PER_HOUR = 10
+    assert log_in(client, "alice", REMOTE_ADDR=STRANGER).status_code == 302
+    client.logout()
+    for n in range(10):
+        log_in(client, f"reader{n}", "guess", REMOTE_ADDR=STRANGER)
+
+    refused = log_in(client, "bob", REMOTE_ADDR=STRANGER)
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins from this network" in refused.content.decode()
+    assert log_in(client, "bob", REMOTE_ADDR=HOME).status_code == 302
+    client.logout()
+    assert log_in(client, "alice", REMOTE_ADDR=STRANGER).status_code == 302
+
+
+def test_an_attack_adds_counts_not_rows(client, db, settings):
+    """However many tries, the guard's counts are a row per account and per address in
+    each five minutes, so checking them never reads more than a dozen rows."""
+    settings.ILLDESK_ACCOUNT_FAILURES_PER_HOUR = settings.ILLDESK_ADDRESS_FAILURES_PER_HOUR = 10**6
+    for _ in range(40):
+        log_in(client, "alice", "wrong", REMOTE_ADDR=STRANGER)
+    rows = list(FailedSignIns.objects.values_list("key", "count"))
+    assert len(rows) <= 4  # two keys, in one bucket (two, if five minutes turned)
+    totals = {key: sum(n for k, n in rows if k == key) for key, _ in rows}
+    assert totals == {"account:alice": 40, f"address:{STRANGER}": 40}
+
+
+def test_the_guard_refuses_the_api_too(api, alice, settings):
+    for n in range(settings.ILLDESK_ACCOUNT_FAILURES_PER_HOUR):
+        api().post(
+            "/api/v1/auth/token/",
+            {"username": "alice", "password": "x"},
+            format="json",
+            REMOTE_ADDR=f"198.51.100.{n}",
+        )
+    response = api().post(
+        "/api/v1/auth/token/",
+        {"username": "alice", "password": PASSWORD},
+        format="json",
+        REMOTE_ADDR="192.0.2.50",
+    )
+    assert response.status_code == 429
+    assert "signs in only where it has signed in before" in response.json()["detail"]
 
 
 # --- Password reset and rules ---------------------------------------------------------------
@@ -275,3 +377,25 @@ def test_turning_two_factor_off_needs_a_current_code(client, alice):
     as_if_time_passed(device)
     client.post("/accounts/two-factor/", {"token": totp(device.bin_key)})
     assert not TOTPDevice.objects.filter(user=alice).exists()
+
+
+def test_a_wrong_code_counts_as_a_wrong_password(client, admin_user, settings):
+    device = turn_on_two_factor(client, admin_user)
+    wrong = str((int(totp(device.bin_key)) + 1) % 1_000_000).zfill(6)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        as_if_time_passed(device)
+        log_in(client, "admin", otp_token=wrong)
+    as_if_time_passed(device)
+    assert log_in(client, "admin", otp_token=totp(device.bin_key)).status_code == 429
+
+
+def test_the_admin_has_no_login_form_of_its_own_to_skip_the_code(client, admin_user):
+    """The admin's login address sends people to the one login page, which asks for the
+    second factor; its own form would have taken the password alone."""
+    turn_on_two_factor(client, admin_user)
+    response = client.get("/admin/login/?next=/admin/members/user/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=%2Fadmin%2Fmembers%2Fuser%2F"
+    client.post("/admin/login/", {"username": "admin", "password": PASSWORD})
+    assert client.get("/admin/").status_code == 302
+    assert not logged_in(client)

@@ -49,3 +49,47 @@ def test_with_the_cache_unreachable_the_api_still_answers(api, alice, settings, 
     }
     as_alice = api(alice)
     assert [as_alice.get("/api/v1/requests/").status_code for _ in range(5)] == [200] * 5
+
+
+def test_a_made_up_forwarded_address_is_not_a_new_caller(api, alice, monkeypatch):
+    """Token requests are counted by the connection's address: a client cannot pass for
+    many by writing X-Forwarded-For (no proxy is trusted by default)."""
+    monkeypatch.setattr(TokenThrottle, "rate", "2/minute", raising=False)
+    credentials = {"username": "alice", "password": PASSWORD}
+    codes = [
+        api()
+        .post(
+            "/api/v1/auth/token/",
+            credentials,
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        )
+        .status_code
+        for n in range(3)
+    ]
+    assert codes == [200, 200, 429]
+
+
+def test_behind_a_trusted_proxy_the_proxys_forwarded_address_is_the_caller(
+    api, alice, monkeypatch, settings
+):
+    settings.ILLDESK_TRUSTED_PROXIES = 1
+    monkeypatch.setattr(TokenThrottle, "rate", "1/minute", raising=False)
+    credentials = {"username": "alice", "password": PASSWORD}
+
+    def ask(forwarded: str) -> int:
+        return (
+            api()
+            .post(
+                "/api/v1/auth/token/",
+                credentials,
+                format="json",
+                REMOTE_ADDR="172.18.0.2",
+                HTTP_X_FORWARDED_FOR=forwarded,
+            )
+            .status_code
+        )
+
+    assert ask("203.0.113.1") == 200
+    assert ask("made.up, 203.0.113.1") == 429  # what the client wrote first is not read
+    assert ask("203.0.113.2") == 200

@@ -35,7 +35,7 @@ def test_a_locked_account_is_told_why_and_for_how_long(
         page.locator(PASSWORD_FIELD).fill("not her password")
         page.get_by_role("button", name="Log in").click()
     alert = page.get_by_role("alert").first
-    assert "This account is locked for 15 minutes" in alert.inner_text()
+    assert "it is locked at this address for 15 minutes" in alert.inner_text()
     assert_no_serious_violations(page)
     screenshot(page, "login-locked")
 
@@ -71,3 +71,31 @@ def test_the_lender_slip_and_the_admin_run_under_the_policy(
     ):
         response = page.goto(live_server.url + path)
         assert response.status == 200, path
+
+
+def test_api_tokens_are_made_shown_once_and_revoked_by_keyboard(
+    page, live_server, alice, login, assert_no_serious_violations, screenshot
+):
+    login(page, "alice")
+    page.get_by_role("link", name="API tokens").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "API tokens"
+    assert_no_serious_violations(page)
+
+    page.get_by_label("What is it for?").fill("Nightly overdue report")
+    page.get_by_label("Expires after").select_option("30")
+    page.get_by_label("Expires after").press("Tab")
+    page.keyboard.press("Enter")  # the focus is on "Make the token"
+    key = page.get_by_label("Token", exact=True).input_value()
+    assert key.startswith("illdesk_")
+    assert "it will not be shown again" in page.locator(".new-key").inner_text()
+    assert_no_serious_violations(page)
+    screenshot(page, "api-tokens-new")
+
+    page.goto(f"{live_server.url}/accounts/api-tokens/")
+    assert key not in page.content()
+    row = page.get_by_role("row", name="Nightly overdue report")
+    row.get_by_role("button", name="Revoke the token Nightly overdue report").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert "no longer works" in page.locator(".messages").inner_text()
+    assert "You have no working tokens." in page.content()

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from lenders.models import AvailabilityReport, Lender
 from members.models import MemberLibrary, Patron, User
+from members.tokens import issue_token
 from requests_app import services, workflow
 from requests_app.models import (
     BorrowingRequest,
@@ -815,6 +816,17 @@ class Command(BaseCommand):
                 )
         for demo in REQUESTS:
             self._request(demo)
+        # API tokens the people made for their scripts; their keys were shown once, then.
+        for username, name, days_ago, lifetime in (
+            ("rita", "Weekly statistics export", 20, 30),
+            ("alice", "Catalogue's request button", 40, 90),
+        ):
+            issue_token(
+                self.users[username],
+                name=name,
+                lifetime=dt.timedelta(days=lifetime),
+                now=timezone.now() - dt.timedelta(days=days_ago),
+            )
 
     def _account(self, username, first, last, role, library) -> User:
         """The demo account, or the existing one of that name when it already fits."""

@@ -1,0 +1,62 @@
+"""One-line text: the rule for every field that holds a single line (a title, a name, a
+tracking number), and for anything built from such a field, like an e-mail subject.
+
+Text pasted from a catalogue or a PDF often brings a line break, a tab or an invisible
+control character with it. In a one-line field they are not refused but tidied: any run of
+whitespace (line breaks included) becomes one space, and other control characters go, so
+a title can never break an e-mail header or a CSV row. ``OneLineField`` applies the rule
+wherever a value enters a model: a form's cleaning, ``full_clean`` and every save.
+"""
+
+import re
+
+from django import forms
+from django.db import models
+
+#: Control characters that are not whitespace (C0, DEL, C1 but NEL) and lone surrogates,
+#: which no database can store as UTF-8. Whitespace controls (tab, line breaks, the file
+#: and record separators, NEL) and the Unicode line and paragraph separators are split on.
+_DROPPED = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
+
+
+def one_line(value: str) -> str:
+    """``value`` on one line: runs of whitespace become one space, control characters go,
+    and the ends are trimmed."""
+    return " ".join(_DROPPED.sub("", value).split())
+
+
+class OneLineFormField(forms.CharField):
+    """A form's text field that keeps its value to one line (``one_line``).
+
+    A NUL is refused, as by every text field (Django's own validator), not tidied away: no
+    paste brings one, so it is a broken or hostile client, and the API refuses it too.
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if isinstance(value, str) and "\x00" not in value:
+            value = one_line(value)
+        return value
+
+
+class OneLineField(models.CharField):
+    """A ``CharField`` that holds one line of text (``one_line``).
+
+    The value is tidied when a form or ``full_clean`` cleans it, so the length and
+    uniqueness checks see what will be stored, and again on every save, so a value that
+    reached the model another way is stored tidy too.
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return one_line(value) if isinstance(value, str) else value
+
+    def pre_save(self, model_instance, add):
+        value = getattr(model_instance, self.attname)
+        if isinstance(value, str):
+            value = one_line(value)
+            setattr(model_instance, self.attname, value)
+        return value
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"form_class": OneLineFormField, **kwargs})

@@ -1,0 +1,235 @@
+"""Signing in, the same for the login page and the API's token endpoint: a password, the
+second factor when the account has one, and the limits that keep guessing slow without
+letting a stranger lock anybody out. docs/security.md says what each limit guarantees.
+
+The limits, all keyed on the real client address (``illdesk.client_address``):
+
+- **Account at an address** (django-axes, ``AXES_LOCKOUT_PARAMETERS``): five wrong passwords
+  for one account from one address lock that account *at that address* for 15 minutes.
+  The owner elsewhere, and colleagues at the same address, are not affected.
+- **Account, from everywhere** (``SignInGuard``): past ``ILLDESK_ACCOUNT_FAILURES_PER_HOUR``
+  failures in an hour, from all addresses together, the account takes a password only from
+  addresses it has signed in from in the last ``ILLDESK_KNOWN_ADDRESS_DAYS``. Its owner at
+  their usual place signs in as ever; a guesser spread over many addresses is stopped.
+- **Address, against every account** (``SignInGuard``): past
+  ``ILLDESK_ADDRESS_FAILURES_PER_HOUR`` failures in an hour from one address, that address
+  may sign in only to accounts that have signed in from it before.
+
+A refusal by the guard is a failure too (it is counted), so the guard holds while the
+attempts go on. A wrong second-factor code counts as a wrong password. The counts are kept
+per account and per address in five-minute buckets (``FailedSignIns``), and the places in
+one row per account and address (``KnownPlace``), so no attack can make a check read more
+than a dozen rows.
+"""
+
+from datetime import datetime, timedelta
+
+from axes.models import AccessLog
+from axes.utils import reset as reset_lockout
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxLengthValidator
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.utils import timezone
+from django_otp import match_token, user_has_device
+
+from illdesk.client_address import client_address
+
+from .models import FailedSignIns, KnownPlace, User
+
+WINDOW = timedelta(hours=1)
+
+ACCOUNT_GUARDED = (
+    "Too many failed sign-ins to this account from other places in the last hour, so for "
+    "now it signs in only where it has signed in before. Try again later from here, or "
+    "reset your password by e-mail."
+)
+ADDRESS_GUARDED = (
+    "Too many failed sign-ins from this network in the last hour, so for now it may sign in "
+    "only to accounts that have signed in from it before. Try again later."
+)
+
+
+def code_field(label: str, required: bool) -> forms.CharField:
+    """The six-digit code from an authenticator app."""
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class SignInForm(AuthenticationForm):
+    """Username and password, and the six-digit code for accounts with a second factor.
+
+    The login page and ``POST /api/v1/auth/token/`` both check their input with it, so an
+    API token takes exactly what a login takes. ``request`` must be Django's own.
+    """
+
+    otp_token = code_field("Code from your authenticator app", required=False)
+    otp_token.help_text = "Only if you have turned on two-factor sign-in."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django sets these as attributes only; a longer name is refused on its field here,
+        # before django-axes tries to record it in its 255-character column.
+        for name, limit in (("username", 150), ("password", 4096)):
+            self.fields[name].widget.attrs["maxlength"] = limit
+            self.fields[name].validators.append(MaxLengthValidator(limit))
+        self.otp_device = None
+
+    @property
+    def refusal(self) -> str | None:
+        """The guard's reason, when it refused this sign-in before trying the password."""
+        return getattr(self.request, "sign_in_refused", None)
+
+    def get_invalid_login_error(self) -> ValidationError:
+        if self.refusal:
+            return ValidationError(self.refusal, code="guarded")
+        return super().get_invalid_login_error()
+
+    def clean(self):
+        cleaned = super().clean()
+        user = self.get_user()
+        if user is not None and user_has_device(user, confirmed=True):
+            token = (cleaned.get("otp_token") or "").strip()
+            if not token:
+                raise ValidationError({"otp_token": "Enter the code from your authenticator app."})
+            self.otp_device = match_token(user, token)
+            if self.otp_device is None:
+                # As a wrong password: it counts towards the lockout and the guard.
+                user_login_failed.send(
+                    sender=__name__,
+                    credentials={"username": user.get_username()},
+                    request=self.request,
+                )
+                raise ValidationError(
+                    {"otp_token": "That code is not right, or has expired. Try the newest one."}
+                )
+        return cleaned
+
+
+def signed_in(request: HttpRequest, user: User) -> None:
+    """Record a sign-in that made no session (an API token) as the login page's are: the
+    account's last login, and this address as one of its places."""
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+
+
+# --- The guard ------------------------------------------------------------------------------
+
+
+def _bucket(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % 5, second=0, microsecond=0)
+
+
+def _keys(username: str, address: str) -> list[str]:
+    keys = [f"account:{username}"[:200]]
+    if address:
+        keys.append(f"address:{address}")
+    return keys
+
+
+def record_failure(request: HttpRequest | None, username: str) -> None:
+    """Count a failed sign-in against the account and against the address."""
+    if request is None or not username:
+        return
+    bucket = _bucket(timezone.now())
+    for key in _keys(username, client_address(request)):
+        counted = FailedSignIns.objects.filter(key=key, bucket=bucket)
+        if counted.update(count=F("count") + 1):
+            continue
+        try:
+            with transaction.atomic():
+                FailedSignIns.objects.create(key=key, bucket=bucket, count=1)
+        except IntegrityError:  # another failure made the row a moment ago
+            counted.update(count=F("count") + 1)
+
+
+def remember_place(request: HttpRequest | None, username: str) -> None:
+    """Note that the account signed in from this request's address."""
+    address = client_address(request) if request is not None else ""
+    if not address:
+        return  # a session made by code (a test's force_login), not by a person
+    try:
+        with transaction.atomic():
+            KnownPlace.objects.update_or_create(
+                username=username, address=address, defaults={"last_seen": timezone.now()}
+            )
+    except IntegrityError:
+        pass  # the same sign-in, recorded a moment ago by a twin request
+
+
+def _failures(key: str) -> int:
+    since = timezone.now() - WINDOW
+    counted = FailedSignIns.objects.filter(key=key, bucket__gt=since).aggregate(n=Sum("count"))
+    return counted["n"] or 0
+
+
+def _known(username: str, address: str) -> bool:
+    since = timezone.now() - timedelta(days=settings.ILLDESK_KNOWN_ADDRESS_DAYS)
+    return KnownPlace.objects.filter(
+        username=username, address=address, last_seen__gte=since
+    ).exists()
+
+
+def guard_refusal(request: HttpRequest, username: str) -> str | None:
+    """Why a sign-in to ``username`` from this request's address is refused now, if it is."""
+    address = client_address(request)
+    if _failures(f"account:{username}"[:200]) >= settings.ILLDESK_ACCOUNT_FAILURES_PER_HOUR:
+        reason = ACCOUNT_GUARDED
+    elif address and _failures(f"address:{address}") >= settings.ILLDESK_ADDRESS_FAILURES_PER_HOUR:
+        reason = ADDRESS_GUARDED
+    else:
+        return None
+    return None if address and _known(username, address) else reason
+
+
+class SignInGuard:
+    """An authentication backend that checks no password: it stops a sign-in the guard
+    refuses (``guard_refusal``) before the password is tried, and lets the others pass on
+    to the next backend. Listed after django-axes' and before Django's own. It has no
+    ``get_user``: no session is ever its own."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None or not username:
+            return None
+        refusal = guard_refusal(request, username)
+        if refusal:
+            request.sign_in_refused = refusal
+            raise PermissionDenied(refusal)
+        return None
+
+
+@receiver(user_login_failed)
+def _count_failure(sender, credentials, request=None, **kwargs):
+    record_failure(request, str(credentials.get("username") or ""))
+
+
+@receiver(user_logged_in)
+def _remember_place(sender, request, user, **kwargs):
+    remember_place(request, user.get_username())
+
+
+def forget_old_records(now: datetime | None = None) -> int:
+    """Delete counts older than the window, places not seen for
+    ``ILLDESK_KNOWN_ADDRESS_DAYS`` and django-axes' log of sign-ins as old; the count."""
+    now = now or timezone.now()
+    known_since = now - timedelta(days=settings.ILLDESK_KNOWN_ADDRESS_DAYS)
+    counts, _ = FailedSignIns.objects.filter(bucket__lte=now - WINDOW).delete()
+    places, _ = KnownPlace.objects.filter(last_seen__lt=known_since).delete()
+    sign_ins, _ = AccessLog.objects.filter(attempt_time__lt=known_since).delete()
+    return counts + places + sign_ins
+
+
+def forgive(username: str) -> None:
+    """Lift every limit on an account: its owner has just set a new password from the
+    e-mailed link, so the failures against the old one mean nothing now."""
+    reset_lockout(username=username)
+    FailedSignIns.objects.filter(key=f"account:{username}"[:200]).delete()
