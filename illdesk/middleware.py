@@ -1,15 +1,16 @@
-"""Every answer under ``/api/v1/`` is JSON, as the OpenAPI schema says, errors included.
+"""Every answer under ``/api/`` is JSON, as the OpenAPI schema says, errors included.
 
 DRF answers JSON for what reaches its views. What does not reach them is answered by
-Django: an address no route matches (``/api/v1/requests/0.5/``) is its 404 page, with the
-debug page in its place when ``DEBUG`` is on, and so are its 400 and 500 pages. This
-middleware, outermost, turns any such error page under the API into ``{"detail": …}`` with
-the same status, whether ``DEBUG`` is on or off.
+Django: an address no route matches (``/api/v1/requests/0.5/``, ``/api/v2/``) is its 404
+page, with the debug page in its place when ``DEBUG`` is on, and so are its 400 and 500
+pages. This middleware, outermost, turns any error answer under ``/api/`` that is not
+JSON into ``{"detail": …}`` with the same status, whether ``DEBUG`` is on or off. (The
+schema and its docs page answer YAML and HTML when they answer at all.)
 """
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-API_PREFIX = "/api/v1/"
+API_PREFIX = "/api/"
 DETAILS = {
     400: "Bad request.",
     403: "You do not have permission to perform this action.",

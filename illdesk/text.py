@@ -13,10 +13,13 @@ import re
 from django import forms
 from django.db import models
 
-#: Control characters that are not whitespace (C0, DEL, C1 but NEL) and lone surrogates,
-#: which no database can store as UTF-8. Whitespace controls (tab, line breaks, the file
-#: and record separators, NEL) and the Unicode line and paragraph separators are split on.
-_DROPPED = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
+#: Control characters that are not whitespace (C0, DEL, C1 but NEL); the byte-order mark
+#: a paste brings along; the bidirectional embeddings and overrides (U+202A to U+202E),
+#: which can make a title read backwards on screen; and lone surrogates, which no database
+#: can store as UTF-8. Whitespace controls (tab, line breaks, the file and record
+#: separators, NEL) and the Unicode line and paragraph separators are split on. Joiners and
+#: direction marks, which some scripts need, stay.
+_DROPPED = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u202a-\u202e\ufeff\ud800-\udfff]")
 
 
 def one_line(value: str) -> str:

@@ -12,8 +12,11 @@ from illdesk.text import OneLineFormField
 from illdesk.throttles import TokenThrottle
 
 from .models import ApiToken
-from .sign_in import SignInForm, signed_in
+from .sign_in import WINDOW, SignInForm, signed_in
 from .tokens import api_lifetime, issue_token, revoke
+
+#: When to try again after the guard refused: its counts cover the last hour.
+GUARDED_RETRY = {"Retry-After": str(int(WINDOW.total_seconds()))}
 
 
 class TokenRequestForm(SignInForm):
@@ -83,14 +86,18 @@ class TokenView(APIView):
         form = TokenRequestForm(request._request, data=data)
         if not form.is_valid():
             if form.refusal:
-                return Response({"detail": form.refusal}, status=429)
+                return Response({"detail": form.refusal}, status=429, headers=GUARDED_RETRY)
             return Response(_field_errors(form), status=status.HTTP_400_BAD_REQUEST)
         user = form.get_user()
         token, key = issue_token(
             user, lifetime=api_lifetime(), name=form.cleaned_data["name"] or "API sign-in"
         )
         signed_in(request._request, user)
-        return Response({"token": key, "name": token.name, "expires_at": token.expires_at})
+        # The key is in this answer alone: no cache may keep a copy.
+        return Response(
+            {"token": key, "name": token.name, "expires_at": token.expires_at},
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 class LogoutView(APIView):

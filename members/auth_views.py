@@ -58,7 +58,9 @@ def locked_out(request, original_response=None, credentials=None):
     saying why and for how long, with 429."""
     message = LOCKED_OUT.format(minutes=int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message}, status=429)
+        response = JsonResponse({"detail": message}, status=429)
+        response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+        return response
     form = SignInForm(request, initial={"username": (credentials or {}).get("username", "")})
     context = {"form": form, "locked_out": message, "next": request.POST.get("next", "")}
     return render(request, "registration/login.html", context, status=429)

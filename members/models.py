@@ -191,6 +191,9 @@ class ApiToken(models.Model):
     )
     prefix = models.CharField(max_length=12)
     digest = models.CharField(max_length=64, unique=True)
+    #: A keyed hash of the password hash the account had when the token was made: any
+    #: change of password, by any path, ends the token (as Django ends other sessions).
+    password_fingerprint = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
 
@@ -203,22 +206,32 @@ class ApiToken(models.Model):
 
 
 class FailedSignIns(models.Model):
-    """Failed sign-ins counted by account and by address, in five-minute buckets: the
-    guard's counts (``members.sign_in``). One row per key and bucket however many tries an
-    attack makes, so counting the last hour reads a dozen rows at most."""
+    """Failed sign-ins that tried a password, by account and address, in five-minute
+    buckets: the guard's counts (``members.sign_in``). One row per account, address and
+    bucket however many tries an attack makes; the guard reads a few dozen at most."""
 
-    key = models.CharField(max_length=200, help_text="account:<username> or address:<ip>")
+    username = models.CharField(max_length=150)
+    address = models.GenericIPAddressField()
     bucket = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "failed sign-ins"
         constraints = [
-            models.UniqueConstraint(fields=["key", "bucket"], name="failedsignins_key_bucket")
+            models.UniqueConstraint(
+                fields=["username", "address", "bucket"], name="failedsignins_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["username", "bucket"], name="failedsignins_account"),
+            models.Index(fields=["address", "bucket"], name="failedsignins_address"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.count} failed sign-ins, {self.key}, from {self.bucket:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.count} failed sign-ins to {self.username} from {self.address}, "
+            f"from {self.bucket:%Y-%m-%d %H:%M}"
+        )
 
 
 class KnownPlace(models.Model):

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -35,6 +36,11 @@ KEYWORD = "Token"
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _fingerprint(user: User) -> str:
+    """The account's password, as a token remembers it (a keyed hash of its hash)."""
+    return salted_hmac(__name__, user.password, algorithm="sha256").hexdigest()
 
 
 def api_lifetime() -> timedelta:
@@ -56,6 +62,7 @@ def issue_token(
         name=name,
         prefix=key[:PREFIX_LENGTH],
         digest=_digest(key),
+        password_fingerprint=_fingerprint(user),
         created_at=now,
         expires_at=now + lifetime,
     )
@@ -99,7 +106,11 @@ class ApiTokenAuthentication(BaseAuthentication):
             .filter(digest=_digest(key), expires_at__gt=timezone.now())
             .first()
         )
-        if token is None or not token.user.is_active:
+        if (
+            token is None
+            or not token.user.is_active
+            or not constant_time_compare(token.password_fingerprint, _fingerprint(token.user))
+        ):
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
         return token.user, token
 

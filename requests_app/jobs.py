@@ -218,14 +218,26 @@ def clear_patron_data() -> JobResult:
 
 
 def _delete_patrons(ids: list[int]) -> int:
-    """Delete patrons by id in batches, without loading them (nothing refers to them now)."""
-    table = Patron._meta.db_table
+    """Delete patrons by id in batches, without loading them, unless a request refers to
+    one after all.
+
+    The job holds the patrons' row locks by now, so no request can be saved for them any
+    more; but one saved while the job waited for a lock was not in the snapshot that chose
+    them. Each DELETE is a statement of its own, whose snapshot sees it, so that patron
+    stays (and the run is not undone by a foreign key at commit).
+    """
+    patrons = Patron._meta.db_table
+    requests = BorrowingRequest._meta.db_table
     removed = 0
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 5000):
             batch = ids[start : start + 5000]
             marks = ", ".join(["%s"] * len(batch))
-            cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", batch)  # noqa: S608
+            cursor.execute(
+                f"DELETE FROM {patrons} WHERE id IN ({marks}) AND NOT EXISTS "  # noqa: S608
+                f"(SELECT 1 FROM {requests} WHERE patron_id = {patrons}.id)",
+                batch,
+            )
             removed += cursor.rowcount
     return removed
 

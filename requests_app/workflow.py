@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from illdesk.text import one_line
 from lenders.models import Lender
 from members.models import MemberLibrary, Patron, User
 
@@ -606,7 +607,10 @@ def cancel(request_id: int, *, actor: User, reason: str = "") -> BorrowingReques
 
 def _close_pending_attempt(req: BorrowingRequest, outcome: str, reason: str) -> None:
     req.attempts.filter(outcome=LenderAttempt.Outcome.PENDING).update(
-        outcome=outcome, reason=reason[:300], resolved_at=timezone.now()
+        # An UPDATE skips the field's own tidying: the reason is made one line here.
+        outcome=outcome,
+        reason=one_line(reason)[:300],
+        resolved_at=timezone.now(),
     )
 
 

@@ -41,6 +41,7 @@ def test_each_request_gives_a_new_token_that_lasts_the_configured_hours(api, ali
     body = first.json()
     assert set(body) == {"token", "name", "expires_at"}
     assert body["token"] != second.json()["token"]
+    assert first["Cache-Control"] == "no-store"  # the key is in this answer alone
     expires = parse_datetime(body["expires_at"])
     assert before + timedelta(hours=10) <= expires <= timezone.now() + timedelta(hours=10)
     assert works(client, body["token"]) and works(client, second.json()["token"])
@@ -83,6 +84,14 @@ def test_an_account_with_two_factor_needs_its_code_for_a_token(api, alice, clien
     right = ask_token(api, otp_token=totp(device.bin_key))
     assert right.status_code == 200
     assert works(client, right.json()["token"])
+
+
+def test_a_right_code_is_not_spent_on_an_answer_that_refuses_anyway(api, alice):
+    device = confirmed_device(alice)
+    code = totp(device.bin_key)
+    refused = ask_token(api, otp_token=code, name="x" * 101)
+    assert refused.status_code == 400 and set(refused.json()) == {"name"}
+    assert ask_token(api, otp_token=code, name="Nightly").status_code == 200
 
 
 def test_a_new_token_records_the_sign_in(api, alice):
@@ -171,6 +180,25 @@ def test_a_password_reset_ends_every_token(client, alice):
         form_page.redirect_chain[-1][0],
         {"new_password1": "Fresh-Reading-Room-42", "new_password2": "Fresh-Reading-Room-42"},
     )
+    assert not works(client, key)
+
+
+def test_a_password_disabled_in_the_admin_ends_every_token(admin_client, client, alice):
+    key = token_for(alice)
+    admin_client.post(
+        f"/admin/members/user/{alice.pk}/password/",
+        {"usable_password": "false", "unset-password": "Disable password-based authentication"},
+    )
+    alice.refresh_from_db()
+    assert not alice.has_usable_password()
+    assert not works(client, key)
+
+
+def test_any_change_of_password_ends_the_tokens_made_before_it(client, alice):
+    """Even one written around the model (a script's UPDATE), or one that lands while a
+    token is being made: a token remembers the password it was made under."""
+    key = token_for(alice)
+    type(alice).objects.filter(pk=alice.pk).update(password="pbkdf2_sha256$1$x$y")
     assert not works(client, key)
 
 

@@ -33,6 +33,7 @@ def test_an_address_no_route_matches_is_a_json_404(client, alice, settings, debu
     # Each route that takes an id, given one no route takes (22 of them).
     bad = {route for route in api_routes(pk="0.5") if "0.5" in route}
     bad |= {"/api/v1/no-such-thing/", "/api/v1/requests/1/no-such-action/"}
+    bad |= {"/api/", "/api/v2/requests/", "/api/nothing/", "/api/v1", "/api/schema/nothing/"}
     for url in sorted(bad):
         for method in ("get", "post"):
             response = getattr(client, method)(url)

@@ -3,17 +3,19 @@ and works set-wise; patron data ages out while the requests stay."""
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from axes.models import AccessLog
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from members.models import ApiToken, FailedSignIns, KnownPlace, Patron
+from members.services import patron_for_request
 from members.tokens import issue_token
 from requests_app import jobs, selectors, tasks, workflow
 from requests_app.models import BorrowingRequest, Notification, StatusEvent
@@ -341,9 +343,12 @@ def test_sign_in_records_go_when_they_are_of_no_more_use(alice, settings):
     now = timezone.now()
     live, _ = issue_token(alice, lifetime=dt.timedelta(hours=1))
     issue_token(alice, lifetime=dt.timedelta(hours=1), now=now - dt.timedelta(hours=2))
-    for minutes in (10, 65):
+    for minutes in (10, 70):
         FailedSignIns.objects.create(
-            key="account:alice", bucket=now - dt.timedelta(minutes=minutes), count=3
+            username="alice",
+            address="203.0.113.9",
+            bucket=now - dt.timedelta(minutes=minutes),
+            count=3,
         )
     long_ago = now - dt.timedelta(days=settings.ILLDESK_KNOWN_ADDRESS_DAYS + 1)
     for address, seen in (("10.0.0.7", now), ("192.0.2.8", long_ago)):
@@ -356,3 +361,62 @@ def test_sign_in_records_go_when_they_are_of_no_more_use(alice, settings):
     assert FailedSignIns.objects.get().bucket > now - dt.timedelta(minutes=11)
     assert KnownPlace.objects.get().address == "10.0.0.7"
     assert not AccessLog.objects.exists()
+
+
+def _wait_for_a_lock_wait(timeout: float = 10) -> None:
+    """Until some other connection waits for a row lock (PostgreSQL)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("nobody came to wait for the lock")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_saved_while_retention_waits_keeps_its_patron(alice, library_one):
+    """The job chose the patron from a snapshot taken before the request was saved; it must
+    see the request once it has the lock, keep the patron and finish its run."""
+    idle = Patron.objects.create(library=library_one, card_number="555", name="Nell Late")
+    Patron.objects.filter(pk=idle.pk).update(created_at=timezone.now() - dt.timedelta(days=100))
+    holding, release, outcome = threading.Event(), threading.Event(), []
+
+    def submit():
+        try:
+            with transaction.atomic():
+                patron = patron_for_request(library=library_one, patron_id=idle.pk)  # locks it
+                holding.set()
+                release.wait(10)
+                workflow.submit_request(
+                    actor=alice, library=library_one, patron=patron, citation={"title": "Late"}
+                )
+        finally:
+            connection.close()
+
+    def retention():
+        try:
+            outcome.append(jobs.clear_patron_data())
+        except Exception as exc:  # the test says what it was
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    submitter = threading.Thread(target=submit)
+    submitter.start()
+    assert holding.wait(10)
+    job = threading.Thread(target=retention)
+    job.start()
+    _wait_for_a_lock_wait()  # the job now waits for the patron's row
+    release.set()
+    submitter.join(30)
+    job.join(30)
+
+    assert isinstance(outcome[0], jobs.JobResult), outcome
+    assert Patron.objects.filter(pk=idle.pk).exists()
+    assert BorrowingRequest.objects.get().patron_id == idle.pk
