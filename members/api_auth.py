@@ -95,7 +95,11 @@ class TokenView(APIView):
         signed_in(request._request, user)
         # The key is in this answer alone: no cache may keep a copy.
         return Response(
-            {"token": key, "name": token.name, "expires_at": token.expires_at},
+            {
+                "token": key,
+                "name": token.name,
+                "expires_at": serializers.DateTimeField().to_representation(token.expires_at),
+            },
             headers={"Cache-Control": "no-store"},
         )
 
