@@ -293,7 +293,7 @@ def reports_round(runs: int) -> dict:
 
     from benchmarks.reports import periods, report_functions, time_report
     from members.models import User
-    from requests_app.reports import Scope
+    from requests_app.reports.queries import Scope
 
     team = User.objects.filter(role="team", is_active=True)
     user = team.filter(username="bench-team").first() or team.order_by("pk").first()

@@ -20,7 +20,7 @@ BATCH = 10_000
 
 def report_functions() -> dict:
     """Each report the /reports/ pages show, by name (Django set up)."""
-    from requests_app import reports
+    from requests_app.reports import queries as reports
 
     return {
         "requests by month": reports.requests_by_month,
@@ -199,8 +199,8 @@ def main() -> None:
     from django.utils import timezone
 
     from members.models import User
-    from requests_app import reports
     from requests_app.models import BorrowingRequest
+    from requests_app.reports import queries as reports
 
     call_command("migrate", verbosity=0)
     if not args.reuse:

@@ -74,7 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # Outermost, so it sees Django's own error pages under /api/v1/ too.
-    "illdesk.middleware.ApiErrorsAsJson",
+    "core.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -215,7 +215,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # The cache holds the API's throttle counts, shared by every worker process through Redis
 # when there is one. Short timeouts: with Redis down the throttle lets calls through
-# (illdesk.throttles) rather than keep anyone waiting.
+# (core.throttles) rather than keep anyone waiting.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -262,25 +262,25 @@ ILLDESK_DOCUMENT_DELIVERY_URL = env(
 # the session serves the browsable pages. See docs/api.md.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "members.tokens.ApiTokenAuthentication",
+        "members.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON in: a new request's patron is an object, which form encodings cannot carry.
     # Input nested too deep to parse is a 400 (illdesk/parsers.py).
-    "DEFAULT_PARSER_CLASSES": ["illdesk.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     # JSON out too: the browsable pages need inline script, which the CSP forbids.
     # /api/docs/ is the API's page for people.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_CLASSES": ["illdesk.throttles.UserThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttles.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("API_RATE_PER_USER", "300/minute"),
         "token": env("API_RATE_TOKEN", "10/minute"),
     },
-    "DEFAULT_PAGINATION_CLASS": "illdesk.api.UncountedPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.UncountedPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "illdesk.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 # How long a token from POST /api/v1/auth/token/ lasts (a working day), and the longest a
 # person may give one they make on their API tokens page. See members/tokens.py.
@@ -346,7 +346,7 @@ AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "members.auth_views.locked_out"
-AXES_CLIENT_IP_CALLABLE = "illdesk.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
 AXES_VERBOSE = False
 # Past these failures in an hour, an account takes passwords only from addresses it has
 # signed in from lately, and an address may sign in only to accounts it knows.

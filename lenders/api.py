@@ -6,8 +6,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import BasePermission
 
-from illdesk.api import READ_ERRORS, WRITE_ERRORS
-from illdesk.forms import yes_no_filter
+from core.api import READ_ERRORS, WRITE_ERRORS
+from core.forms import yes_no_filter
 
 from .models import Lender
 from .selectors import lenders_with_availability, search_lenders

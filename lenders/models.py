@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from illdesk.text import OneLineField
+from core.text import OneLineField
 
 
 class Lender(models.Model):

@@ -13,8 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.pagination import paginate
 from members.access import team_only
-from requests_app.pagination import paginate
 
 from . import selectors, services
 from .forms import AvailabilityReportForm, LenderSearchForm

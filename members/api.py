@@ -4,8 +4,8 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
-from illdesk.api import READ_ERRORS, WRITE_ERRORS
-from illdesk.forms import yes_no_filter
+from core.api import READ_ERRORS, WRITE_ERRORS
+from core.forms import yes_no_filter
 
 from .models import MemberLibrary, Patron
 from .selectors import (

@@ -1,5 +1,6 @@
-"""The API's sign-in: a token for what the login page asks (``members.sign_in``), and an
-end to the token a call is made with."""
+"""The API's sign-in: a token for what the login page asks (``members.forms.SignInForm``),
+and an end to the token a call is made with. How a call proves who makes it is
+``members.authentication``; the tokens themselves are ``members.tokens``."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -7,12 +8,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from illdesk.api import DETAIL, UNAUTHORIZED, WRITE_ERRORS
-from illdesk.text import OneLineFormField
-from illdesk.throttles import TokenThrottle
+from core.api import DETAIL, UNAUTHORIZED, WRITE_ERRORS
+from core.text import OneLineFormField
+from core.throttles import TokenThrottle
 
+from .forms import SignInForm
 from .models import ApiToken
-from .sign_in import WINDOW, SignInForm, signed_in
+from .sign_in import WINDOW, signed_in
 from .tokens import api_lifetime, issue_token, revoke
 
 #: When to try again after the guard refused: its counts cover the last hour.

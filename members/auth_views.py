@@ -24,10 +24,11 @@ from django_otp import login as otp_login
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from illdesk.text import OneLineFormField
+from core.text import OneLineFormField
 
+from .forms import SignInForm, code_field
 from .models import ApiToken
-from .sign_in import SignInForm, code_field, forgive
+from .sign_in import forgive
 from .tokens import issue_token, live_tokens, revoke
 
 LOCKED_OUT = (

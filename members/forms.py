@@ -1,4 +1,5 @@
-"""Forms for the member library pages: finding a library, and an admin editing a profile.
+"""Forms for the member library pages (finding a library, an admin editing a profile) and
+for signing in, which the login page and ``POST /api/v1/auth/token/`` share.
 
 The profile form validates through the model (its validators and constraints), with the
 one rule a database constraint states only as a whole-row error, the ILL code unique in
@@ -6,10 +7,14 @@ any case, checked on the field so the message sits next to it.
 """
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import IntegrityError, transaction
+from django_otp import match_token, user_has_device
 
-from illdesk.forms import ANY_YES_NO
+from core.forms import ANY_YES_NO
 
 from .models import MemberLibrary, User
 
@@ -97,3 +102,70 @@ class LibraryProfileForm(forms.ModelForm):
             )
             return None
         return library
+
+
+# --- Signing in -------------------------------------------------------------------------
+
+
+def code_field(label: str, required: bool) -> forms.CharField:
+    """The six-digit code from an authenticator app."""
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class SignInForm(AuthenticationForm):
+    """Username and password, and the six-digit code for accounts with a second factor.
+
+    The login page and ``POST /api/v1/auth/token/`` both check their input with it, so an
+    API token takes exactly what a login takes. ``request`` must be Django's own.
+    """
+
+    otp_token = code_field("Code from your authenticator app", required=False)
+    otp_token.help_text = "Only if you have turned on two-factor sign-in."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django sets these as attributes only; a longer name is refused on its field here,
+        # before django-axes tries to record it in its 255-character column.
+        for name, limit in (("username", 150), ("password", 4096)):
+            self.fields[name].widget.attrs["maxlength"] = limit
+            self.fields[name].validators.append(MaxLengthValidator(limit))
+        self.otp_device = None
+
+    @property
+    def refusal(self) -> str | None:
+        """The guard's reason, when it refused this sign-in before trying the password."""
+        return getattr(self.request, "sign_in_refused", None)
+
+    def get_invalid_login_error(self) -> ValidationError:
+        if self.refusal:
+            return ValidationError(self.refusal, code="guarded")
+        return super().get_invalid_login_error()
+
+    def clean(self):
+        cleaned = super().clean()
+        user = self.get_user()
+        if self.errors:
+            # Another field is wrong (a token's name, say): a right code is not spent on
+            # an answer that refuses anyway.
+            return cleaned
+        if user is not None and user_has_device(user, confirmed=True):
+            token = (cleaned.get("otp_token") or "").strip()
+            if not token:
+                raise ValidationError({"otp_token": "Enter the code from your authenticator app."})
+            self.otp_device = match_token(user, token)
+            if self.otp_device is None:
+                # As a wrong password: it counts towards the lockout and the guard.
+                user_login_failed.send(
+                    sender=__name__,
+                    credentials={"username": user.get_username()},
+                    request=self.request,
+                )
+                raise ValidationError(
+                    {"otp_token": "That code is not right, or has expired. Try the newest one."}
+                )
+        return cleaned

@@ -14,7 +14,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from illdesk.text import OneLineField
+from core.text import OneLineField
 
 digits_only = RegexValidator(r"^[0-9]+$", "Use digits only.")
 

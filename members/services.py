@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from illdesk.text import one_line
+from core.text import one_line
 
 from .models import MemberLibrary, Patron
 

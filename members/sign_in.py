@@ -1,8 +1,8 @@
-"""Signing in, the same for the login page and the API's token endpoint: a password, the
-second factor when the account has one, and the limits that keep guessing slow without
-letting a stranger lock anybody out. docs/security.md says what each limit guarantees.
+"""The limits on signing in that keep guessing slow without letting a stranger lock anybody
+out, the same for the login page and the API's token endpoint (whose input both check
+with ``members.forms.SignInForm``). docs/security.md says what each limit guarantees.
 
-The limits, all keyed on the real client address (``illdesk.client_address``):
+The limits, all keyed on the real client address (``core.client_address``):
 
 - **Account at an address** (django-axes, ``AXES_LOCKOUT_PARAMETERS``): five wrong passwords
   for one account from one address lock that account *at that address* for 15 minutes.
@@ -28,21 +28,17 @@ from datetime import datetime, timedelta
 
 from axes.models import AccessLog
 from axes.utils import reset as reset_lockout
-from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import MaxLengthValidator
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
-from django_otp import match_token, user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from illdesk.client_address import client_address
+from core.client_address import client_address
 
 from .models import FailedSignIns, KnownPlace, User
 
@@ -58,70 +54,6 @@ ADDRESS_GUARDED = (
     "Too many failed sign-ins from this network in the last hour, so for now it may sign in "
     "only to accounts that have signed in from it before. Try again later."
 )
-
-
-def code_field(label: str, required: bool) -> forms.CharField:
-    """The six-digit code from an authenticator app."""
-    return forms.CharField(
-        label=label,
-        required=required,
-        max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-    )
-
-
-class SignInForm(AuthenticationForm):
-    """Username and password, and the six-digit code for accounts with a second factor.
-
-    The login page and ``POST /api/v1/auth/token/`` both check their input with it, so an
-    API token takes exactly what a login takes. ``request`` must be Django's own.
-    """
-
-    otp_token = code_field("Code from your authenticator app", required=False)
-    otp_token.help_text = "Only if you have turned on two-factor sign-in."
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Django sets these as attributes only; a longer name is refused on its field here,
-        # before django-axes tries to record it in its 255-character column.
-        for name, limit in (("username", 150), ("password", 4096)):
-            self.fields[name].widget.attrs["maxlength"] = limit
-            self.fields[name].validators.append(MaxLengthValidator(limit))
-        self.otp_device = None
-
-    @property
-    def refusal(self) -> str | None:
-        """The guard's reason, when it refused this sign-in before trying the password."""
-        return getattr(self.request, "sign_in_refused", None)
-
-    def get_invalid_login_error(self) -> ValidationError:
-        if self.refusal:
-            return ValidationError(self.refusal, code="guarded")
-        return super().get_invalid_login_error()
-
-    def clean(self):
-        cleaned = super().clean()
-        user = self.get_user()
-        if self.errors:
-            # Another field is wrong (a token's name, say): a right code is not spent on
-            # an answer that refuses anyway.
-            return cleaned
-        if user is not None and user_has_device(user, confirmed=True):
-            token = (cleaned.get("otp_token") or "").strip()
-            if not token:
-                raise ValidationError({"otp_token": "Enter the code from your authenticator app."})
-            self.otp_device = match_token(user, token)
-            if self.otp_device is None:
-                # As a wrong password: it counts towards the lockout and the guard.
-                user_login_failed.send(
-                    sender=__name__,
-                    credentials={"username": user.get_username()},
-                    request=self.request,
-                )
-                raise ValidationError(
-                    {"otp_token": "That code is not right, or has expired. Try the newest one."}
-                )
-        return cleaned
 
 
 def signed_in(request: HttpRequest, user: User) -> None:

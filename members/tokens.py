@@ -2,9 +2,9 @@
 expiry, by their owner or an admin, by a password change or by deactivation.
 
 A token is ``illdesk_`` and 43 random URL-safe characters (256 bits), sent as
-``Authorization: Token <key>``. Only its SHA-256 digest is stored: a key that random needs
-no slow hash, and a digest lookup is one indexed query. A copy of the database gives
-nobody a working key.
+``Authorization: Token <key>`` (``members.api_auth`` reads it). Only its SHA-256 digest
+is stored: a key that random needs no slow hash, and a digest lookup is one indexed query.
+A copy of the database gives nobody a working key.
 
 Why our own code and not django-rest-knox, which does the same in outline: knox reads the
 header as UTF-8 without catching a bad byte (a 500), loads and deletes every one of the
@@ -20,9 +20,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from .models import ApiToken, User
 
@@ -31,7 +28,6 @@ log = logging.getLogger(__name__)
 KEY_START = "illdesk_"
 #: How many characters of a key are kept in clear, to tell tokens apart.
 PREFIX_LENGTH = 12
-KEYWORD = "Token"
 
 
 def _digest(key: str) -> str:
@@ -87,47 +83,18 @@ def delete_expired(now: datetime | None = None) -> int:
     return deleted
 
 
-class ApiTokenAuthentication(BaseAuthentication):
-    """``Authorization: Token <key>``: the key's digest names a live token of an active
-    account, or the call is a 401. Any other scheme is left to the next authenticator."""
-
-    def authenticate(self, request):
-        words = get_authorization_header(request).split()
-        if not words or words[0].lower() != KEYWORD.lower().encode():
-            return None
-        if len(words) != 2:
-            raise exceptions.AuthenticationFailed("Send 'Authorization: Token <key>'.")
-        try:
-            key = words[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(digest=_digest(key), expires_at__gt=timezone.now())
-            .first()
-        )
-        if (
-            token is None
-            or not token.user.is_active
-            or not constant_time_compare(token.password_fingerprint, _fingerprint(token.user))
-        ):
-            raise exceptions.AuthenticationFailed("Invalid or expired token.")
-        return token.user, token
-
-    def authenticate_header(self, request) -> str:
-        return KEYWORD
-
-
-class ApiTokenScheme(OpenApiAuthenticationExtension):
-    """How the OpenAPI schema describes ``ApiTokenAuthentication``."""
-
-    target_class = ApiTokenAuthentication
-    name = "tokenAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Token <key>`, the key from POST /api/v1/auth/token/.",
-        }
+def token_for_key(key: str, now: datetime | None = None) -> ApiToken | None:
+    """The live token with this key, of an active account whose password is still the one
+    it was made under; None for any other key."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=_digest(key), expires_at__gt=now or timezone.now())
+        .first()
+    )
+    if (
+        token is None
+        or not token.user.is_active
+        or not constant_time_compare(token.password_fingerprint, _fingerprint(token.user))
+    ):
+        return None
+    return token

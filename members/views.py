@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from requests_app.pagination import paginate
+from core.pagination import paginate
 
 from .forms import LibraryProfileForm, LibrarySearchForm
 from .models import MemberLibrary, User

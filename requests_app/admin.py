@@ -21,7 +21,9 @@ from django.utils.html import format_html
 
 from members.models import User
 
-from .jobs import TIMELINE_ACTIONS as JOB_TIMELINE_ACTIONS
+from .flags import CHOICES as FLAG_CHOICES
+from .flags import LIST_FLAGS, OVER_MAX_COST, flags_of
+from .mail import DIGEST_SUBJECTS, SUBJECTS
 from .models import (
     BorrowingRequest,
     Charge,
@@ -31,13 +33,11 @@ from .models import (
     RenewalRequest,
     StatusEvent,
 )
-from .selectors import FLAGS, with_flag
-from .services import TIMELINE_ACTIONS
-from .tasks import DIGEST_SUBJECTS, SUBJECTS
-from .workflow import MOVES
+from .selectors import with_flag
+from .timeline import EVENT_LABELS
 
 #: Every action a timeline event can record.
-EVENT_ACTIONS = ["submit", *MOVES, *TIMELINE_ACTIONS, *JOB_TIMELINE_ACTIONS]
+EVENT_ACTIONS = list(EVENT_LABELS)
 
 # --- Shared pieces ----------------------------------------------------------------------
 
@@ -205,10 +205,10 @@ class FlagFilter(admin.SimpleListFilter):
     parameter_name = "flag"
 
     def lookups(self, request, model_admin):
-        return list(FLAGS.items())
+        return FLAG_CHOICES
 
     def queryset(self, request, queryset):
-        if self.value() in FLAGS:
+        if self.value() in LIST_FLAGS:
             return with_flag(queryset, self.value())
         return queryset
 
@@ -351,12 +351,12 @@ class BorrowingRequestAdmin(RequestNumberSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="flags")
     def flags(self, obj):
-        return ", ".join(FLAGS[flag].lower() for flag in obj.flags) or "none"
+        return ", ".join(LIST_FLAGS[name].label.lower() for name in flags_of(obj)) or "none"
 
     @admin.display(description="charges against max cost")
     def cost_summary(self, obj):
         summary = f"{obj.charges_total} of {obj.max_cost}"
-        return f"{summary}: over max cost" if obj.is_over_max_cost else summary
+        return f"{summary}: over max cost" if OVER_MAX_COST.carried_by(obj) else summary
 
 
 # --- What hangs off a request, on its own lists ------------------------------------------

@@ -24,9 +24,17 @@ from members import sign_in
 from members.models import Patron
 from members.tokens import delete_expired as delete_expired_tokens
 
-from .models import BorrowingRequest, Notification, Status, StatusEvent
+from .flags import (
+    DUE_SOON,
+    IN_TRANSIT,
+    NOT_ARRIVED,
+    OVERDUE,
+    WITH_LIBRARY_DUE,
+    Flag,
+    due_to_be_flagged_not_arrived,
+)
+from .models import BorrowingRequest, Notification, StatusEvent
 from .notifications import enqueue
-from .selectors import WITH_LIBRARY
 
 logger = logging.getLogger(__name__)
 
@@ -47,30 +55,14 @@ def _now() -> dt.datetime:
     return timezone.now()
 
 
-#: Timeline events the jobs write, with their labels.
-TIMELINE_ACTIONS = {
-    "flag_not_arrived": "Flagged not arrived",
-    "flag_overdue": "Flagged overdue",
-}
-
-#: The loans each job looks at, as their partial indexes (``request_in_transit``,
-#: ``request_with_library_due``) hold them.
-IN_TRANSIT = Q(status=Status.SHIPPED, shipped_on__isnull=False)
-WITH_LIBRARY_DUE = Q(status__in=WITH_LIBRARY, due_date__isnull=False)
-
-STAMP_FIELDS = ("not_arrived_flagged_at", "overdue_flagged_at", "due_reminded_at")
-
-
-def _write_events(scope: Q, stamp_field: str, stamp: dt.datetime, action: str, note: str) -> None:
+def _write_events(scope: Q, flag: Flag, stamp: dt.datetime, action: str, note: str) -> None:
     """One timeline event per request this run marked, in one statement.
 
     The stamps are in no index (see the model), so the rows are found through ``scope``,
     the job's own condition, which its partial index serves: the run only marks rows in
     it, and holds them locked.
     """
-    if stamp_field not in STAMP_FIELDS:
-        raise ValueError(f"Not a job's stamp: {stamp_field}")
-    marked = BorrowingRequest.objects.filter(scope, **{stamp_field: stamp})
+    marked = BorrowingRequest.objects.filter(scope, **{flag.stamp: stamp})
     where, where_params = marked.query.get_compiler(connection=connection).compile(
         marked.query.where
     )
@@ -88,27 +80,27 @@ def _write_events(scope: Q, stamp_field: str, stamp: dt.datetime, action: str, n
         cursor.execute(sql, [action, at, note, *where_params])
 
 
-def _digests(
-    scope: Q, stamp_field: str, stamp: dt.datetime, kind: str, *, team: bool
-) -> list[Notification]:
+def _digests(scope: Q, flag: Flag, stamp: dt.datetime, *, team: bool) -> list[Notification]:
     """One digest per library that has rows in this run (and one for the team)."""
     library_ids = (
-        BorrowingRequest.objects.filter(scope, **{stamp_field: stamp})
+        BorrowingRequest.objects.filter(scope, **{flag.stamp: stamp})
         .order_by()
         .values_list("library_id", flat=True)
         .distinct()
     )
     rows = [
-        Notification(kind=kind, digest_of=stamp, library_id=library_id, audience="library")
+        Notification(kind=flag.name, digest_of=stamp, library_id=library_id, audience="library")
         for library_id in library_ids
     ]
     if team and rows:
-        rows.append(Notification(kind=kind, digest_of=stamp, audience="team"))
+        rows.append(Notification(kind=flag.name, digest_of=stamp, audience="team"))
     created = Notification.objects.bulk_create(rows, batch_size=500)
     ids = [n.pk for n in created if n.pk is not None]
     if len(ids) < len(created):  # a backend that does not return ids from bulk inserts
         ids = list(
-            Notification.objects.filter(digest_of=stamp, kind=kind).values_list("pk", flat=True)
+            Notification.objects.filter(digest_of=stamp, kind=flag.name).values_list(
+                "pk", flat=True
+            )
         )
     transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
     return created
@@ -117,20 +109,16 @@ def _digests(
 def flag_not_arrived() -> JobResult:
     """Shipped ``ILLDESK_NOT_ARRIVED_DAYS`` or more days ago and not received: flag once."""
     stamp = _now()
-    cutoff = timezone.localdate() - dt.timedelta(days=settings.ILLDESK_NOT_ARRIVED_DAYS)
+    due = due_to_be_flagged_not_arrived(timezone.localdate(), settings.ILLDESK_NOT_ARRIVED_DAYS)
     with transaction.atomic():
-        count = BorrowingRequest.objects.filter(
-            IN_TRANSIT, not_arrived_flagged_at__isnull=True, shipped_on__lte=cutoff
-        ).update(not_arrived_flagged_at=stamp)
+        count = BorrowingRequest.objects.filter(due).update(not_arrived_flagged_at=stamp)
         notifications = []
         if count:
             _write_events(
-                IN_TRANSIT, "not_arrived_flagged_at", stamp, "flag_not_arrived",
+                IN_TRANSIT, NOT_ARRIVED, stamp, "flag_not_arrived",
                 f"Not arrived {settings.ILLDESK_NOT_ARRIVED_DAYS} days after shipping.",
             )  # fmt: skip
-            notifications = _digests(
-                IN_TRANSIT, "not_arrived_flagged_at", stamp, "not_arrived", team=True
-            )
+            notifications = _digests(IN_TRANSIT, NOT_ARRIVED, stamp, team=True)
     logger.info("Flagged %d loans not arrived.", count)
     return JobResult("not arrived", count, len(notifications))
 
@@ -140,44 +128,28 @@ def flag_overdue() -> JobResult:
     stamp = _now()
     with transaction.atomic():
         count = BorrowingRequest.objects.filter(
-            WITH_LIBRARY_DUE,
-            due_date__lt=timezone.localdate(),
-            overdue_flagged_at__isnull=True,
+            WITH_LIBRARY_DUE, OVERDUE.condition(), overdue_flagged_at__isnull=True
         ).update(overdue_flagged_at=stamp)
         notifications = []
         if count:
-            _write_events(
-                WITH_LIBRARY_DUE, "overdue_flagged_at", stamp, "flag_overdue", "Past its due date."
-            )
-            notifications = _digests(
-                WITH_LIBRARY_DUE, "overdue_flagged_at", stamp, "overdue", team=False
-            )
+            _write_events(WITH_LIBRARY_DUE, OVERDUE, stamp, "flag_overdue", "Past its due date.")
+            notifications = _digests(WITH_LIBRARY_DUE, OVERDUE, stamp, team=False)
     logger.info("Flagged %d loans overdue.", count)
     return JobResult("overdue", count, len(notifications))
 
 
-REMINDER_DAYS = 3
-
-
 def remind_due_soon() -> JobResult:
-    """Due within three days: remind the library once per due date."""
+    """Due soon (``flags.DUE_SOON``): remind the library once per due date."""
     stamp = _now()
-    today = timezone.localdate()
     with transaction.atomic():
         count = (
-            BorrowingRequest.objects.filter(
-                WITH_LIBRARY_DUE,
-                due_date__gte=today,
-                due_date__lte=today + dt.timedelta(days=REMINDER_DAYS),
-            )
+            BorrowingRequest.objects.filter(WITH_LIBRARY_DUE, DUE_SOON.condition())
             .filter(Q(due_reminded_for__isnull=True) | ~Q(due_reminded_for=F("due_date")))
             .update(due_reminded_for=F("due_date"), due_reminded_at=stamp)
         )
         notifications = []
         if count:
-            notifications = _digests(
-                WITH_LIBRARY_DUE, "due_reminded_at", stamp, "due_soon", team=False
-            )
+            notifications = _digests(WITH_LIBRARY_DUE, DUE_SOON, stamp, team=False)
     logger.info("Reminded libraries of %d loans due soon.", count)
     return JobResult("due soon", count, len(notifications))
 

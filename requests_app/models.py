@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from illdesk.text import OneLineField
+from core.text import OneLineField
 from lenders.models import Lender
 from members.models import MemberLibrary, Patron
 
@@ -261,28 +261,6 @@ class BorrowingRequest(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
-
-    @property
-    def is_over_max_cost(self) -> bool:
-        return self.charges_total > self.max_cost
-
-    @property
-    def flags(self) -> list[str]:
-        """The flags this request carries now; ``selectors.with_flag`` is the query twin."""
-        flags = []
-        if self.status == Status.SHIPPED and self.not_arrived_flagged_at:
-            flags.append("not_arrived")
-        if (
-            self.status in (Status.RECEIVED, Status.RENEWAL_REQUESTED)
-            and self.due_date
-            and self.due_date < timezone.localdate()
-        ):
-            flags.append("overdue")
-        if self.is_over_max_cost:
-            flags.append("over_max_cost")
-        if self.status == Status.RENEWAL_REQUESTED:
-            flags.append("renewal_pending")
-        return flags
 
 
 class LenderAttempt(models.Model):

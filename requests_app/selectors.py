@@ -7,13 +7,14 @@ in one place.
 import datetime as dt
 
 from django.db import connections
-from django.db.models import BooleanField, Case, Count, F, Prefetch, Q, QuerySet, When
-from django.utils import timezone
+from django.db.models import BooleanField, Case, Count, Prefetch, Q, QuerySet, When
 
 from lenders.selectors import newest_report
 from members.models import MemberLibrary, User
 from members.selectors import scoped_to_library
 
+from . import flags
+from .flags import ALL_FLAGS, DUE_SOON, OVERDUE
 from .identifiers import normalize_isbn, normalize_oclc_number
 from .models import OPEN_STATUSES as OPEN_STATUSES  # the queue's default view; lists use it
 from .models import BorrowingRequest, Charge, RenewalRequest, Status
@@ -22,17 +23,6 @@ from .models import BorrowingRequest, Charge, RenewalRequest, Status
 #: PostgreSQL counts about four million index entries a second: a cap of 10,000 cost the
 #: queue 20 ms a view at a million requests, 1,000 costs 3 ms.
 COUNT_CAP = 1_000
-
-#: Loans that are out with the library: what "due soon" and "overdue" look at.
-WITH_LIBRARY = (Status.RECEIVED, Status.RENEWAL_REQUESTED)
-
-#: The flags the background jobs set (and the one charges set), as lists filter on them.
-FLAGS = {
-    "not_arrived": "Not arrived",
-    "overdue": "Overdue",
-    "over_max_cost": "Over max cost",
-    "renewal_pending": "Renewal pending",
-}
 
 
 def requests_visible_to(user: User) -> QuerySet[BorrowingRequest]:
@@ -72,36 +62,18 @@ def with_return_availability(
         lender_accepting_returns=newest_report("accepting_returns", "lender"),
     ).annotate(
         return_on_hold=Case(
-            When(status__in=WITH_LIBRARY, lender_accepting_returns=False, then=True),
+            When(status__in=flags.WITH_LIBRARY, lender_accepting_returns=False, then=True),
             default=False,
             output_field=BooleanField(),
         ),
     )
 
 
-def flag_condition(flag: str, today: dt.date | None = None) -> Q:
-    """The condition for carrying ``flag`` (one of ``FLAGS``), each served by an index.
-
-    Overdue is read from the due date itself (the job's ``overdue_flagged_at`` only records
-    that the library was told). A not-arrived flag stays on the request as history once the
-    item arrives; the condition matches only the loans it still describes.
-    """
-    if flag == "not_arrived":
-        return Q(status=Status.SHIPPED, not_arrived_flagged_at__isnull=False)
-    if flag == "overdue":
-        return Q(status__in=WITH_LIBRARY, due_date__lt=today or timezone.localdate())
-    if flag == "over_max_cost":
-        return Q(charges_total__gt=F("max_cost"))
-    if flag == "renewal_pending":
-        return Q(status=Status.RENEWAL_REQUESTED)
-    raise ValueError(f"Unknown flag: {flag}")
-
-
-def with_flag(requests: QuerySet[BorrowingRequest], flag: str) -> QuerySet[BorrowingRequest]:
-    """Narrow ``requests`` to those carrying ``flag``; overdue loans come by due date."""
-    if flag == "overdue":
-        return overdue(requests, timezone.localdate())
-    return requests.filter(flag_condition(flag))
+def with_flag(
+    requests: QuerySet[BorrowingRequest], name: str, today: dt.date | None = None
+) -> QuerySet[BorrowingRequest]:
+    """Narrow ``requests`` to those carrying the flag ``name`` (``flags.ALL_FLAGS``)."""
+    return requests.filter(ALL_FLAGS[name].condition(today))
 
 
 def for_patron_card(
@@ -177,18 +149,14 @@ def capped_status_counts(
     return {status: n if n <= cap else None for status, n in zip(Status.values, row, strict=True)}
 
 
-def due_soon(
-    requests: QuerySet[BorrowingRequest], today: dt.date, days: int = 7
-) -> QuerySet[BorrowingRequest]:
-    """Loans with the library that are due from today to ``days`` days ahead."""
-    return requests.filter(
-        status__in=WITH_LIBRARY, due_date__gte=today, due_date__lte=today + dt.timedelta(days)
-    ).order_by("due_date", "id")
+def due_soon(requests: QuerySet[BorrowingRequest], today: dt.date) -> QuerySet[BorrowingRequest]:
+    """Loans with the library due from today to ``flags.DUE_SOON_DAYS`` ahead."""
+    return with_flag(requests, DUE_SOON.name, today).order_by("due_date", "id")
 
 
 def overdue(requests: QuerySet[BorrowingRequest], today: dt.date) -> QuerySet[BorrowingRequest]:
     """Loans with the library whose due date has passed (whether or not the job flagged them)."""
-    return requests.filter(flag_condition("overdue", today)).order_by("due_date", "id")
+    return with_flag(requests, OVERDUE.name, today).order_by("due_date", "id")
 
 
 def renewals_answered_since(library_id: int, since: dt.datetime) -> QuerySet[RenewalRequest]:

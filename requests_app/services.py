@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 
+from core.errors import NotAllowedNow, NotPermitted, WorkflowError
 from members.models import MemberLibrary, User
 from members.services import find_or_add_patron, patron_for_request
 
@@ -29,9 +30,6 @@ from .notifications import notify
 from .workflow import (
     LIBRARY,
     TEAM,
-    NotAllowedNow,
-    NotPermitted,
-    WorkflowError,
     lock_request,
     start_sourcing,
     submit_request,
@@ -39,13 +37,6 @@ from .workflow import (
 
 #: Above this a request's charges total stops fitting its column (and is surely a typo).
 MAX_TOTAL = Decimal("100000000")
-
-#: Timeline events these services write (from and to status the same), with their labels.
-TIMELINE_ACTIONS = {
-    "add_charge": "Charge recorded",
-    "assign": "Assigned",
-    "set_max_cost": "Max cost changed",
-}
 
 
 def submit_for_card(

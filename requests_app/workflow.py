@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from illdesk.text import one_line
+from core.errors import NotAllowedNow, NotPermitted
+from core.text import one_line
 from lenders.models import Lender
 from members.models import MemberLibrary, Patron, User
 
@@ -79,24 +80,6 @@ MOVES: dict[str, Move] = {
     "mark_unfilled": _move(_BEFORE_SHIPPING, Status.UNFILLED, [TEAM], "mark unfilled"),
     "mark_lost": _move(ON_LOAN_STATUSES, Status.LOST, [TEAM], "mark lost"),
 }
-
-
-class WorkflowError(Exception):
-    """A refused move. Names the action and the request's current status."""
-
-    def __init__(self, action: str, status: str, message: str):
-        super().__init__(message)
-        self.action = action
-        self.status = status
-        self.message = message
-
-
-class NotAllowedNow(WorkflowError):
-    """The current status does not allow the action (an API answers 409)."""
-
-
-class NotPermitted(WorkflowError):
-    """The actor's role or library may not take the action (an API answers 403)."""
 
 
 def status_label(status: str) -> str:

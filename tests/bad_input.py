@@ -1,4 +1,5 @@
-"""Bad input for the form fuzz (``tests/test_form_fuzz.py``), as hypothesis strategies.
+"""Bad input for the form fuzz (``tests/requests_app/web/test_form_fuzz.py``), as hypothesis
+strategies.
 
 ``anything()`` is what a person, a paste or a script can put in any field: huge text,
 every plane of Unicode (astral and emoji, right-to-left, combining marks), control

@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import illdesk.text
+import core.text
 from django.conf import settings
 from django.db import migrations, models
 
@@ -18,98 +18,98 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='historicalmemberlibrary',
             name='bpl_number',
-            field=illdesk.text.OneLineField(db_index=True, max_length=20, validators=[django.core.validators.RegexValidator('^[0-9]+$', 'Use digits only.')], verbose_name='BPL number'),
+            field=core.text.OneLineField(db_index=True, max_length=20, validators=[django.core.validators.RegexValidator('^[0-9]+$', 'Use digits only.')], verbose_name='BPL number'),
         ),
         migrations.AlterField(
             model_name='historicalmemberlibrary',
             name='contact_name',
-            field=illdesk.text.OneLineField(blank=True, max_length=200),
+            field=core.text.OneLineField(blank=True, max_length=200),
         ),
         migrations.AlterField(
             model_name='historicalmemberlibrary',
             name='contact_phone',
-            field=illdesk.text.OneLineField(blank=True, max_length=40),
+            field=core.text.OneLineField(blank=True, max_length=40),
         ),
         migrations.AlterField(
             model_name='historicalmemberlibrary',
             name='delivery_route_code',
-            field=illdesk.text.OneLineField(blank=True, max_length=20),
+            field=core.text.OneLineField(blank=True, max_length=20),
         ),
         migrations.AlterField(
             model_name='historicalmemberlibrary',
             name='ill_code',
-            field=illdesk.text.OneLineField(db_index=True, help_text='The code staff and slips use for this library.', max_length=20, verbose_name='ILL code'),
+            field=core.text.OneLineField(db_index=True, help_text='The code staff and slips use for this library.', max_length=20, verbose_name='ILL code'),
         ),
         migrations.AlterField(
             model_name='historicalmemberlibrary',
             name='name',
-            field=illdesk.text.OneLineField(max_length=200),
+            field=core.text.OneLineField(max_length=200),
         ),
         migrations.AlterField(
             model_name='historicalmemberlibrary',
             name='oclc_symbol',
-            field=illdesk.text.OneLineField(blank=True, max_length=10, verbose_name='OCLC symbol'),
+            field=core.text.OneLineField(blank=True, max_length=10, verbose_name='OCLC symbol'),
         ),
         migrations.AlterField(
             model_name='historicalmemberlibrary',
             name='region',
-            field=illdesk.text.OneLineField(db_index=True, max_length=60),
+            field=core.text.OneLineField(db_index=True, max_length=60),
         ),
         migrations.AlterField(
             model_name='memberlibrary',
             name='bpl_number',
-            field=illdesk.text.OneLineField(max_length=20, unique=True, validators=[django.core.validators.RegexValidator('^[0-9]+$', 'Use digits only.')], verbose_name='BPL number'),
+            field=core.text.OneLineField(max_length=20, unique=True, validators=[django.core.validators.RegexValidator('^[0-9]+$', 'Use digits only.')], verbose_name='BPL number'),
         ),
         migrations.AlterField(
             model_name='memberlibrary',
             name='contact_name',
-            field=illdesk.text.OneLineField(blank=True, max_length=200),
+            field=core.text.OneLineField(blank=True, max_length=200),
         ),
         migrations.AlterField(
             model_name='memberlibrary',
             name='contact_phone',
-            field=illdesk.text.OneLineField(blank=True, max_length=40),
+            field=core.text.OneLineField(blank=True, max_length=40),
         ),
         migrations.AlterField(
             model_name='memberlibrary',
             name='delivery_route_code',
-            field=illdesk.text.OneLineField(blank=True, max_length=20),
+            field=core.text.OneLineField(blank=True, max_length=20),
         ),
         migrations.AlterField(
             model_name='memberlibrary',
             name='ill_code',
-            field=illdesk.text.OneLineField(help_text='The code staff and slips use for this library.', max_length=20, unique=True, verbose_name='ILL code'),
+            field=core.text.OneLineField(help_text='The code staff and slips use for this library.', max_length=20, unique=True, verbose_name='ILL code'),
         ),
         migrations.AlterField(
             model_name='memberlibrary',
             name='name',
-            field=illdesk.text.OneLineField(max_length=200),
+            field=core.text.OneLineField(max_length=200),
         ),
         migrations.AlterField(
             model_name='memberlibrary',
             name='oclc_symbol',
-            field=illdesk.text.OneLineField(blank=True, max_length=10, verbose_name='OCLC symbol'),
+            field=core.text.OneLineField(blank=True, max_length=10, verbose_name='OCLC symbol'),
         ),
         migrations.AlterField(
             model_name='memberlibrary',
             name='region',
-            field=illdesk.text.OneLineField(db_index=True, max_length=60),
+            field=core.text.OneLineField(db_index=True, max_length=60),
         ),
         migrations.AlterField(
             model_name='patron',
             name='card_number',
-            field=illdesk.text.OneLineField(max_length=40),
+            field=core.text.OneLineField(max_length=40),
         ),
         migrations.AlterField(
             model_name='patron',
             name='name',
-            field=illdesk.text.OneLineField(blank=True, max_length=200),
+            field=core.text.OneLineField(blank=True, max_length=200),
         ),
         migrations.CreateModel(
             name='ApiToken',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', illdesk.text.OneLineField(blank=True, help_text='What it is for, so it can be told apart.', max_length=100)),
+                ('name', core.text.OneLineField(blank=True, help_text='What it is for, so it can be told apart.', max_length=100)),
                 ('prefix', models.CharField(max_length=12)),
                 ('digest', models.CharField(max_length=64, unique=True)),
                 ('password_fingerprint', models.CharField(max_length=64)),

@@ -8,11 +8,9 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
-from requests_app.jobs import TIMELINE_ACTIONS as JOB_TIMELINE_ACTIONS
+from requests_app import timeline
+from requests_app.flags import LIST_FLAGS, RENEWAL_PENDING, flags_of
 from requests_app.models import Format, Status
-from requests_app.selectors import FLAGS
-from requests_app.services import TIMELINE_ACTIONS
-from requests_app.workflow import MOVES
 
 register = template.Library()
 
@@ -23,7 +21,7 @@ def flags(req) -> SafeString:
     return format_html_join(
         "",
         ' <span class="flag flag-{}">{}</span>',
-        ((flag, FLAGS[flag]) for flag in req.flags if flag != "renewal_pending"),
+        ((name, LIST_FLAGS[name].label) for name in flags_of(req) if name != RENEWAL_PENDING.name),
     )
 
 
@@ -106,16 +104,14 @@ def request_row(req, user) -> SafeString:
 
 
 @register.filter
+def carries(req, name: str) -> bool:
+    """Whether the request carries the flag ``name`` (``requests_app.flags``)."""
+    return LIST_FLAGS[name].carried_by(req)
+
+
+@register.filter
 def get(mapping, key):
     return mapping.get(key)
-
-
-_EVENT_LABELS = {
-    "submit": "Submitted",
-    **TIMELINE_ACTIONS,
-    **JOB_TIMELINE_ACTIONS,
-    **{action: move.label[:1].upper() + move.label[1:] for action, move in MOVES.items()},
-}
 
 
 @register.filter
@@ -124,7 +120,7 @@ def event_label(event) -> str:
     if event.from_status != event.to_status:
         before = event.get_from_status_display() or "New"
         return f"{before} → {event.get_to_status_display()}"
-    return _EVENT_LABELS.get(event.action, event.action.replace("_", " "))
+    return timeline.event_label(event.action)
 
 
 @register.filter

@@ -24,7 +24,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PASSWORD  # tests/conftest.py: every test user's password
+
+from tests.conftest import PASSWORD  # every test user's password
 
 # Playwright's sync API runs an asyncio event loop in the main thread (in a greenlet) and
 # leaves it marked as running for as long as Playwright is started: here from the first

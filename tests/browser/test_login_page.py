@@ -4,7 +4,8 @@ logs people in and out."""
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PASSWORD  # tests/conftest.py
+
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 

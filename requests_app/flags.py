@@ -1,0 +1,125 @@
+"""The flags a request can carry, each defined once.
+
+A flag is a set of field lookups, such as ``{"status": "shipped",
+"not_arrived_flagged_at__isnull": False}``. The lists filter on them as a query
+(``Flag.condition``, each served by an index) and a page tests one request against the very
+same lookups (``Flag.carried_by``), so a badge on a row and the filter that found the row
+cannot disagree. The jobs that set a flag, and the digests that tell of it, start from here
+too (``Flag.stamp``, ``IN_TRANSIT``, ``WITH_LIBRARY_DUE``).
+
+Flags are not statuses: a not-arrived flag stays on the request as history once the item
+comes, and the condition matches only the loans it still describes.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .models import BorrowingRequest, Status
+
+#: Loans that are out with the library: what "due soon" and "overdue" look at.
+WITH_LIBRARY = (Status.RECEIVED, Status.RENEWAL_REQUESTED)
+#: How far ahead a due date is "due soon": the dashboard's list and the reminder e-mail.
+DUE_SOON_DAYS = 3
+
+#: The loans each flag job looks at, as their partial indexes (``request_in_transit``,
+#: ``request_with_library_due``) hold them.
+IN_TRANSIT = Q(status=Status.SHIPPED, shipped_on__isnull=False)
+WITH_LIBRARY_DUE = Q(status__in=WITH_LIBRARY, due_date__isnull=False)
+
+Lookups = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    label: str
+    #: The field lookups a request carrying the flag matches, on a given day.
+    lookups: Callable[[dt.date], Lookups]
+    #: The column in which a job records that the library was told (its digest's key).
+    stamp: str = ""
+
+    def condition(self, today: dt.date | None = None) -> Q:
+        return Q(**self.lookups(today or timezone.localdate()))
+
+    def carried_by(self, req: BorrowingRequest, today: dt.date | None = None) -> bool:
+        lookups = self.lookups(today or timezone.localdate())
+        return all(_holds(req, lookup, value) for lookup, value in lookups.items())
+
+
+def _holds(req: BorrowingRequest, lookup: str, value: Any) -> bool:
+    """A field lookup of the kinds the flags use, tested on one request in Python."""
+    field, _, operator = lookup.partition("__")
+    actual = getattr(req, field)
+    if isinstance(value, F):
+        value = getattr(req, value.name)
+    if operator == "isnull":
+        return (actual is None) == value
+    if operator == "in":
+        return actual in value
+    if operator == "":
+        return bool(actual == value)
+    if actual is None or value is None:
+        return False
+    comparisons: dict[str, Callable[[Any, Any], bool]] = {
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+    }
+    return comparisons[operator](actual, value)
+
+
+NOT_ARRIVED = Flag(
+    "not_arrived",
+    "Not arrived",
+    lambda today: {"status": Status.SHIPPED, "not_arrived_flagged_at__isnull": False},
+    stamp="not_arrived_flagged_at",
+)
+OVERDUE = Flag(
+    "overdue",
+    "Overdue",
+    lambda today: {"status__in": WITH_LIBRARY, "due_date__lt": today},
+    stamp="overdue_flagged_at",
+)
+OVER_MAX_COST = Flag(
+    "over_max_cost", "Over max cost", lambda today: {"charges_total__gt": F("max_cost")}
+)
+RENEWAL_PENDING = Flag(
+    "renewal_pending", "Renewal pending", lambda today: {"status": Status.RENEWAL_REQUESTED}
+)
+DUE_SOON = Flag(
+    "due_soon",
+    "Due soon",
+    lambda today: {
+        "status__in": WITH_LIBRARY,
+        "due_date__gte": today,
+        "due_date__lte": today + dt.timedelta(days=DUE_SOON_DAYS),
+    },
+    stamp="due_reminded_at",
+)
+
+#: The flags the lists filter on and show as badges, in the order they show.
+LIST_FLAGS = {flag.name: flag for flag in (NOT_ARRIVED, OVERDUE, OVER_MAX_COST, RENEWAL_PENDING)}
+#: Every flag, by name (the jobs' digests are named after theirs).
+ALL_FLAGS = {**LIST_FLAGS, DUE_SOON.name: DUE_SOON}
+#: The columns the jobs stamp (kept out of every index, so their UPDATEs stay HOT).
+STAMP_FIELDS = tuple(flag.stamp for flag in ALL_FLAGS.values() if flag.stamp)
+#: The list flags' names and labels, for menus.
+CHOICES = [(flag.name, flag.label) for flag in LIST_FLAGS.values()]
+
+
+def flags_of(req: BorrowingRequest, today: dt.date | None = None) -> list[str]:
+    """The list flags ``req`` carries now, by name."""
+    return [name for name, flag in LIST_FLAGS.items() if flag.carried_by(req, today)]
+
+
+def due_to_be_flagged_not_arrived(today: dt.date, days: int) -> Q:
+    """In transit ``days`` or more days and not flagged yet: the not-arrived job's rows."""
+    return IN_TRANSIT & Q(
+        not_arrived_flagged_at__isnull=True, shipped_on__lte=today - dt.timedelta(days=days)
+    )

@@ -1,0 +1,307 @@
+"""Forms for the request pages. They only read and tidy input; the rules live in the
+workflow and services, whose ``ValidationError``s the views put back on these fields."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from core.forms import DATE, WorkflowForm, near_today
+from lenders.models import Lender
+from members.models import User
+from members.services import check_patron
+
+from .. import workflow
+from ..identifiers import validate_isbn, validate_issn, validate_oclc_number
+from ..models import (
+    BorrowingRequest,
+    ChargeKind,
+    ChargePayer,
+    Format,
+    ShippingMethod,
+    UnrequestedItemReport,
+)
+
+#: The menu offers what the service does not take too: choosing it, the workflow says
+#: where to go instead.
+FORMAT_CHOICES = [
+    *Format.choices,
+    ("article", "Journal or newspaper article (not borrowed here)"),
+    ("ebook", "E-book or other electronic resource (not borrowed here)"),
+]
+
+
+class NewRequestForm(WorkflowForm):
+    card_number = forms.CharField(
+        label="Patron's card number",
+        max_length=40,
+        help_text="Scan or type the card. A patron new to illdesk needs a name below too.",
+    )
+    patron_name = forms.CharField(
+        label="Patron's name (new patrons)", max_length=200, required=False
+    )
+    patron_email = forms.EmailField(label="Patron's e-mail (optional)", required=False)
+    homebound = forms.BooleanField(
+        label="Homebound patron (record the chain of custody)", required=False
+    )
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, initial=Format.BOOK)
+    title = forms.CharField(max_length=500)
+    author = forms.CharField(max_length=300, required=False)
+    publisher = forms.CharField(max_length=300, required=False)
+    year = forms.CharField(max_length=20, required=False)
+    edition = forms.CharField(max_length=100, required=False)
+    edition_only = forms.BooleanField(label="This edition only", required=False)
+    volume = forms.CharField(
+        label="Volume or part",
+        max_length=100,
+        required=False,
+        help_text="For multi-volume sets and series: which one.",
+    )
+    isbn = forms.CharField(label="ISBN", max_length=40, required=False, validators=[validate_isbn])
+    issn = forms.CharField(label="ISSN", max_length=20, required=False, validators=[validate_issn])
+    oclc_number = forms.CharField(
+        label="OCLC number", max_length=40, required=False, validators=[validate_oclc_number]
+    )
+    language = forms.CharField(max_length=60, required=False)
+    dvd_region = forms.ChoiceField(
+        label="DVD region",
+        choices=[("", "Any region"), *BorrowingRequest._meta.get_field("dvd_region").choices],
+        required=False,
+        help_text="DVD / Blu-ray only.",
+    )
+    video_encoding = forms.ChoiceField(
+        label="Video encoding",
+        choices=[("", "Any encoding"), *BorrowingRequest._meta.get_field("video_encoding").choices],
+        required=False,
+        help_text="DVD / Blu-ray only. North American players need NTSC.",
+    )
+    needed_by = forms.DateField(label="Needed by", required=False, widget=DATE)
+    max_cost = forms.DecimalField(
+        label="Max cost (USD)",
+        max_digits=8,
+        decimal_places=2,
+        help_text="The most your library will pay for shipping and fees on this loan.",
+    )
+    notes = forms.CharField(
+        label="Notes to the team",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, library, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.library = library
+        self.actor = actor
+
+    # The workflow's own checks, run here too so every problem shows in one round.
+    def clean_format(self) -> str:
+        workflow.check_format(self.cleaned_data["format"])
+        return self.cleaned_data["format"]
+
+    def clean_needed_by(self):
+        needed_by = self.cleaned_data["needed_by"]
+        workflow.check_needed_by(needed_by)  # first: a date long past is in the past
+        if needed_by is not None:
+            near_today(needed_by)
+        return needed_by
+
+    def clean_max_cost(self):
+        value = self.cleaned_data["max_cost"]
+        workflow.check_max_cost(value, library=self.library, actor=self.actor)
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if "card_number" in data:
+            try:
+                check_patron(
+                    library=self.library,
+                    card_number=data["card_number"],
+                    name=data.get("patron_name", ""),
+                )
+            except ValidationError as error:
+                self.add_workflow_errors(error)
+        return data
+
+    def citation(self) -> dict:
+        return {name: self.cleaned_data[name] for name in workflow.CITATION_FIELDS}
+
+
+class ReceiveForm(WorkflowForm):
+    received_on = forms.DateField(
+        label="Received on",
+        required=False,
+        widget=DATE,
+        validators=[near_today],
+        help_text="Leave empty for today.",
+    )
+
+
+class RenewalForm(WorkflowForm):
+    due_date = forms.DateField(
+        label="Due date you would like", widget=DATE, validators=[near_today]
+    )
+
+
+class ReturnForm(WorkflowForm):
+    method = forms.ChoiceField(
+        label="Returned by", choices=ShippingMethod.choices, widget=forms.RadioSelect
+    )
+    tracking_number = forms.CharField(
+        label="Tracking number", max_length=100, required=False, help_text="Needed for mail."
+    )
+
+
+class CancelForm(WorkflowForm):
+    reason = forms.CharField(label="Reason (optional)", max_length=500, required=False)
+
+
+class NotArrivedForm(WorkflowForm):
+    note = forms.CharField(
+        label="What you know (optional)",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class MessageForm(WorkflowForm):
+    body = forms.CharField(
+        label="Your message", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class UnrequestedItemForm(forms.ModelForm):
+    note = forms.CharField(
+        label="Anything else",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    class Meta:
+        model = UnrequestedItemReport
+        fields = ["title", "slip_number", "sent_by", "note"]
+        labels = {"title": "What arrived (title, author)"}
+
+
+# --- The team's forms on a request's page -------------------------------------------------
+
+
+class NoteForm(WorkflowForm):
+    note = forms.CharField(label="Note (optional)", max_length=1000, required=False)
+
+
+class ReasonForm(WorkflowForm):
+    reason = forms.CharField(label="Reason", max_length=300)
+
+
+class LenderPickerForm(forms.Form):
+    """The request page's search of the lender directory, ``?lender_q=``."""
+
+    lender_q = forms.CharField(
+        label="Lender name or OCLC symbol",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+
+class SendToLenderForm(WorkflowForm):
+    lender = forms.ModelChoiceField(
+        queryset=Lender.objects.filter(is_active=True), widget=forms.HiddenInput
+    )
+    lender_request_number = forms.CharField(
+        label="OCLC/ILL number (optional)", max_length=40, required=False
+    )
+
+
+class ShipForm(WorkflowForm):
+    shipped_on = forms.DateField(label="Shipped on", widget=DATE, validators=[near_today])
+    due_date = forms.DateField(label="Due date", widget=DATE, validators=[near_today])
+    method = forms.ChoiceField(
+        label="Shipped by", choices=ShippingMethod.choices, widget=forms.RadioSelect
+    )
+    tracking_number = forms.CharField(label="Tracking number", max_length=100, required=False)
+
+
+class AnswerRenewalForm(WorkflowForm):
+    approved = forms.TypedChoiceField(
+        label="The lender's answer",
+        choices=[("yes", "Approved"), ("no", "Denied")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    due_date = forms.DateField(
+        label="New due date",
+        widget=DATE,
+        validators=[near_today],
+        required=False,
+        help_text="When approved.",
+    )
+    note = forms.CharField(label="Note (optional)", max_length=1000, required=False)
+
+
+class ChargeForm(WorkflowForm):
+    kind = forms.ChoiceField(choices=ChargeKind.choices)
+    amount = forms.DecimalField(
+        label="Amount (USD)", max_digits=10, decimal_places=2, min_value=0, max_value=100_000
+    )
+    payer = forms.ChoiceField(label="Paid by", choices=ChargePayer.choices)
+    invoiced = forms.BooleanField(required=False)
+    paid = forms.BooleanField(required=False)
+    reference = forms.CharField(
+        max_length=100, required=False, help_text="Invoice or IFM number; a foreign amount."
+    )
+
+
+class MaxCostForm(WorkflowForm):
+    max_cost = forms.DecimalField(label="New max cost (USD)", max_digits=8, decimal_places=2)
+    reason = forms.CharField(label="Reason", max_length=300)
+
+
+class AssignForm(WorkflowForm):
+    assignee = forms.ModelChoiceField(
+        label="Assign to",
+        queryset=User.objects.filter(
+            is_active=True, role__in=[User.Role.TEAM, User.Role.ADMIN]
+        ).order_by("username"),
+        required=False,
+        empty_label="Nobody",
+    )
+
+
+class RequestIdsField(forms.Field):
+    """Request ids from the queue's checkboxes (``name="ids"``, one per selected row)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        try:
+            return [int(item) for item in value or []][:500]
+        except (TypeError, ValueError):
+            raise ValidationError("Request numbers are whole numbers.") from None
+
+    def validate(self, value):
+        if not value:
+            raise ValidationError("Select at least one request.")
+
+
+class BulkForm(forms.Form):
+    """The queue's bulk actions on the selected rows; each id is checked when acted on."""
+
+    ids = RequestIdsField()
+    action = forms.ChoiceField(
+        label="With the selected",
+        choices=[
+            ("take", "Take (assign to me)"),
+            ("assign", "Assign to…"),
+            ("start_sourcing", "Start sourcing"),
+        ],
+    )
+    assignee = AssignForm.base_fields["assignee"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "assign" and data.get("assignee") is None:
+            self.add_error("assignee", "Choose whom to assign the selected requests to.")
+        return data

@@ -1,0 +1,304 @@
+"""Pages for borrowing requests.
+
+Views fetch through selectors (scoped to the user: another library's request is a 404),
+validate with a form, act through one workflow or service function, and respond. A move
+the workflow refuses (someone acted first) comes back as a message, never an error page.
+"""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from core.errors import NotPermitted, WorkflowError
+from core.pagination import page_of, paginate
+from lenders.selectors import availability_warnings, lenders_with_availability, search_lenders
+from members.access import library_staff_only, team_only
+
+from .. import selectors, services
+from ..flags import DUE_SOON_DAYS
+from ..models import BorrowingRequest, Status, UnrequestedItemReport
+from .actions import BY_SLUG, offered_actions
+from .filters import QueueFilter, RequestFilter
+from .forms import BulkForm, LenderPickerForm, NewRequestForm, UnrequestedItemForm
+from .openurl import initial_from_openurl
+
+
+def get_request_for(user, pk: int) -> BorrowingRequest:
+    """The request if this user may see it; 404 otherwise (its existence is not revealed)."""
+    visible = selectors.requests_visible_to(user).select_related(
+        "library", "lender", "patron", "assigned_to"
+    )
+    return get_object_or_404(selectors.with_return_availability(visible), pk=pk)
+
+
+# --- Home and lists ---------------------------------------------------------------------
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """A library's dashboard: what needs its staff now. The team goes to its queue."""
+    if not request.user.is_library_staff:
+        return redirect("queue")
+    today = timezone.localdate()
+    ours = selectors.requests_for_list(request.user)
+    context = {
+        "counts": selectors.status_counts(ours),
+        "shipped": ours.filter(status=Status.SHIPPED).order_by("shipped_on", "id")[:10],
+        "not_arrived": selectors.with_flag(ours, "not_arrived")[:10],
+        "overdue": selectors.overdue(ours, today)[:10],
+        "due_soon": selectors.due_soon(ours, today)[:10],
+        "due_soon_days": DUE_SOON_DAYS,
+        "renewals": selectors.renewals_answered_since(
+            request.user.library_id, timezone.now() - dt.timedelta(days=14)
+        )[:10],
+        "statuses": Status.choices,
+    }
+    return render(request, "requests_app/dashboard.html", context)
+
+
+@login_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    """A library's requests. The team works every library's from the queue instead."""
+    if not request.user.is_library_staff:
+        return redirect("queue")
+    visible = selectors.requests_for_list(request.user)
+    filters = RequestFilter(request.GET, queryset=visible)
+    if not filters.is_valid():
+        return render(request, "requests_app/list.html", {"filters": filters}, status=400)
+    # Counted and paged as the queue is: a library's years of requests cost no more.
+    counts = selectors.capped_status_counts(filters.any_status)
+    return render(
+        request,
+        "requests_app/list.html",
+        {
+            "filters": filters,
+            "page": page_of(request, filters.qs),
+            "counts": counts,
+            "total": None if None in counts.values() else sum(counts.values()),
+            "statuses": Status.choices,
+            "cap": selectors.COUNT_CAP,
+        },
+    )
+
+
+# --- A new request ----------------------------------------------------------------------
+
+
+@login_required
+def request_new(request: HttpRequest) -> HttpResponse:
+    library_staff_only(request.user)
+    library = request.user.library
+    if request.method == "POST":
+        form = NewRequestForm(request.POST, library=library, actor=request.user)
+        if form.is_valid():
+            try:
+                req = _submit(form, request.user, library)
+            except ValidationError as error:
+                form.add_workflow_errors(error)
+            else:
+                messages.success(request, f"Request #{req.pk} submitted: {req.title}.")
+                return redirect("request_detail", pk=req.pk)
+        status = 400
+    else:
+        initial = {"max_cost": library.max_cost, **initial_from_openurl(request.GET)}
+        form = NewRequestForm(initial=initial, library=library, actor=request.user)
+        status = 200
+    return render(
+        request, "requests_app/new.html", {"form": form, "library": library}, status=status
+    )
+
+
+def _submit(form: NewRequestForm, user, library) -> BorrowingRequest:
+    data = form.cleaned_data
+    return services.submit_for_card(
+        actor=user,
+        library=library,
+        card_number=data["card_number"],
+        patron_name=data["patron_name"],
+        patron_email=data["patron_email"],
+        homebound=data["homebound"],
+        citation=form.citation(),
+        needed_by=data["needed_by"],
+        max_cost=data["max_cost"],
+        notes=data["notes"],
+    )
+
+
+# --- One request ------------------------------------------------------------------------
+
+
+@login_required
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_detail(request, get_request_for(request.user, pk))
+
+
+@login_required
+def lender_slip(request: HttpRequest, pk: int) -> HttpResponse:
+    """The request as a lender sees it, to print or paste into a request to the lender: the
+    item, our numbers and where to ship. No patron: the RUSA ILL code asks that suppliers
+    see no patron's name, so the slip names the request only."""
+    team_only(request.user)
+    return render(
+        request, "requests_app/lender_slip.html", {"req": get_request_for(request.user, pk)}
+    )
+
+
+def _render_detail(
+    request: HttpRequest, req: BorrowingRequest, bound: tuple[str, object] | None = None
+) -> HttpResponse:
+    actions = [
+        (action, bound[1] if bound and bound[0] == action.slug else action.unbound_form(req))
+        for action in offered_actions(req, request.user)
+    ]
+    context = {
+        "req": req,
+        "actions": [(a, form) for a, form in actions if not a.side],
+        "side_actions": {a.slug: (a, form) for a, form in actions if a.side},
+        "events": req.events.select_related("actor"),
+        "messages_on_request": req.messages.select_related("author"),
+        "charges": req.charges.all(),
+        "renewals": req.renewals.all(),
+        "attempts": req.attempts.select_related("lender") if request.user.is_team else None,
+        "show_patron_name": request.user.is_library_staff,
+    }
+    refused = bound is not None
+    if any(a.slug == "send-to-lender" for a, _ in actions):
+        context |= _lender_search(request, req)
+        refused = refused or bool(context["lender_search"].errors)
+    return render(request, "requests_app/detail.html", context, status=400 if refused else 200)
+
+
+def _lender_search(request: HttpRequest, req: BorrowingRequest) -> dict:
+    """Lenders matching ``?lender_q=`` with their newest availability and any warnings; a
+    search that cannot be one (too long, a NUL character) comes back with its error."""
+    search = LenderPickerForm(request.GET)
+    text = search.cleaned_data["lender_q"] if search.is_valid() else ""
+    if not text:
+        return {"lender_search": search, "lender_q": ""}
+    found = search_lenders(lenders_with_availability().filter(is_active=True), text=text)[:10]
+    today = timezone.localdate()
+    return {
+        "lender_search": search,
+        "lender_q": text,
+        "lender_results": [
+            (lender, availability_warnings(lender, on_date=today, max_cost=req.max_cost))
+            for lender in found
+        ],
+    }
+
+
+@require_POST
+@login_required
+def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    req = get_request_for(request.user, pk)
+    if action not in BY_SLUG:
+        raise Http404("No such action.")
+    page_action = BY_SLUG[action]
+    if not page_action.permitted(req, request.user):
+        raise PermissionDenied("You may not do this on this request.")
+    form = page_action.form(request.POST, prefix=action)
+    if form.is_valid():
+        try:
+            page_action.perform(req.pk, request.user, form.cleaned_data)
+        except NotPermitted as refused:
+            raise PermissionDenied(refused.message) from refused
+        except WorkflowError as refused:
+            messages.error(request, refused.message)
+            return redirect("request_detail", pk=req.pk)
+        except ValidationError as error:
+            form.add_workflow_errors(error)
+        else:
+            messages.success(request, page_action.done)
+            return redirect("request_detail", pk=req.pk)
+    return _render_detail(request, req, bound=(action, form))
+
+
+# --- The team's queue -------------------------------------------------------------------
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """Every library's requests, filtered in the URL, paged without counting them all."""
+    team_only(request.user)
+    rows = selectors.requests_for_list(request.user)
+    filters = QueueFilter(request.GET, queryset=rows, user=request.user)
+    context = {
+        "filters": filters,
+        "statuses": Status.choices,
+        "cap": selectors.COUNT_CAP,
+    }
+    if not filters.is_valid():
+        return render(request, "requests_app/queue.html", context, status=400)
+    counts = selectors.capped_status_counts(filters.any_status)
+    open_counts = [counts[status] for status in selectors.OPEN_STATUSES]
+    context |= {
+        "page": page_of(request, selectors.with_return_availability(filters.qs)),
+        "counts": counts,
+        # At least the cap when one open status reached it ("1,000+").
+        "open_count": None if None in open_counts else sum(open_counts),
+        "bulk_form": BulkForm(),
+        "today": timezone.localdate(),
+    }
+    return render(request, "requests_app/queue.html", context)
+
+
+@require_POST
+@login_required
+def queue_bulk(request: HttpRequest) -> HttpResponse:
+    """Take, assign or start sourcing the selected requests, each on its own."""
+    team_only(request.user)
+    form = BulkForm(request.POST)
+    back = request.POST.get("back", "")
+    back = reverse("queue") + (f"?{back}" if back and not back.startswith(("/", "http")) else "")
+    if not form.is_valid():
+        for error in form.errors.values():
+            messages.error(request, " ".join(error))
+        return redirect(back)
+    done, refused = services.bulk_act(
+        form.cleaned_data["ids"],
+        actor=request.user,
+        action=form.cleaned_data["action"],
+        assignee=form.cleaned_data["assignee"],
+    )
+    if done:
+        messages.success(request, f"Done for {len(done)} request{'s' if len(done) > 1 else ''}.")
+    for message in refused:
+        messages.error(request, message)
+    return redirect(back)
+
+
+# --- Items received but not requested ---------------------------------------------------
+
+
+@login_required
+def unrequested_item_new(request: HttpRequest) -> HttpResponse:
+    library_staff_only(request.user)
+    form = UnrequestedItemForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.report_unrequested_item(actor=request.user, **form.cleaned_data)
+        messages.success(
+            request,
+            "Thank you: the team will tell you whose item it is and where to send it.",
+        )
+        return redirect("unrequested_item_list")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "requests_app/unrequested_new.html", {"form": form}, status=status)
+
+
+@login_required
+def unrequested_item_list(request: HttpRequest) -> HttpResponse:
+    reports = UnrequestedItemReport.objects.select_related("library", "reported_by")
+    if request.user.is_library_staff:
+        reports = reports.filter(library_id=request.user.library_id)
+    elif not request.user.is_team:
+        reports = reports.none()
+    return render(
+        request, "requests_app/unrequested_list.html", {"page": paginate(request, reports)}
+    )
