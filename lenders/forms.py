@@ -3,7 +3,8 @@ the rules and writes, and the views put its errors back on these fields."""
 
 from django import forms
 
-from core.forms import ANY_YES_NO, DATE, YES_NO, WorkflowForm, near_today
+from core.checks import near_today
+from core.forms import ANY_YES_NO, DATE, YES_NO, WorkflowForm
 
 from .models import AvailabilityReport, Lender
 

@@ -3,9 +3,9 @@ which stay as history: reports are added, never edited here."""
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core.checks import Checks
 from members.models import User
 
 from .models import AvailabilityReport, Lender
@@ -35,10 +35,15 @@ def record_availability(
     """Record what ``lender`` says now (dated now, recorded by ``actor``) and return it.
 
     Raises ``ValidationError`` by field, saving nothing, when the input breaks a rule:
-    a closed-until date needs a closed-from date on or before it.
+    dates near today, and a closed-until date needs a closed-from date on or before it.
     """
-    if closed_until is not None and (closed_from is None or closed_until < closed_from):
-        raise ValidationError({"closed_until": [_closed_range_message()]})
+    checks = Checks()
+    checks.date("closed_from", closed_from)
+    checks.date("closed_until", closed_until)
+    if not checks.refused("closed_until") and closed_until is not None:
+        if closed_from is None or closed_until < closed_from:
+            checks.refuse("closed_until", _closed_range_message())
+    checks.done()
     report = AvailabilityReport(
         lender=lender,
         lending=lending,

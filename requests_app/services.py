@@ -1,11 +1,16 @@
 """Writes on a request that are not status changes: charges, messages, assignment, and
 the team raising a request's max cost.
 
+Each takes the moment it is recorded at (``at``, now by default, never in the future), as
+the workflow does; a charge or a message may be dated among the steps (an invoice that
+came in while the loan was out), so only the workflow's steps keep their order.
+
 Like the workflow, each locks the request's row and checks the actor. A charge records
 itself in the request's timeline (a ``StatusEvent`` whose from and to status are the
 same); a message is its own dated record, shown beside the timeline.
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,10 +18,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 
+from core.checks import Checks
 from core.errors import NotAllowedNow, NotPermitted, WorkflowError
 from members.models import MemberLibrary, User
 from members.services import find_or_add_patron, patron_for_request
 
+from . import rules
 from .models import (
     BorrowingRequest,
     Charge,
@@ -31,6 +38,7 @@ from .workflow import (
     LIBRARY,
     TEAM,
     lock_request,
+    moment,
     start_sourcing,
     submit_request,
 )
@@ -74,13 +82,16 @@ def submit_for_patron(
         return submit_request(actor=actor, library=library, patron=patron, **request_fields)
 
 
-def _note_in_timeline(req: BorrowingRequest, action: str, actor: User, note: str) -> None:
+def _note_in_timeline(
+    req: BorrowingRequest, action: str, actor: User, note: str, *, at: dt.datetime
+) -> None:
     StatusEvent.objects.create(
         request=req,
         action=action,
         from_status=req.status,
         to_status=req.status,
         actor=actor,
+        at=at,
         note=note,
     )
 
@@ -96,22 +107,27 @@ def add_charge(
     invoiced: bool = False,
     paid: bool = False,
     reference: str = "",
+    at: dt.datetime | None = None,
 ) -> Charge:
     """Record a fee or cost and keep the request's running total against its max cost.
 
     The total counts the cost kinds (not reimbursements). Amounts are in the service's
     currency, as IFM and invoices bill them, so no cost escapes the max-cost check.
     """
+    now = moment(None, at)
+    checks = Checks()
     currency = (currency or settings.ILLDESK_CURRENCY).upper()
     if currency != settings.ILLDESK_CURRENCY:
-        raise ValidationError(
-            {
-                "currency": [
-                    f"Record the amount in {settings.ILLDESK_CURRENCY}, as invoiced; "
-                    "put the original amount and currency in the reference."
-                ]
-            }
+        checks.refuse(
+            "currency",
+            f"Record the amount in {settings.ILLDESK_CURRENCY}, as invoiced; "
+            "put the original amount and currency in the reference.",
         )
+    try:
+        rules.check_charge_amount(amount)
+    except ValidationError as error:
+        checks.refuse("amount", error.messages[0])
+    checks.done()
     charge = Charge(
         kind=kind,
         amount=amount,
@@ -121,6 +137,7 @@ def add_charge(
         paid=paid,
         reference=reference,
         created_by=actor,
+        created_at=now,
     )
     charge.full_clean(exclude=["request", "created_by"])
     with transaction.atomic():
@@ -143,18 +160,22 @@ def add_charge(
             f"{charge.get_kind_display()}: {charge.amount} {charge.currency}, "
             f"paid by {charge.get_payer_display().lower()}. "
             f"Total {req.charges_total} of max cost {req.max_cost}.",
+            at=now,
         )
     return charge
 
 
-def post_message(request_id: int, *, actor: User, body: str) -> Message:
+def post_message(
+    request_id: int, *, actor: User, body: str, at: dt.datetime | None = None
+) -> Message:
     """A message between the library and the team; the other side is told."""
-    body = body.strip()
-    if not body:
-        raise ValidationError({"body": ["Write a message."]})
+    now = moment(None, at)
+    checks = Checks()
+    body = checks.text("body", body, limit=rules.MESSAGE, required="Write a message.")
+    checks.done()
     with transaction.atomic():
         req = lock_request(request_id, "post_message", actor, {LIBRARY, TEAM})
-        message = Message.objects.create(request=req, author=actor, body=body)
+        message = Message.objects.create(request=req, author=actor, body=body, created_at=now)
         audience = Notification.Audience.LIBRARY if actor.is_team else Notification.Audience.TEAM
         notify(req, "message", audience)
     return message
@@ -168,13 +189,16 @@ def report_unrequested_item(
         raise NotPermitted(
             "report_unrequested_item", "", "Only member library staff report items they received."
         )
+    checks = Checks()
+    note = checks.text("note", note, limit=rules.NOTE)
+    checks.done()
     report = UnrequestedItemReport(
         library_id=actor.library_id,
         reported_by=actor,
         title=title.strip(),
         slip_number=slip_number.strip(),
         sent_by=sent_by.strip(),
-        note=note.strip(),
+        note=note,
     )
     report.full_clean()
     with transaction.atomic():
@@ -183,8 +207,11 @@ def report_unrequested_item(
     return report
 
 
-def assign(request_id: int, *, actor: User, assignee: User | None) -> BorrowingRequest:
+def assign(
+    request_id: int, *, actor: User, assignee: User | None, at: dt.datetime | None = None
+) -> BorrowingRequest:
     """Give the request to a member of the team (or to nobody), on its timeline."""
+    now = moment(None, at)
     if assignee is not None and not (assignee.is_active and assignee.is_team):
         raise ValidationError({"assignee": ["Requests go to active members of the team."]})
     with transaction.atomic():
@@ -194,22 +221,35 @@ def assign(request_id: int, *, actor: User, assignee: User | None) -> BorrowingR
         req.assigned_to = assignee
         req.save(update_fields=["assigned_to", "updated_at"])
         _note_in_timeline(
-            req, "assign", actor, f"Assigned to {assignee.username}." if assignee else "Unassigned."
+            req,
+            "assign",
+            actor,
+            f"Assigned to {assignee.username}." if assignee else "Unassigned.",
+            at=now,
         )
     return req
 
 
 def set_max_cost(
-    request_id: int, *, actor: User, max_cost: Decimal, reason: str
+    request_id: int,
+    *,
+    actor: User,
+    max_cost: Decimal,
+    reason: str,
+    at: dt.datetime | None = None,
 ) -> BorrowingRequest:
     """The team sets a request's max cost, above the library's profile if need be."""
-    errors = {}
-    if max_cost is None or max_cost < 0:
-        errors["max_cost"] = ["Enter an amount of 0 or more."]
-    if not reason.strip():
-        errors["reason"] = ["Say why (for example, the library agreed by e-mail)."]
-    if errors:
-        raise ValidationError(errors)
+    now = moment(None, at)
+    checks = Checks()
+    if max_cost is None or not 0 <= max_cost <= rules.MAX_COST:
+        checks.refuse("max_cost", f"Enter an amount from 0 to {rules.MAX_COST:,}.")
+    reason = checks.text(
+        "reason",
+        reason,
+        limit=rules.REASON,
+        required="Say why (for example, the library agreed by e-mail).",
+    )
+    checks.done()
     with transaction.atomic():
         req = lock_request(request_id, "set_max_cost", actor, {TEAM})
         if req.is_final:
@@ -220,7 +260,7 @@ def set_max_cost(
         req.max_cost = max_cost
         req.save(update_fields=["max_cost", "updated_at"])
         _note_in_timeline(
-            req, "set_max_cost", actor, f"Max cost {before} → {max_cost}: {reason.strip()}"
+            req, "set_max_cost", actor, f"Max cost {before} → {max_cost}: {reason}", at=now
         )
     return req
 

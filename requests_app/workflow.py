@@ -7,6 +7,12 @@ current status against ``MOVES``, checks the action's own rules, writes the chan
 a ``WorkflowError`` naming the action and the current status, and changes nothing.
 
 HTML views, API views and jobs all call these functions; nothing else sets ``status``.
+
+**The clock.** Each function acts at ``at``, a keyword that defaults to now, so the demo
+data, imports of loans from an older system and the tests build a believable past through
+the same functions (``requests_app.scenarios``). A step is never dated in the future nor
+before the request's step before it, and a date it records (shipped on, received on) is
+never after the day it is recorded.
 """
 
 import datetime as dt
@@ -19,11 +25,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.checks import Checks, near_today
 from core.errors import NotAllowedNow, NotPermitted
 from core.text import one_line
 from lenders.models import Lender
 from members.models import MemberLibrary, Patron, User
 
+from . import rules
 from .identifiers import normalize_isbn, normalize_issn, normalize_oclc_number
 from .models import (
     ON_LOAN_STATUSES,
@@ -148,13 +156,18 @@ def _locked(request_id: int, action: str, actor: User) -> BorrowingRequest:
 
 
 def _record(
-    req: BorrowingRequest, action: str, *, actor: User | None, note: str = ""
+    req: BorrowingRequest,
+    action: str,
+    *,
+    actor: User | None,
+    at: dt.datetime,
+    note: str = "",
 ) -> BorrowingRequest:
-    """Move ``req`` to the action's target status and write its event."""
+    """Move ``req`` to the action's target status and write its event, dated ``at``."""
     from_status = req.status
     req.status = MOVES[action].target
     if req.is_final and req.ended_at is None:
-        req.ended_at = timezone.now()
+        req.ended_at = at
     req.save()
     StatusEvent.objects.create(
         request=req,
@@ -162,13 +175,39 @@ def _record(
         from_status=from_status,
         to_status=req.status,
         actor=actor,
+        at=at,
         note=note,
     )
     return req
 
 
+def moment(req: BorrowingRequest | None, at: dt.datetime | None) -> dt.datetime:
+    """When a step on ``req`` happens: ``at`` when given, else now.
+
+    A past moment (demo data, an import) may not be in the future, nor before the
+    request's last event: the timeline reads in the order things happened.
+    """
+    now = timezone.now()
+    if at is None:
+        return now
+    if at > now:
+        raise ValidationError({"at": ["A step cannot be recorded in the future."]})
+    if req is not None:
+        last = req.events.aggregate(last=Max("at"))["last"]
+        if last is not None and at < last:
+            raise ValidationError(
+                {"at": [f"A step cannot be recorded before the last one ({last:%Y-%m-%d %H:%M})."]}
+            )
+    return at
+
+
 def _today() -> dt.date:
     return timezone.localdate()
+
+
+def _day(at: dt.datetime) -> dt.date:
+    """The service's calendar day of a moment."""
+    return timezone.localdate(at)
 
 
 # --- Submission -------------------------------------------------------------------------
@@ -190,12 +229,18 @@ def refused_format_message(value: str) -> str | None:
 
 
 def check_needed_by(needed_by: dt.date | None) -> None:
-    if needed_by is not None and needed_by < _today():
+    """Not in the past (a date long past is that first), and near today."""
+    if needed_by is None:
+        return
+    if needed_by < _today():
         raise ValidationError("The needed-by date cannot be in the past.", code="past")
+    near_today(needed_by)
 
 
 def check_max_cost(max_cost: Decimal, *, library: MemberLibrary, actor: User) -> None:
     """Library staff may ask up to their profile's max cost; the team may go above it."""
+    if max_cost < 0 or max_cost > rules.MAX_COST:
+        raise ValidationError(f"Enter an amount from 0 to {rules.MAX_COST:,}.", code="range")
     if max_cost > library.max_cost and not actor.is_team:
         raise ValidationError(
             f"Your library's profile allows at most {library.max_cost}; "
@@ -237,6 +282,7 @@ def submit_request(
     needed_by: dt.date | None = None,
     max_cost: Decimal | None = None,
     notes: str = "",
+    at: dt.datetime | None = None,
 ) -> BorrowingRequest:
     """Create a request in ``submitted``, with the event that records the submission.
 
@@ -250,7 +296,9 @@ def submit_request(
     if unknown:
         raise ValueError(f"Not citation fields: {sorted(unknown)}")
 
+    created_at = moment(None, at)
     errors: dict[str, list[str]] = {}
+    notes_text = notes
     if max_cost is None:
         max_cost = library.max_cost
     for field, check in (
@@ -266,6 +314,9 @@ def submit_request(
         errors.setdefault("library", []).append("This library is not active.")
     if patron is not None and patron.library_id != library.pk:
         errors.setdefault("patron", []).append("This patron belongs to another library.")
+    notes = Checks()
+    notes_to_team = notes.text("notes", notes_text, limit=rules.NOTES_TO_TEAM)
+    errors.update(notes.errors)
     if citation.get("format") != "video":
         # Region and encoding describe discs only; a stale choice must not reach the lender.
         citation = citation | {"dvd_region": "", "video_encoding": ""}
@@ -275,8 +326,9 @@ def submit_request(
         created_by=actor,
         needed_by=needed_by,
         max_cost=max_cost,
-        notes=notes,
+        notes=notes_to_team,
         status=Status.SUBMITTED,
+        created_at=created_at,
         **citation,
     )
     for field, normalize in (
@@ -315,12 +367,24 @@ def submit_request(
 # --- The team's moves -------------------------------------------------------------------
 
 
-def start_sourcing(request_id: int, *, actor: User, note: str = "") -> BorrowingRequest:
+def _note(note: str) -> str:
+    """A note on a move, checked (``rules.NOTE`` characters at most)."""
+    checks = Checks()
+    note = checks.text("note", note, limit=rules.NOTE)
+    checks.done()
+    return note
+
+
+def start_sourcing(
+    request_id: int, *, actor: User, note: str = "", at: dt.datetime | None = None
+) -> BorrowingRequest:
     with transaction.atomic():
         req = _locked(request_id, "start_sourcing", actor)
+        now = moment(req, at)
+        note = _note(note)
         if req.assigned_to_id is None:
             req.assigned_to = actor
-        return _record(req, "start_sourcing", actor=actor, note=note)
+        return _record(req, "start_sourcing", actor=actor, at=now, note=note)
 
 
 def send_to_lender(
@@ -330,43 +394,67 @@ def send_to_lender(
     lender: Lender,
     lender_request_number: str = "",
     note: str = "",
+    at: dt.datetime | None = None,
 ) -> BorrowingRequest:
     """Send the request to ``lender``, recording the attempt in order."""
     with transaction.atomic():
         req = _locked(request_id, "send_to_lender", actor)
+        now = moment(req, at)
+        checks = Checks()
         if not lender.is_active:
-            raise ValidationError({"lender": ["This lender is not active in the directory."]})
+            checks.refuse("lender", "This lender is not active in the directory.")
+        number = checks.text("lender_request_number", lender_request_number, limit=rules.ILL_NUMBER)
+        note = checks.text("note", note, limit=rules.NOTE)
+        checks.done()
         sequence = (req.attempts.aggregate(last=Max("sequence"))["last"] or 0) + 1
         LenderAttempt.objects.create(
             request=req,
             sequence=sequence,
             lender=lender,
             sent_by=actor,
-            lender_request_number=lender_request_number,
+            sent_at=now,
+            lender_request_number=number,
         )
         req.lender = lender
-        req.lender_request_number = lender_request_number
+        req.lender_request_number = number
         return _record(
             req,
             "send_to_lender",
             actor=actor,
+            at=now,
             note=_join(f"Sent to {lender} (attempt {sequence}).", note),
         )
 
 
-def lender_unfilled(request_id: int, *, actor: User, reason: str) -> BorrowingRequest:
+def _reason(reason: str, *, required: str) -> str:
+    checks = Checks()
+    reason = checks.text("reason", reason, limit=rules.REASON, required=required)
+    checks.done()
+    return reason
+
+
+def lender_unfilled(
+    request_id: int, *, actor: User, reason: str, at: dt.datetime | None = None
+) -> BorrowingRequest:
     """The current lender cannot supply: close its attempt and go back to sourcing."""
-    if not reason.strip():
-        raise ValidationError({"reason": ["Say why the lender cannot supply."]})
     with transaction.atomic():
         req = _locked(request_id, "lender_unfilled", actor)
-        _close_pending_attempt(req, LenderAttempt.Outcome.UNFILLED, reason)
+        now = moment(req, at)
+        reason = _reason(reason, required="Say why the lender cannot supply.")
+        _close_pending_attempt(req, LenderAttempt.Outcome.UNFILLED, reason, at=now)
         lender = req.lender
         req.lender = None
         req.lender_request_number = ""
         return _record(
-            req, "lender_unfilled", actor=actor, note=f"{lender} cannot supply: {reason}"
+            req, "lender_unfilled", actor=actor, at=now, note=f"{lender} cannot supply: {reason}"
         )
+
+
+def _sent_on(req: BorrowingRequest) -> dt.date | None:
+    """The day the request went to its current lender (its pending attempt)."""
+    attempt = req.attempts.filter(outcome=LenderAttempt.Outcome.PENDING).order_by("-sequence")
+    sent_at = attempt.values_list("sent_at", flat=True).first()
+    return timezone.localtime(sent_at).date() if sent_at else None
 
 
 def ship(
@@ -377,32 +465,54 @@ def ship(
     due_date: dt.date | None,
     method: str,
     tracking_number: str = "",
+    at: dt.datetime | None = None,
 ) -> BorrowingRequest:
-    """Record that the lender shipped the item, with its due date."""
-    errors: dict[str, list[str]] = {}
-    if shipped_on is None:
-        errors["shipped_on"] = ["Enter the date the lender shipped the item."]
-    elif shipped_on > _today():
-        errors["shipped_on"] = ["The shipped-on date cannot be in the future."]
-    if due_date is None:
-        errors["due_date"] = ["A shipment needs the lender's due date."]
-    elif shipped_on is not None and due_date <= shipped_on:
-        errors["due_date"] = ["The due date must be after the shipped-on date."]
-    if method not in ShippingMethod.values:
-        errors["method"] = ["Choose Delivery or mail."]
+    """Record that the lender shipped the item, with its due date.
+
+    The shipment is a past event: not in the future, and not before the request went to
+    that lender. The due date comes after it.
+    """
     with transaction.atomic():
         req = _locked(request_id, "ship", actor)
-        if errors:
-            raise ValidationError(errors)
-        _close_pending_attempt(req, LenderAttempt.Outcome.SHIPPED, "")
+        now = moment(req, at)
+        checks = Checks()
+        sent_on = _sent_on(req)
+        checks.date(
+            "shipped_on",
+            shipped_on,
+            required="Enter the date the lender shipped the item.",
+            past="The shipped-on date cannot be in the future.",
+            today=_day(now),
+            not_before=(
+                sent_on,
+                f"It cannot have shipped before it was sent to the lender ({sent_on}).",
+            ),
+        )
+        checks.date(
+            "due_date",
+            due_date,
+            required="A shipment needs the lender's due date.",
+            after=(
+                None if checks.refused("shipped_on") else shipped_on,
+                "The due date must be after the shipped-on date.",
+            ),
+        )
+        if method not in ShippingMethod.values:
+            checks.refuse("method", "Choose Delivery or mail.")
+        tracking_number = checks.text(
+            "tracking_number", tracking_number, limit=rules.TRACKING_NUMBER
+        )
+        checks.done()
+        _close_pending_attempt(req, LenderAttempt.Outcome.SHIPPED, "", at=now)
         req.shipped_on = shipped_on
         req.due_date = due_date
         req.shipping_method = method
-        req.shipping_tracking = tracking_number.strip()
+        req.shipping_tracking = tracking_number
         _record(
             req,
             "ship",
             actor=actor,
+            at=now,
             note=f"Shipped {shipped_on:%Y-%m-%d} by {ShippingMethod(method).label}, "
             f"due {due_date:%Y-%m-%d}.",
         )
@@ -417,89 +527,113 @@ def answer_renewal(
     approved: bool,
     due_date: dt.date | None = None,
     note: str = "",
+    at: dt.datetime | None = None,
 ) -> BorrowingRequest:
     """Record the lender's answer to the pending renewal; approved moves the due date."""
     with transaction.atomic():
         req = _locked(request_id, "answer_renewal", actor)
+        now = moment(req, at)
+        checks = Checks()
         if approved:
-            if due_date is None:
-                raise ValidationError({"due_date": ["An approved renewal needs the new due date."]})
-            if due_date <= req.due_date:
-                raise ValidationError(
-                    {"due_date": [f"The new due date must be after {req.due_date:%Y-%m-%d}."]}
-                )
+            checks.date(
+                "due_date",
+                due_date,
+                required="An approved renewal needs the new due date.",
+                after=(req.due_date, f"The new due date must be after {req.due_date:%Y-%m-%d}."),
+            )
+        note = checks.text("note", note, limit=rules.NOTE)
+        checks.done()
         renewal = req.renewals.get(answer=RenewalRequest.Answer.PENDING)
         renewal.answer = (
             RenewalRequest.Answer.APPROVED if approved else RenewalRequest.Answer.DENIED
         )
         renewal.new_due_date = due_date if approved else None
         renewal.answered_by = actor
-        renewal.answered_at = timezone.now()
+        renewal.answered_at = now
         renewal.note = note
         renewal.save()
-        if approved:
+        if approved and due_date is not None:
             req.due_date = due_date
             if due_date >= _today():
                 req.overdue_flagged_at = None
         summary = f"Renewal approved, due {due_date:%Y-%m-%d}." if approved else "Renewal denied."
-        _record(req, "answer_renewal", actor=actor, note=_join(summary, note))
+        _record(req, "answer_renewal", actor=actor, at=now, note=_join(summary, note))
         notify(req, "renewal_answered", Notification.Audience.LIBRARY)
         return req
 
 
-def complete(request_id: int, *, actor: User, note: str = "") -> BorrowingRequest:
+def complete(
+    request_id: int, *, actor: User, note: str = "", at: dt.datetime | None = None
+) -> BorrowingRequest:
     """The lender confirmed it checked the item back in."""
     with transaction.atomic():
-        return _record(_locked(request_id, "complete", actor), "complete", actor=actor, note=note)
+        req = _locked(request_id, "complete", actor)
+        now = moment(req, at)
+        return _record(req, "complete", actor=actor, at=now, note=_note(note))
 
 
-def mark_unfilled(request_id: int, *, actor: User, reason: str) -> BorrowingRequest:
+def mark_unfilled(
+    request_id: int, *, actor: User, reason: str, at: dt.datetime | None = None
+) -> BorrowingRequest:
     """No lender can be found: the request ends unfilled."""
-    if not reason.strip():
-        raise ValidationError({"reason": ["Say why no lender could be found."]})
     with transaction.atomic():
         req = _locked(request_id, "mark_unfilled", actor)
-        _close_pending_attempt(req, LenderAttempt.Outcome.UNFILLED, reason)
-        _record(req, "mark_unfilled", actor=actor, note=reason)
+        now = moment(req, at)
+        reason = _reason(reason, required="Say why no lender could be found.")
+        _close_pending_attempt(req, LenderAttempt.Outcome.UNFILLED, reason, at=now)
+        _record(req, "mark_unfilled", actor=actor, at=now, note=reason)
         notify(req, "unfilled", Notification.Audience.LIBRARY)
         return req
 
 
-def mark_lost(request_id: int, *, actor: User, note: str = "") -> BorrowingRequest:
+def mark_lost(
+    request_id: int, *, actor: User, note: str = "", at: dt.datetime | None = None
+) -> BorrowingRequest:
     with transaction.atomic():
-        return _record(_locked(request_id, "mark_lost", actor), "mark_lost", actor=actor, note=note)
+        req = _locked(request_id, "mark_lost", actor)
+        now = moment(req, at)
+        return _record(req, "mark_lost", actor=actor, at=now, note=_note(note))
 
 
 # --- The library's moves ----------------------------------------------------------------
 
 
 def mark_received(
-    request_id: int, *, actor: User, received_on: dt.date | None = None
+    request_id: int,
+    *,
+    actor: User,
+    received_on: dt.date | None = None,
+    at: dt.datetime | None = None,
 ) -> BorrowingRequest:
-    """The library has the item (the team may record it on the library's behalf)."""
-    received_on = received_on or _today()
+    """The library has the item (the team may record it on the library's behalf): not in
+    the future, and not before it shipped."""
     with transaction.atomic():
         req = _locked(request_id, "mark_received", actor)
-        if received_on < req.shipped_on:
-            raise ValidationError(
-                {
-                    "received_on": [
-                        f"It cannot arrive before it shipped ({req.shipped_on:%Y-%m-%d})."
-                    ]
-                }
-            )
-        if received_on > _today():
-            raise ValidationError(
-                {"received_on": ["The received-on date cannot be in the future."]}
-            )
+        now = moment(req, at)
+        received_on = received_on or _day(now)
+        checks = Checks()
+        checks.date(
+            "received_on",
+            received_on,
+            past="The received-on date cannot be in the future.",
+            today=_day(now),
+            not_before=(
+                req.shipped_on,
+                f"It cannot arrive before it shipped ({req.shipped_on:%Y-%m-%d}).",
+            ),
+        )
+        checks.done()
         req.received_on = received_on
-        return _record(req, "mark_received", actor=actor)
+        return _record(req, "mark_received", actor=actor, at=now)
 
 
-def report_not_arrived(request_id: int, *, actor: User, note: str = "") -> BorrowingRequest:
+def report_not_arrived(
+    request_id: int, *, actor: User, note: str = "", at: dt.datetime | None = None
+) -> BorrowingRequest:
     """The library says a shipped item has not come: flag it and tell the team once."""
     with transaction.atomic():
         req = _locked(request_id, "report_not_arrived", actor)
+        now = moment(req, at)
         if req.not_arrived_flagged_at is not None:
             raise NotAllowedNow(
                 "report_not_arrived",
@@ -508,28 +642,41 @@ def report_not_arrived(request_id: int, *, actor: User, note: str = "") -> Borro
                 f"(since {timezone.localtime(req.not_arrived_flagged_at):%Y-%m-%d}); "
                 "the team is looking into it.",
             )
-        req.not_arrived_flagged_at = timezone.now()
-        _record(req, "report_not_arrived", actor=actor, note=_join("Reported not arrived.", note))
+        note = _note(note)
+        req.not_arrived_flagged_at = now
+        _record(
+            req,
+            "report_not_arrived",
+            actor=actor,
+            at=now,
+            note=_join("Reported not arrived.", note),
+        )
         notify(req, "not_arrived_reported", Notification.Audience.TEAM)
         return req
 
 
-def request_renewal(request_id: int, *, actor: User, due_date: dt.date | None) -> BorrowingRequest:
+def request_renewal(
+    request_id: int, *, actor: User, due_date: dt.date | None, at: dt.datetime | None = None
+) -> BorrowingRequest:
     """Ask the lender for a later due date."""
     with transaction.atomic():
         req = _locked(request_id, "request_renewal", actor)
-        if due_date is None:
-            raise ValidationError({"due_date": ["Enter the due date you would like."]})
-        if due_date <= req.due_date:
-            raise ValidationError(
-                {
-                    "due_date": [
-                        f"Ask for a date after the current due date, {req.due_date:%Y-%m-%d}."
-                    ]
-                }
-            )
-        RenewalRequest.objects.create(request=req, requested_due_date=due_date, requested_by=actor)
-        _record(req, "request_renewal", actor=actor, note=f"Asked for {due_date:%Y-%m-%d}.")
+        now = moment(req, at)
+        checks = Checks()
+        checks.date(
+            "due_date",
+            due_date,
+            required="Enter the due date you would like.",
+            after=(
+                req.due_date,
+                f"Ask for a date after the current due date, {req.due_date:%Y-%m-%d}.",
+            ),
+        )
+        checks.done()
+        RenewalRequest.objects.create(
+            request=req, requested_due_date=due_date, requested_by=actor, requested_at=now
+        )
+        _record(req, "request_renewal", actor=actor, at=now, note=f"Asked for {due_date:%Y-%m-%d}.")
         notify(req, "renewal_requested", Notification.Audience.TEAM)
         return req
 
@@ -541,25 +688,36 @@ def mark_returned(
     method: str,
     tracking_number: str = "",
     returned_on: dt.date | None = None,
+    at: dt.datetime | None = None,
 ) -> BorrowingRequest:
-    """The library sent the item back, by Delivery or by mail (mail needs tracking)."""
-    tracking_number = tracking_number.strip()
-    errors: dict[str, list[str]] = {}
-    if method not in ShippingMethod.values:
-        errors["method"] = ["Choose Delivery or mail."]
-    elif method == ShippingMethod.MAIL and not tracking_number:
-        errors["tracking_number"] = ["Items returned by mail need a tracking number."]
-    returned_on = returned_on or _today()
-    if returned_on > _today():
-        errors["returned_on"] = ["The returned-on date cannot be in the future."]
+    """The library sent the item back, by Delivery or by mail (mail needs tracking): not
+    in the future, and not before it was received."""
     with transaction.atomic():
         req = _locked(request_id, "mark_returned", actor)
-        if returned_on < req.received_on:
-            errors["returned_on"] = [
-                f"It cannot go back before it was received ({req.received_on:%Y-%m-%d})."
-            ]
-        if errors:
-            raise ValidationError(errors)
+        now = moment(req, at)
+        returned_on = returned_on or _day(now)
+        checks = Checks()
+        if method not in ShippingMethod.values:
+            checks.refuse("method", "Choose Delivery or mail.")
+        tracking_number = checks.text(
+            "tracking_number",
+            tracking_number,
+            limit=rules.TRACKING_NUMBER,
+            required="Items returned by mail need a tracking number."
+            if method == ShippingMethod.MAIL
+            else "",
+        )
+        checks.date(
+            "returned_on",
+            returned_on,
+            past="The returned-on date cannot be in the future.",
+            today=_day(now),
+            not_before=(
+                req.received_on,
+                f"It cannot go back before it was received ({req.received_on:%Y-%m-%d}).",
+            ),
+        )
+        checks.done()
         req.returned_on = returned_on
         req.return_method = method
         req.return_tracking = tracking_number
@@ -567,17 +725,24 @@ def mark_returned(
             req,
             "mark_returned",
             actor=actor,
+            at=now,
             note=f"Returned by {ShippingMethod(method).label}"
             + (f", tracking {tracking_number}." if tracking_number else "."),
         )
 
 
-def cancel(request_id: int, *, actor: User, reason: str = "") -> BorrowingRequest:
+def cancel(
+    request_id: int, *, actor: User, reason: str = "", at: dt.datetime | None = None
+) -> BorrowingRequest:
     """Withdraw a request before it ships."""
     with transaction.atomic():
         req = _locked(request_id, "cancel", actor)
-        _close_pending_attempt(req, LenderAttempt.Outcome.WITHDRAWN, reason)
-        _record(req, "cancel", actor=actor, note=reason)
+        now = moment(req, at)
+        checks = Checks()
+        reason = checks.text("reason", reason, limit=rules.CANCEL_REASON)
+        checks.done()
+        _close_pending_attempt(req, LenderAttempt.Outcome.WITHDRAWN, reason, at=now)
+        _record(req, "cancel", actor=actor, at=now, note=reason)
         if actor.is_team:
             notify(req, "cancelled", Notification.Audience.LIBRARY)
         else:
@@ -588,12 +753,14 @@ def cancel(request_id: int, *, actor: User, reason: str = "") -> BorrowingReques
 # --- Helpers ----------------------------------------------------------------------------
 
 
-def _close_pending_attempt(req: BorrowingRequest, outcome: str, reason: str) -> None:
+def _close_pending_attempt(
+    req: BorrowingRequest, outcome: str, reason: str, *, at: dt.datetime
+) -> None:
     req.attempts.filter(outcome=LenderAttempt.Outcome.PENDING).update(
         # An UPDATE skips the field's own tidying: the reason is made one line here.
         outcome=outcome,
         reason=one_line(reason)[:300],
-        resolved_at=timezone.now(),
+        resolved_at=at,
     )
 
 

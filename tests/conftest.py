@@ -245,12 +245,22 @@ def submit(alice, patron):
 
 
 @pytest.fixture
-def request_in(submit, rita, alice, lender):
-    """A request taken through the workflow to the given status."""
-    from requests_app.scenarios import drive_to
+def request_in(rita, alice, lender, patron):
+    """A request taken through the workflow to the given status, each step at a believable
+    moment (``requests_app.scenarios.moments``): one shipped 20 days ago was submitted
+    before that."""
+    from requests_app.scenarios import drive_to, submit_for
 
     def _request_in(status, **kwargs):
-        return drive_to(submit(), status, team=rita, staff=alice, lender=lender, **kwargs)
+        req = submit_for(
+            status,
+            shipped_days_ago=kwargs.get("shipped_days_ago", 3),
+            actor=alice,
+            library=alice.library,
+            patron=patron,
+            citation={"title": "The Wampanoag Way"},
+        )
+        return drive_to(req, status, team=rita, staff=alice, lender=lender, **kwargs)
 
     return _request_in
 

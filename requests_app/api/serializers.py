@@ -6,13 +6,15 @@ Action serializers produce the same keys as the pages' forms, so both go through
 ``PageAction.perform`` of ``page_actions``.
 """
 
+from django.core.validators import MaxLengthValidator
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from lenders.models import Lender
 from members.models import MemberLibrary, User
 
-from .. import workflow
+from .. import rules, workflow
 from ..flags import CHOICES as FLAG_CHOICES
 from ..flags import flags_of
 from ..models import (
@@ -27,6 +29,19 @@ from ..models import (
     StatusEvent,
 )
 from ..web.actions import ACTIONS
+
+
+class Text(serializers.CharField):
+    """Text the workflow checks: its limit is in the schema (``maxLength``), but the
+    workflow refuses what is longer, in the words the pages use too."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, MaxLengthValidator)]
+
+
+def _text(max_length: int, **kwargs) -> Text:
+    return Text(max_length=max_length, required=False, allow_blank=True, default="", **kwargs)
 
 
 def _username(**kwargs) -> serializers.SlugRelatedField:
@@ -247,14 +262,22 @@ class NewRequestSerializer(serializers.ModelSerializer):
     max_cost = serializers.DecimalField(
         max_digits=8,
         decimal_places=2,
-        min_value=0,
         required=False,
         help_text="Defaults to the library's max cost; only the team may go above it.",
     )
 
+    #: The model's text fields as ``Text``: the workflow's full_clean refuses too long a
+    #: title in the words the page uses.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: Text,
+        models.TextField: Text,
+    }
+
     class Meta:
         model = BorrowingRequest
         fields = ["library", "patron", *workflow.CITATION_FIELDS, "needed_by", "max_cost", "notes"]
+        extra_kwargs = {"title": {"error_messages": {"blank": rules.BLANK}}}
 
     def validate(self, data: dict) -> dict:
         data["library"] = self._library(self.context["request"].user, data.get("library", ""))
@@ -280,12 +303,6 @@ class NewRequestSerializer(serializers.ModelSerializer):
 # --- The actions' input: the same keys as the pages' forms ----------------------------------
 
 
-def _text(max_length: int, **kwargs) -> serializers.CharField:
-    return serializers.CharField(
-        max_length=max_length, required=False, allow_blank=True, default="", **kwargs
-    )
-
-
 class ReceiveSerializer(serializers.Serializer):
     received_on = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="Today when left out."
@@ -298,33 +315,33 @@ class RenewalRequestSerializer(serializers.Serializer):
 
 class ReturnSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=ShippingMethod.choices)
-    tracking_number = _text(100, help_text="Needed for mail.")
+    tracking_number = _text(rules.TRACKING_NUMBER, help_text="Needed for mail.")
 
 
 class NoteSerializer(serializers.Serializer):
-    note = _text(1000)
+    note = _text(rules.NOTE)
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = _text(500)
+    reason = _text(rules.CANCEL_REASON)
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+    reason = _text(rules.REASON)
 
 
 class SendToLenderSerializer(serializers.Serializer):
     lender = serializers.PrimaryKeyRelatedField(
         queryset=Lender.objects.all(), help_text="The lender's id (an active one)."
     )
-    lender_request_number = _text(40, help_text="OCLC/ILL number.")
+    lender_request_number = _text(rules.ILL_NUMBER, help_text="OCLC/ILL number.")
 
 
 class ShipSerializer(serializers.Serializer):
     shipped_on = serializers.DateField()
     due_date = serializers.DateField()
     method = serializers.ChoiceField(choices=ShippingMethod.choices)
-    tracking_number = _text(100)
+    tracking_number = _text(rules.TRACKING_NUMBER)
 
 
 class AnswerRenewalSerializer(serializers.Serializer):
@@ -332,7 +349,7 @@ class AnswerRenewalSerializer(serializers.Serializer):
     due_date = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="The new due date, if approved."
     )
-    note = _text(1000)
+    note = _text(rules.NOTE)
 
 
 class AssignSerializer(serializers.Serializer):
@@ -345,14 +362,17 @@ class AssignSerializer(serializers.Serializer):
 
 
 class MaxCostSerializer(serializers.Serializer):
-    max_cost = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0)
-    reason = serializers.CharField(max_length=300)
+    max_cost = serializers.DecimalField(max_digits=8, decimal_places=2)
+    reason = _text(rules.REASON)
 
 
 class NewChargeSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ChargeKind.choices)
     amount = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, max_value=100_000
+        max_digits=10,
+        decimal_places=2,
+        validators=[rules.check_charge_amount],
+        help_text=f"0 to {rules.MAX_CHARGE}.",
     )
     currency = _text(3, help_text="The service's currency; leave it out.")
     payer = serializers.ChoiceField(choices=ChargePayer.choices, default=ChargePayer.SERVICE)
@@ -362,4 +382,4 @@ class NewChargeSerializer(serializers.Serializer):
 
 
 class NewMessageSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=5000)
+    body = _text(rules.MESSAGE)

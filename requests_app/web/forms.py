@@ -1,15 +1,19 @@
-"""Forms for the request pages. They only read and tidy input; the rules live in the
-workflow and services, whose ``ValidationError``s the views put back on these fields."""
+"""Forms for the request pages. They read and tidy input; the rules live in the workflow
+and services, whose ``ValidationError``s the views put back on these fields. A form runs a
+field's own rule early (a date's window, a text's length) so a page shows every problem
+at once; it uses the rule's one definition (``core.checks``, ``requests_app.rules``), so
+its words are the workflow's and the API's."""
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from core.forms import DATE, WorkflowForm, near_today
+from core.checks import near_today
+from core.forms import DATE, WorkflowForm
 from lenders.models import Lender
 from members.models import User
 from members.services import check_patron
 
-from .. import workflow
+from .. import rules, workflow
 from ..identifiers import validate_isbn, validate_issn, validate_oclc_number
 from ..models import (
     BorrowingRequest,
@@ -29,6 +33,11 @@ FORMAT_CHOICES = [
 ]
 
 
+def _limit(field: str) -> int:
+    """The longest text a request's field holds (the model's, which the workflow checks)."""
+    return BorrowingRequest._meta.get_field(field).max_length
+
+
 class NewRequestForm(WorkflowForm):
     card_number = forms.CharField(
         label="Patron's card number",
@@ -43,11 +52,11 @@ class NewRequestForm(WorkflowForm):
         label="Homebound patron (record the chain of custody)", required=False
     )
     format = forms.ChoiceField(choices=FORMAT_CHOICES, initial=Format.BOOK)
-    title = forms.CharField(max_length=500)
-    author = forms.CharField(max_length=300, required=False)
-    publisher = forms.CharField(max_length=300, required=False)
-    year = forms.CharField(max_length=20, required=False)
-    edition = forms.CharField(max_length=100, required=False)
+    title = forms.CharField(max_length=_limit("title"), error_messages={"required": rules.BLANK})
+    author = forms.CharField(max_length=_limit("author"), required=False)
+    publisher = forms.CharField(max_length=_limit("publisher"), required=False)
+    year = forms.CharField(max_length=_limit("year"), required=False)
+    edition = forms.CharField(max_length=_limit("edition"), required=False)
     edition_only = forms.BooleanField(label="This edition only", required=False)
     volume = forms.CharField(
         label="Volume or part",
@@ -60,7 +69,7 @@ class NewRequestForm(WorkflowForm):
     oclc_number = forms.CharField(
         label="OCLC number", max_length=40, required=False, validators=[validate_oclc_number]
     )
-    language = forms.CharField(max_length=60, required=False)
+    language = forms.CharField(max_length=_limit("language"), required=False)
     dvd_region = forms.ChoiceField(
         label="DVD region",
         choices=[("", "Any region"), *BorrowingRequest._meta.get_field("dvd_region").choices],
@@ -83,7 +92,7 @@ class NewRequestForm(WorkflowForm):
     notes = forms.CharField(
         label="Notes to the team",
         required=False,
-        max_length=2000,
+        max_length=rules.NOTES_TO_TEAM,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
@@ -99,9 +108,7 @@ class NewRequestForm(WorkflowForm):
 
     def clean_needed_by(self):
         needed_by = self.cleaned_data["needed_by"]
-        workflow.check_needed_by(needed_by)  # first: a date long past is in the past
-        if needed_by is not None:
-            near_today(needed_by)
+        workflow.check_needed_by(needed_by)
         return needed_by
 
     def clean_max_cost(self):
@@ -147,18 +154,23 @@ class ReturnForm(WorkflowForm):
         label="Returned by", choices=ShippingMethod.choices, widget=forms.RadioSelect
     )
     tracking_number = forms.CharField(
-        label="Tracking number", max_length=100, required=False, help_text="Needed for mail."
+        label="Tracking number",
+        max_length=rules.TRACKING_NUMBER,
+        required=False,
+        help_text="Needed for mail.",
     )
 
 
 class CancelForm(WorkflowForm):
-    reason = forms.CharField(label="Reason (optional)", max_length=500, required=False)
+    reason = forms.CharField(
+        label="Reason (optional)", max_length=rules.CANCEL_REASON, required=False
+    )
 
 
 class NotArrivedForm(WorkflowForm):
     note = forms.CharField(
         label="What you know (optional)",
-        max_length=1000,
+        max_length=rules.NOTE,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -166,14 +178,17 @@ class NotArrivedForm(WorkflowForm):
 
 class MessageForm(WorkflowForm):
     body = forms.CharField(
-        label="Your message", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+        label="Your message",
+        max_length=rules.MESSAGE,
+        required=False,  # the service says what is missing, as to the API
+        widget=forms.Textarea(attrs={"rows": 3, "required": True}),
     )
 
 
 class UnrequestedItemForm(forms.ModelForm):
     note = forms.CharField(
         label="Anything else",
-        max_length=1000,
+        max_length=rules.NOTE,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
@@ -188,11 +203,16 @@ class UnrequestedItemForm(forms.ModelForm):
 
 
 class NoteForm(WorkflowForm):
-    note = forms.CharField(label="Note (optional)", max_length=1000, required=False)
+    note = forms.CharField(label="Note (optional)", max_length=rules.NOTE, required=False)
 
 
 class ReasonForm(WorkflowForm):
-    reason = forms.CharField(label="Reason", max_length=300)
+    reason = forms.CharField(
+        label="Reason",
+        max_length=rules.REASON,
+        required=False,  # the workflow says what is missing, as to the API
+        widget=forms.TextInput(attrs={"required": True}),
+    )
 
 
 class LenderPickerForm(forms.Form):
@@ -211,7 +231,7 @@ class SendToLenderForm(WorkflowForm):
         queryset=Lender.objects.filter(is_active=True), widget=forms.HiddenInput
     )
     lender_request_number = forms.CharField(
-        label="OCLC/ILL number (optional)", max_length=40, required=False
+        label="OCLC/ILL number (optional)", max_length=rules.ILL_NUMBER, required=False
     )
 
 
@@ -221,7 +241,9 @@ class ShipForm(WorkflowForm):
     method = forms.ChoiceField(
         label="Shipped by", choices=ShippingMethod.choices, widget=forms.RadioSelect
     )
-    tracking_number = forms.CharField(label="Tracking number", max_length=100, required=False)
+    tracking_number = forms.CharField(
+        label="Tracking number", max_length=rules.TRACKING_NUMBER, required=False
+    )
 
 
 class AnswerRenewalForm(WorkflowForm):
@@ -238,13 +260,17 @@ class AnswerRenewalForm(WorkflowForm):
         required=False,
         help_text="When approved.",
     )
-    note = forms.CharField(label="Note (optional)", max_length=1000, required=False)
+    note = forms.CharField(label="Note (optional)", max_length=rules.NOTE, required=False)
 
 
 class ChargeForm(WorkflowForm):
     kind = forms.ChoiceField(choices=ChargeKind.choices)
     amount = forms.DecimalField(
-        label="Amount (USD)", max_digits=10, decimal_places=2, min_value=0, max_value=100_000
+        label="Amount (USD)",
+        max_digits=10,
+        decimal_places=2,
+        validators=[rules.check_charge_amount],
+        widget=forms.NumberInput(attrs={"min": 0, "max": rules.MAX_CHARGE, "step": "0.01"}),
     )
     payer = forms.ChoiceField(label="Paid by", choices=ChargePayer.choices)
     invoiced = forms.BooleanField(required=False)
@@ -256,7 +282,12 @@ class ChargeForm(WorkflowForm):
 
 class MaxCostForm(WorkflowForm):
     max_cost = forms.DecimalField(label="New max cost (USD)", max_digits=8, decimal_places=2)
-    reason = forms.CharField(label="Reason", max_length=300)
+    reason = forms.CharField(
+        label="Reason",
+        max_length=rules.REASON,
+        required=False,  # the service says what is missing, as to the API
+        widget=forms.TextInput(attrs={"required": True}),
+    )
 
 
 class AssignForm(WorkflowForm):

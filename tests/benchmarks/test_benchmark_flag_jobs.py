@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from benchmarks import flag_jobs, generate
-from requests_app import jobs, workflow
+from requests_app import jobs
 from requests_app.models import BorrowingRequest, Notification, StatusEvent
-from requests_app.scenarios import drive_to
+from requests_app.scenarios import drive_to, submit_for
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +32,13 @@ def due_loans(request_in, bob, rita, lender, library_two):
     """Four loans due to be flagged not arrived, three at library one and one at library
     two; besides them a loan shipped lately and one flagged already."""
     due = [request_in("shipped", shipped_days_ago=days) for days in (20, 21, 22)]
-    theirs = workflow.submit_request(
-        actor=bob, library=library_two, patron=None, citation={"title": "Hill Farming"}
+    theirs = submit_for(
+        "shipped",
+        shipped_days_ago=16,
+        actor=bob,
+        library=library_two,
+        patron=None,
+        citation={"title": "Hill Farming"},
     )
     due.append(
         drive_to(theirs, "shipped", team=rita, staff=bob, lender=lender, shipped_days_ago=16)

@@ -53,7 +53,7 @@ def test_a_whole_loan_leaves_no_patron_data_in_logs_tasks_or_mail(
         )
         assert refused.status_code == 400
         req = BorrowingRequest.objects.get(pk=response.json()["id"])
-        drive_to(req, "received", team=rita, staff=alice, lender=lender, shipped_days_ago=40)
+        drive_to(req, "received", team=rita, staff=alice, lender=lender, shipped_days_ago=0)
         BorrowingRequest.objects.filter(pk=req.pk).update(
             due_date=timezone.localdate() - dt.timedelta(days=3)
         )

@@ -65,11 +65,16 @@ def test_flagging_twice_flags_and_tells_once(request_in):
 
 
 def test_one_email_per_library_lists_its_loans(request_in, bob, rita, lender, library_two):
-    from requests_app.scenarios import drive_to
+    from requests_app.scenarios import drive_to, submit_for
 
     ours = [request_in("shipped", shipped_days_ago=16) for _ in range(3)]
-    theirs = workflow.submit_request(
-        actor=bob, library=library_two, patron=None, citation={"title": "Hill Farming"}
+    theirs = submit_for(
+        "shipped",
+        shipped_days_ago=16,
+        actor=bob,
+        library=library_two,
+        patron=None,
+        citation={"title": "Hill Farming"},
     )
     drive_to(theirs, "shipped", team=rita, staff=bob, lender=lender, shipped_days_ago=16)
     Notification.objects.update(sent_at=timezone.now())

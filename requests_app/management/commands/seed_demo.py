@@ -46,7 +46,7 @@ from requests_app.models import (
     StatusEvent,
     VideoEncoding,
 )
-from requests_app.scenarios import drive_to
+from requests_app.scenarios import drive_to, steps_to
 
 DEMO_PASSWORD = "illdesk-demo"  # noqa: S105 - a published demo password, by design.
 
@@ -874,7 +874,11 @@ class Command(BaseCommand):
         staff = self.staff[demo.library]
         team = self.users[demo.team]
         patron = None if demo.patron is None else self.patrons[demo.library][demo.patron]
+        path = steps_to(demo.status)
+        extra = [action for action, _ in demo.steps]
+        times = self._timeline(demo, ["submit", *path, *extra])
         req = workflow.submit_request(
+            at=times[0],
             actor=staff,
             library=library,
             patron=patron,
@@ -894,9 +898,10 @@ class Command(BaseCommand):
             staff=staff,
             lender=self.lenders[demo.lender],
             shipped_days_ago=demo.shipped_days_ago,
+            times=dict(zip(path, times[1 : 1 + len(path)], strict=True)),
         )
-        for action, argument in demo.steps:
-            req = self._step(req, action, argument, team=team, staff=staff)
+        for (action, argument), at in zip(demo.steps, times[1 + len(path) :], strict=True):
+            req = self._step(req, action, argument, team=team, staff=staff, at=at)
         for fee in demo.charges:
             services.add_charge(
                 req.pk,
@@ -913,11 +918,52 @@ class Command(BaseCommand):
             services.post_message(req.pk, actor=staff if side == "staff" else team, body=body)
         return req
 
-    def _step(self, req, action: str, argument, *, team: User, staff: User):
-        """One workflow step beyond the plain paths of drive_to."""
+    def _timeline(self, demo: Demo, steps: list[str]) -> list[dt.datetime]:
+        """When each step happens, submission first, in order, ending by now: a shipment
+        in the afternoon of its day, the two days before it for the steps that lead to
+        it, the morning of its day for a receipt, and what comes after spread out up to
+        now. A request that never ships happens over the last hours."""
+        now = timezone.now()
+
+        def day_at(day: dt.date, hour: int) -> dt.datetime:
+            return min(now, timezone.make_aware(dt.datetime.combine(day, dt.time(hour))))
+
+        anchors: dict[int, dt.datetime] = {}
+        arguments = dict(demo.steps)
+        for index, step in enumerate(steps):
+            if step == "ship":
+                shipped_on = self.today - dt.timedelta(days=demo.shipped_days_ago)
+            elif step == "ship_mail":
+                shipped_on = self.today - dt.timedelta(days=arguments["ship_mail"][0])
+            else:
+                continue
+            anchors[index] = day_at(shipped_on, 15)
+            anchors[0] = anchors[index] - dt.timedelta(days=2, hours=index + 3)
+            for later, after in enumerate(steps[index + 1 :], start=index + 1):
+                if after in ("mark_received", "received"):
+                    days = 2 if after == "mark_received" else arguments["received"]
+                    received_on = min(self.today, shipped_on + dt.timedelta(days=days))
+                    anchors[later] = max(anchors[index], day_at(received_on, 11))
+        if 0 not in anchors:
+            anchors[0] = now - dt.timedelta(hours=len(steps) + 1)
+        anchors.setdefault(len(steps), now)  # the end: now (not a step)
+        times: list[dt.datetime] = []
+        known = sorted(anchors)
+        for index in range(len(steps)):
+            if index in anchors:
+                times.append(anchors[index])
+                continue
+            before = max(k for k in known if k < index)
+            after = min(k for k in known if k > index)
+            share = (index - before) / (after - before)
+            times.append(anchors[before] + (anchors[after] - anchors[before]) * share)
+        return times
+
+    def _step(self, req, action: str, argument, *, team: User, staff: User, at: dt.datetime):
+        """One workflow step beyond the plain paths of drive_to, at its moment."""
         pk = req.pk
         if action == "start_sourcing":
-            return workflow.start_sourcing(pk, actor=team)
+            return workflow.start_sourcing(pk, actor=team, at=at)
         if action == "send":
             attempt = req.attempts.count() + 1
             return workflow.send_to_lender(
@@ -925,11 +971,12 @@ class Command(BaseCommand):
                 actor=team,
                 lender=self.lenders[argument],
                 lender_request_number=f"ILL-{pk:06d}-{attempt}",
+                at=at,
             )
         if action == "decline":
-            return workflow.lender_unfilled(pk, actor=team, reason=argument)
+            return workflow.lender_unfilled(pk, actor=team, reason=argument, at=at)
         if action == "unfilled":
-            return workflow.mark_unfilled(pk, actor=team, reason=argument)
+            return workflow.mark_unfilled(pk, actor=team, reason=argument, at=at)
         if action == "ship_mail":
             days_ago, tracking = argument
             shipped_on = self.today - dt.timedelta(days=days_ago)
@@ -940,10 +987,11 @@ class Command(BaseCommand):
                 due_date=shipped_on + dt.timedelta(days=42),
                 method=ShippingMethod.MAIL,
                 tracking_number=tracking,
+                at=at,
             )
         if action == "received":
             received_on = min(self.today, req.shipped_on + dt.timedelta(days=argument))
-            return workflow.mark_received(pk, actor=staff, received_on=received_on)
+            return workflow.mark_received(pk, actor=staff, received_on=received_on, at=at)
         if action == "renewal":
             pending = req.renewals.get(answer=RenewalRequest.Answer.PENDING)
             return workflow.answer_renewal(
@@ -952,19 +1000,20 @@ class Command(BaseCommand):
                 approved=argument,
                 due_date=pending.requested_due_date if argument else None,
                 note="" if argument else "Lender needs it back for its own reader.",
+                at=at,
             )
         if action == "return_mail":
             return workflow.mark_returned(
-                pk, actor=staff, method=ShippingMethod.MAIL, tracking_number=argument
+                pk, actor=staff, method=ShippingMethod.MAIL, tracking_number=argument, at=at
             )
         if action == "complete":
-            return workflow.complete(pk, actor=team)
+            return workflow.complete(pk, actor=team, at=at)
         if action == "lost":
-            return workflow.mark_lost(pk, actor=team, note=argument)
+            return workflow.mark_lost(pk, actor=team, note=argument, at=at)
         if action == "cancel_by_team":
-            return workflow.cancel(pk, actor=team, reason=argument)
+            return workflow.cancel(pk, actor=team, reason=argument, at=at)
         if action == "cancel_by_staff":
-            return workflow.cancel(pk, actor=staff, reason=argument)
+            return workflow.cancel(pk, actor=staff, reason=argument, at=at)
         raise ValueError(f"Unknown demo step {action!r}")
 
     # --- Reporting ----------------------------------------------------------------------

@@ -34,7 +34,7 @@ from lenders.models import Lender
 from members.models import MemberLibrary, User
 from members.tokens import api_lifetime, issue_token
 from requests_app import workflow
-from requests_app.scenarios import drive_to
+from requests_app.scenarios import drive_to, submit_for
 
 library = MemberLibrary.objects.create(
     name="Race Library", ill_code="RACE", bpl_number="29991", library_type="public",
@@ -43,7 +43,9 @@ library = MemberLibrary.objects.create(
 staff = User.objects.create_user("racer", role="library_staff", library=library)
 team = User.objects.create_user("teamer", role="team")
 lender = Lender.objects.create(name="Race Lender", kind="in_state")
-req = workflow.submit_request(actor=staff, library=library, patron=None, citation={"title": "Race"})
+req = submit_for(
+    "shipped", actor=staff, library=library, patron=None, citation={"title": "Race"}
+)
 drive_to(req, "shipped", team=team, staff=staff, lender=lender)
 print(json.dumps({"id": req.pk, "token": issue_token(staff, lifetime=api_lifetime())[1]}))
 """

@@ -30,9 +30,6 @@ from lenders.models import Lender
 from requests_app import services, workflow
 from requests_app.models import (
     BorrowingRequest,
-    Charge,
-    LenderAttempt,
-    RenewalRequest,
     StatusEvent,
 )
 from requests_app.reports import queries as reports
@@ -50,11 +47,9 @@ def service(alice, bob, rita, patron, library_two, lender):
     far = Lender.objects.create(name="Faraway Library", oclc_symbol="FAR", kind="out_of_state")
 
     def submitted(actor, library, day, title):
-        req = workflow.submit_request(
-            actor=actor, library=library, patron=None, citation={"title": title}
+        return workflow.submit_request(
+            actor=actor, library=library, patron=None, citation={"title": title}, at=at(day)
         )
-        BorrowingRequest.objects.filter(pk=req.pk).update(created_at=at(day))
-        return req
 
     def flagged(req, action, day):
         """What the job writes when it flags a loan, dated ``day``."""
@@ -64,51 +59,52 @@ def service(alice, bob, rita, patron, library_two, lender):
             at=at(day),
         )  # fmt: skip
 
+    def sent(req, by):
+        """Sourced an hour after it came, sent to ``by`` the next day."""
+        workflow.start_sourcing(req.pk, actor=rita, at=req.created_at + dt.timedelta(hours=1))
+        workflow.send_to_lender(
+            req.pk, actor=rita, lender=by, at=req.created_at + dt.timedelta(days=1)
+        )
+
     def lent(req, by, shipped, due):
-        workflow.start_sourcing(req.pk, actor=rita)
-        workflow.send_to_lender(req.pk, actor=rita, lender=by)
-        workflow.ship(req.pk, actor=rita, shipped_on=shipped, due_date=due, method="mail")
+        sent(req, by)
+        workflow.ship(
+            req.pk, actor=rita, shipped_on=shipped, due_date=due, method="mail", at=at(shipped)
+        )
 
     r1 = submitted(alice, alice.library, D(2026, 1, 10), "One")
     lent(r1, lender, D(2026, 1, 13), D(2026, 2, 13))
-    workflow.mark_received(r1.pk, actor=alice, received_on=D(2026, 1, 17))
-    workflow.request_renewal(r1.pk, actor=alice, due_date=D(2026, 3, 13))
-    workflow.answer_renewal(r1.pk, actor=rita, approved=True, due_date=D(2026, 3, 13))
-    RenewalRequest.objects.filter(request=r1).update(
-        requested_at=at(D(2026, 2, 20)), answered_at=at(D(2026, 3, 1))
+    workflow.mark_received(r1.pk, actor=alice, received_on=D(2026, 1, 17), at=at(D(2026, 1, 17)))
+    workflow.request_renewal(r1.pk, actor=alice, due_date=D(2026, 3, 13), at=at(D(2026, 2, 20)))
+    workflow.answer_renewal(
+        r1.pk, actor=rita, approved=True, due_date=D(2026, 3, 13), at=at(D(2026, 3, 1))
     )
     flagged(r1, "flag_overdue", D(2026, 3, 5))
 
     r2 = submitted(alice, alice.library, D(2026, 1, 20), "Two")
     lent(r2, lender, D(2026, 1, 30), D(2026, 3, 1))
-    workflow.mark_received(r2.pk, actor=alice, received_on=D(2026, 2, 3))
-    workflow.mark_returned(r2.pk, actor=alice, method="delivery")
-    workflow.complete(r2.pk, actor=rita)
+    workflow.mark_received(r2.pk, actor=alice, received_on=D(2026, 2, 3), at=at(D(2026, 2, 3)))
+    workflow.mark_returned(r2.pk, actor=alice, method="delivery", at=at(D(2026, 2, 10)))
+    workflow.complete(r2.pk, actor=rita, at=at(D(2026, 2, 12)))
 
     r3 = submitted(alice, alice.library, D(2026, 2, 5), "Three")
-    workflow.start_sourcing(r3.pk, actor=rita)
-    workflow.send_to_lender(r3.pk, actor=rita, lender=far)
-    workflow.lender_unfilled(r3.pk, actor=rita, reason="Non-circulating")
-    workflow.mark_unfilled(r3.pk, actor=rita, reason="No other lender")
+    sent(r3, far)
+    workflow.lender_unfilled(r3.pk, actor=rita, reason="Non-circulating", at=at(D(2026, 2, 7)))
+    workflow.mark_unfilled(r3.pk, actor=rita, reason="No other lender", at=at(D(2026, 2, 8)))
 
     r4 = submitted(alice, alice.library, D(2026, 2, 6), "Four")
-    workflow.start_sourcing(r4.pk, actor=rita)
-    workflow.send_to_lender(r4.pk, actor=rita, lender=far)
-    workflow.cancel(r4.pk, actor=alice)
+    sent(r4, far)
+    workflow.cancel(r4.pk, actor=alice, at=at(D(2026, 2, 8)))
 
     r5 = submitted(bob, library_two, D(2026, 2, 10), "Five")
     lent(r5, far, D(2026, 2, 11), D(2026, 3, 11))
     flagged(r5, "flag_not_arrived", D(2026, 2, 25))
-    workflow.mark_lost(r5.pk, actor=rita)
+    workflow.mark_lost(r5.pk, actor=rita, at=at(D(2026, 2, 26)))
 
     submitted(bob, library_two, D(2026, 2, 12), "Six")
     old = submitted(alice, alice.library, D(2025, 12, 31), "Old")
     lent(old, lender, D(2026, 1, 2), D(2026, 2, 2))
 
-    for req in BorrowingRequest.objects.all():
-        LenderAttempt.objects.filter(request=req).update(
-            sent_at=req.created_at + dt.timedelta(days=1)
-        )
     charges = [
         (r1, "lending_fee", "10.00", "service", True, True, D(2026, 1, 20)),
         (r2, "lending_fee", "20.00", "service", True, False, D(2026, 2, 10)),
@@ -117,11 +113,10 @@ def service(alice, bob, rita, patron, library_two, lender):
         (old, "lending_fee", "99.00", "service", True, True, D(2025, 12, 31)),
     ]
     for req, kind, amount, payer, invoiced, paid, day in charges:
-        charge = services.add_charge(
+        services.add_charge(
             req.pk, actor=rita, kind=kind, amount=Decimal(amount), payer=payer,
-            invoiced=invoiced, paid=paid,
+            invoiced=invoiced, paid=paid, at=at(day),
         )  # fmt: skip
-        Charge.objects.filter(pk=charge.pk).update(created_at=at(day))
     return {"far": far}
 
 

@@ -235,7 +235,7 @@ class PostCase:
     #: queue's bulk form goes back to the queue (302) with its errors as messages.
     refused_status: int = 400
     #: The app's own rules: every text field has a length limit, and every date is within
-    #: ten years of today (``core.forms.near_today``). The admin and the account forms
+    #: ten years of today (``core.checks.near_today``). The admin and the account forms
     #: keep Django's.
     app_rules: bool = True
     #: Tables a refusal writes on purpose: the count of failed attempts.

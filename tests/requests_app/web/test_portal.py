@@ -206,10 +206,10 @@ def test_a_new_patron_is_added_with_the_request(as_alice, alice):
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"title": ""}, "title", "required"),
+        ({"title": ""}, "title", "cannot be blank"),
         ({"isbn": "978-0-393-63552-3"}, "isbn", "check digit"),
         ({"oclc_number": "abc"}, "oclc_number", "OCLC number"),
-        ({"max_cost": "-1"}, "max_cost", "greater than or equal to 0"),
+        ({"max_cost": "-1"}, "max_cost", "Enter an amount from 0 to"),
         ({"max_cost": "25.01"}, "max_cost", "at most 25.00"),
         ({"format": "article"}, "format", "document delivery"),
         ({"format": "ebook"}, "format", "returnable items only"),

@@ -35,8 +35,9 @@ def test_the_queue_is_the_teams(client, alice, rita):
 
 
 def test_by_default_it_shows_open_requests_oldest_first(as_rita, request_in):
-    first = request_in("submitted")
-    second = request_in("shipped")
+    # One that ships was submitted days before it shipped, so before one submitted now.
+    first = request_in("shipped")
+    second = request_in("submitted")
     request_in("completed")
     request_in("cancelled")
     assert ids(as_rita) == [first.pk, second.pk]
