@@ -2,14 +2,17 @@
 
 A lender's page lists its availability reports newest first, each with its date, and has
 one blank row to record a new report; the person who records it is stored with it. Older
-reports stay as history: on the lender's page they are read-only and cannot be deleted
-(a wrong one is corrected on the report's own page, or superseded by a newer one).
+reports stay as history: they are read-only and cannot be deleted (a wrong one is
+superseded by a newer one). New reports go through ``services.record_availability``, as
+on the lender directory's pages.
 """
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from . import services
 from .models import AvailabilityReport, Lender
 
 
@@ -29,12 +32,28 @@ class AvailabilityReportForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        closed_from, closed_until = cleaned.get("closed_from"), cleaned.get("closed_until")
-        if closed_from and closed_until and closed_until < closed_from:
-            self.add_error("closed_until", "Closed until must be on or after closed from.")
-        if closed_until and not closed_from:
-            self.add_error("closed_from", "Give the date the closure starts.")
+        try:
+            services.check_closure(cleaned.get("closed_from"), cleaned.get("closed_until"))
+        except ValidationError as error:  # the service's rule, in its words
+            for field, messages in error.message_dict.items():
+                if field not in self.errors:
+                    self.add_error(field, messages)
         return cleaned
+
+
+def _record(report: AvailabilityReport, actor) -> AvailabilityReport:
+    """A new report, through the service the lender's page uses."""
+    return services.record_availability(
+        report.lender,
+        actor=actor,
+        lending=report.lending,
+        accepting_returns=report.accepting_returns,
+        closed_from=report.closed_from,
+        closed_until=report.closed_until,
+        source=report.source,
+        note=report.note,
+        reported_at=report.reported_at,
+    )
 
 
 class AvailabilityReportInline(admin.TabularInline):
@@ -133,9 +152,7 @@ class LenderAdmin(admin.ModelAdmin):
             return super().save_formset(request, form, formset, change)
         for report in formset.save(commit=False):
             if report.pk is None:
-                report.recorded_by = request.user
-            report.save()
-        formset.save_m2m()
+                _record(report, request.user)
 
 
 @admin.register(AvailabilityReport)
@@ -172,8 +189,13 @@ class AvailabilityReportAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if obj.pk is None:
-            obj.recorded_by = request.user
-        super().save_model(request, obj, form, change)
+            saved = _record(obj, request.user)
+            obj.pk = saved.pk  # the admin's message links to the new report
+
+    def has_change_permission(self, request, obj=None):
+        # A report is history once recorded (its page is read-only): a correction is a
+        # newer report.
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -3,7 +3,9 @@ which stay as history: reports are added, never edited here."""
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from core.checks import Checks
 from members.models import User
@@ -21,6 +23,18 @@ def _closed_range_message() -> str:
     raise LookupError(CLOSED_RANGE_CONSTRAINT)  # pragma: no cover - the model defines it
 
 
+def check_closure(closed_from: dt.date | None, closed_until: dt.date | None) -> None:
+    """A closure's dates are near today, and a closed-until date needs a closed-from date
+    on or before it; refused by field."""
+    checks = Checks()
+    checks.date("closed_from", closed_from)
+    checks.date("closed_until", closed_until)
+    if not checks.refused("closed_until") and closed_until is not None:
+        if closed_from is None or closed_until < closed_from:
+            checks.refuse("closed_until", _closed_range_message())
+    checks.done()
+
+
 def record_availability(
     lender: Lender,
     *,
@@ -31,20 +45,19 @@ def record_availability(
     closed_until: dt.date | None,
     source: str,
     note: str,
+    reported_at: dt.datetime | None = None,
 ) -> AvailabilityReport:
-    """Record what ``lender`` says now (dated now, recorded by ``actor``) and return it.
+    """Record what ``lender`` says (dated ``reported_at``, now by default; recorded by
+    ``actor``) and return it.
 
-    Raises ``ValidationError`` by field, saving nothing, when the input breaks a rule:
-    dates near today, and a closed-until date needs a closed-from date on or before it.
+    Raises ``ValidationError`` by field, saving nothing, when the input breaks a rule
+    (``check_closure``), or the report is dated in the future.
     """
-    checks = Checks()
-    checks.date("closed_from", closed_from)
-    checks.date("closed_until", closed_until)
-    if not checks.refused("closed_until") and closed_until is not None:
-        if closed_from is None or closed_until < closed_from:
-            checks.refuse("closed_until", _closed_range_message())
-    checks.done()
+    if reported_at is not None and reported_at > timezone.now():
+        raise ValidationError({"reported_at": ["A report cannot be dated in the future."]})
+    check_closure(closed_from, closed_until)
     report = AvailabilityReport(
+        reported_at=reported_at or timezone.now(),
         lender=lender,
         lending=lending,
         accepting_returns=accepting_returns,

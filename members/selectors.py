@@ -29,6 +29,15 @@ def patrons_visible_to(user: User) -> QuerySet[Patron]:
     return scoped_to_library(patrons, user, "library_id")
 
 
+def team_members(*, keep: User | None = None) -> QuerySet[User]:
+    """Whom a request may be assigned to: active members of the team (admins act as the
+    team), by username; ``keep`` stays among them even if since deactivated."""
+    team = Q(is_active=True, role__in=[User.Role.TEAM, User.Role.ADMIN])
+    if keep is not None:
+        team |= Q(pk=keep.pk)
+    return User.objects.filter(team).order_by("username")
+
+
 def sees_patron_names(user: User) -> bool:
     """Only the patron's own library sees a name and e-mail (docs/privacy.md)."""
     return user.is_authenticated and user.is_library_staff

@@ -15,12 +15,12 @@ Patron names appear nowhere here: a request names its patron by card number.
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from members.models import User
+from members.selectors import team_members
 
+from . import services
 from .flags import CHOICES as FLAG_CHOICES
 from .flags import LIST_FLAGS, OVER_MAX_COST, flags_of
 from .mail import DIGEST_SUBJECTS, SUBJECTS
@@ -215,13 +215,14 @@ class FlagFilter(admin.SimpleListFilter):
 
 @admin.register(BorrowingRequest)
 class BorrowingRequestAdmin(RequestNumberSearchMixin, admin.ModelAdmin):
-    """Requests are read here; only the notes and the assignee may be edited.
+    """Requests are read here; only the assignee may be changed, through
+    ``services.assign`` as on the request's page (with its timeline event).
 
-    Status, lender, dates, flags and charges belong to the workflow and services.
+    Status, lender, dates, flags, notes and charges belong to the workflow and services.
     """
 
-    #: The only fields a manager may change here; everything else is read-only.
-    editable_fields = ("notes", "assigned_to")
+    #: The only field a manager may change here; everything else is read-only.
+    editable_fields = ("assigned_to",)
     request_number_field = "pk"
 
     list_display = ("id", "title", "library", "status", "lender", "created_at", "due_date")
@@ -329,19 +330,23 @@ class BorrowingRequestAdmin(RequestNumberSearchMixin, admin.ModelAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         assignee = form.base_fields.get("assigned_to")
         if assignee is not None:
-            # Requests are assigned to active members of the team (admins act as the team);
-            # the current assignee stays a choice even if since deactivated.
-            team = Q(is_active=True, role__in=[User.Role.TEAM, User.Role.ADMIN])
-            if obj is not None and obj.assigned_to_id is not None:
-                team |= Q(pk=obj.assigned_to_id)
-            assignee.queryset = User.objects.filter(team).order_by("username")
-        return form
+            # The current assignee stays a choice even if since deactivated.
+            assignee.queryset = team_members(keep=obj.assigned_to if obj else None)
+
+        class AssigneeChecked(form):
+            def clean_assigned_to(self):
+                value = self.cleaned_data["assigned_to"]
+                if "assigned_to" in self.changed_data:
+                    services.check_assignee(value)  # the service's rule, in its words
+                return value
+
+        return AssigneeChecked
 
     def save_model(self, request, obj, form, change):
-        """Write only the edited columns, never the workflow's (which may move meanwhile)."""
-        changed = [name for name in form.changed_data if name in self.editable_fields]
-        if changed:
-            obj.save(update_fields=[*changed, "updated_at"])
+        """A new assignee goes through the service, which checks it and writes the event;
+        nothing else is written from here."""
+        if "assigned_to" in form.changed_data:
+            services.assign(obj.pk, actor=request.user, assignee=obj.assigned_to)
 
     def has_add_permission(self, request):
         return False

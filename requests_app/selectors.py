@@ -17,7 +17,7 @@ from . import flags
 from .flags import ALL_FLAGS, DUE_SOON, OVERDUE
 from .identifiers import normalize_isbn, normalize_oclc_number
 from .models import OPEN_STATUSES as OPEN_STATUSES  # the queue's default view; lists use it
-from .models import BorrowingRequest, Charge, RenewalRequest, Status
+from .models import BorrowingRequest, Charge, RenewalRequest, Status, UnrequestedItemReport
 
 #: Above this, a tab says "1,000+" instead of counting on through a million ended requests.
 #: PostgreSQL counts about four million index entries a second: a cap of 10,000 cost the
@@ -28,6 +28,13 @@ COUNT_CAP = 1_000
 def requests_visible_to(user: User) -> QuerySet[BorrowingRequest]:
     """Every request for the team; the user's own library's for its staff; none otherwise."""
     return scoped_to_library(BorrowingRequest.objects.all(), user, "library_id")
+
+
+def unrequested_items_visible_to(user: User) -> QuerySet[UnrequestedItemReport]:
+    """Items libraries received unasked, newest first: every library's for the team, their
+    own for a library's staff, with who reported them."""
+    reports = UnrequestedItemReport.objects.select_related("library", "reported_by")
+    return scoped_to_library(reports, user, "library_id")
 
 
 def requests_for_list(user: User) -> QuerySet[BorrowingRequest]:

@@ -207,13 +207,21 @@ def report_unrequested_item(
     return report
 
 
+def check_assignee(assignee: User | None) -> None:
+    """Requests go to active members of the team, or to nobody."""
+    if assignee is not None and not (assignee.is_active and assignee.is_team):
+        raise ValidationError("Requests go to active members of the team.")
+
+
 def assign(
     request_id: int, *, actor: User, assignee: User | None, at: dt.datetime | None = None
 ) -> BorrowingRequest:
     """Give the request to a member of the team (or to nobody), on its timeline."""
     now = moment(None, at)
-    if assignee is not None and not (assignee.is_active and assignee.is_team):
-        raise ValidationError({"assignee": ["Requests go to active members of the team."]})
+    try:
+        check_assignee(assignee)
+    except ValidationError as error:
+        raise ValidationError({"assignee": error.messages}) from None
     with transaction.atomic():
         req = lock_request(request_id, "assign", actor, {TEAM})
         if req.assigned_to_id == (assignee.pk if assignee else None):

@@ -54,39 +54,65 @@ class Move:
     sources: frozenset[str]
     target: str
     sides: frozenset[str]
+    #: What the move is called in a sentence ("Cannot mark received: …").
     label: str
+    #: Its public name, in the addresses of the pages and the API (``/receive/``).
+    slug: str
 
 
-def _move(sources, target, sides, label) -> Move:
-    return Move(frozenset(sources), target, frozenset(sides), label)
+def _move(sources, target, sides, label: str, slug: str) -> Move:
+    return Move(frozenset(sources), target, frozenset(sides), label, slug)
 
 
 _BEFORE_SHIPPING = (Status.SUBMITTED, Status.SOURCING, Status.SENT_TO_LENDER)
 
-#: The allowed moves: action -> (from statuses, to status, who may act, what it is called).
+#: The allowed moves: action -> (from statuses, to status, who may act, what it is called,
+#: its public name).
 MOVES: dict[str, Move] = {
-    "start_sourcing": _move([Status.SUBMITTED], Status.SOURCING, [TEAM], "start sourcing"),
-    "send_to_lender": _move([Status.SOURCING], Status.SENT_TO_LENDER, [TEAM], "send to a lender"),
-    "lender_unfilled": _move(
-        [Status.SENT_TO_LENDER], Status.SOURCING, [TEAM], "record that the lender cannot supply"
+    "start_sourcing": _move(
+        [Status.SUBMITTED], Status.SOURCING, [TEAM], "start sourcing", "start-sourcing"
     ),
-    "ship": _move([Status.SENT_TO_LENDER], Status.SHIPPED, [TEAM], "record the shipment"),
-    "mark_received": _move([Status.SHIPPED], Status.RECEIVED, [LIBRARY, TEAM], "mark received"),
+    "send_to_lender": _move(
+        [Status.SOURCING], Status.SENT_TO_LENDER, [TEAM], "send to a lender", "send-to-lender"
+    ),
+    "lender_unfilled": _move(
+        [Status.SENT_TO_LENDER],
+        Status.SOURCING,
+        [TEAM],
+        "record that the lender cannot supply",
+        "lender-unfilled",
+    ),
+    "ship": _move([Status.SENT_TO_LENDER], Status.SHIPPED, [TEAM], "record the shipment", "ship"),
+    "mark_received": _move(
+        [Status.SHIPPED], Status.RECEIVED, [LIBRARY, TEAM], "mark received", "receive"
+    ),
     # Not a change of status: the library tells the team a shipped item has not come.
     "report_not_arrived": _move(
-        [Status.SHIPPED], Status.SHIPPED, [LIBRARY], "report that it has not arrived"
+        [Status.SHIPPED], Status.SHIPPED, [LIBRARY], "report that it has not arrived", "not-arrived"
     ),
     "request_renewal": _move(
-        [Status.RECEIVED], Status.RENEWAL_REQUESTED, [LIBRARY], "request a renewal"
-    ),
+        [Status.RECEIVED],
+        Status.RENEWAL_REQUESTED,
+        [LIBRARY],
+        "request a renewal",
+        "request-renewal",
+    ),  # fmt: skip
     "answer_renewal": _move(
-        [Status.RENEWAL_REQUESTED], Status.RECEIVED, [TEAM], "record the renewal answer"
+        [Status.RENEWAL_REQUESTED],
+        Status.RECEIVED,
+        [TEAM],
+        "record the renewal answer",
+        "answer-renewal",
+    ),  # fmt: skip
+    "mark_returned": _move(
+        [Status.RECEIVED], Status.RETURNED, [LIBRARY], "mark returned", "return"
     ),
-    "mark_returned": _move([Status.RECEIVED], Status.RETURNED, [LIBRARY], "mark returned"),
-    "complete": _move([Status.RETURNED], Status.COMPLETED, [TEAM], "complete"),
-    "cancel": _move(_BEFORE_SHIPPING, Status.CANCELLED, [LIBRARY, TEAM], "cancel"),
-    "mark_unfilled": _move(_BEFORE_SHIPPING, Status.UNFILLED, [TEAM], "mark unfilled"),
-    "mark_lost": _move(ON_LOAN_STATUSES, Status.LOST, [TEAM], "mark lost"),
+    "complete": _move([Status.RETURNED], Status.COMPLETED, [TEAM], "complete", "complete"),
+    "cancel": _move(_BEFORE_SHIPPING, Status.CANCELLED, [LIBRARY, TEAM], "cancel", "cancel"),
+    "mark_unfilled": _move(
+        _BEFORE_SHIPPING, Status.UNFILLED, [TEAM], "mark unfilled", "mark-unfilled"
+    ),
+    "mark_lost": _move(ON_LOAN_STATUSES, Status.LOST, [TEAM], "mark lost", "mark-lost"),
 }
 
 

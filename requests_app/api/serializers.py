@@ -2,8 +2,7 @@
 
 Like the forms, serializers only read and tidy input: the rules (who may, from which
 status, which dates make sense) live in the workflow and services, which the API views call.
-Action serializers produce the same keys as the pages' forms, so both go through the one
-``PageAction.perform`` of ``page_actions``.
+Action serializers read the same keys as the pages' forms.
 """
 
 from django.core.validators import MaxLengthValidator
@@ -28,7 +27,6 @@ from ..models import (
     ShippingMethod,
     StatusEvent,
 )
-from ..web.actions import ACTIONS
 
 
 class Text(serializers.CharField):
@@ -111,10 +109,6 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = ["id", "author", "body", "created_at"]
 
 
-#: The API's name for each workflow move: the page's slug (``receive``, ``ship``, …).
-ACTION_SLUGS = {action.move: action.slug for action in ACTIONS if action.move}
-
-
 class RequestSerializer(serializers.ModelSerializer):
     """A request as ``GET /api/v1/requests/{id}/`` shows it. The patron is an id only:
     their name is for their own library (``/api/v1/patrons/{id}/``).
@@ -179,7 +173,7 @@ class RequestSerializer(serializers.ModelSerializer):
     )
     def get_actions(self, req: BorrowingRequest) -> list[str]:
         user = self.context["request"].user
-        return [ACTION_SLUGS[move] for move in workflow.allowed_actions(req, user)]
+        return [workflow.MOVES[move].slug for move in workflow.allowed_actions(req, user)]
 
 
 # --- A new request -----------------------------------------------------------------------

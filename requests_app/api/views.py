@@ -1,8 +1,9 @@
 """The API for borrowing requests: ``/api/v1/requests/`` and one endpoint per action.
 
-The same selectors scope what a caller sees (another library's request is a 404), and the
-same ``page_actions`` table performs each action through the workflow or a service, so the
-API and the pages cannot disagree. Refusals become HTTP answers in ``core.api``.
+The same selectors scope what a caller sees (another library's request is a 404), and each
+action endpoint is a method of its own that calls the one workflow or service function the
+page calls too, so the API and the pages cannot disagree. Its words come from the workflow
+(``MOVES``), not from the pages' buttons. Refusals become HTTP answers in ``core.api``.
 """
 
 from django.core.exceptions import ValidationError
@@ -21,29 +22,8 @@ from rest_framework.response import Response
 from core.api import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, field_errors
 
 from .. import selectors, services, workflow
-from ..models import BorrowingRequest
-from ..web.actions import BY_SLUG
 from . import serializers as s
 from .filters import ApiRequestFilter
-
-#: The input each action endpoint reads, by its page slug (and URL segment).
-ACTION_INPUT = {
-    "receive": s.ReceiveSerializer,
-    "request-renewal": s.RenewalRequestSerializer,
-    "return": s.ReturnSerializer,
-    "not-arrived": s.NoteSerializer,
-    "cancel": s.CancelSerializer,
-    "start-sourcing": s.NoteSerializer,
-    "send-to-lender": s.SendToLenderSerializer,
-    "lender-unfilled": s.ReasonSerializer,
-    "ship": s.ShipSerializer,
-    "answer-renewal": s.AnswerRenewalSerializer,
-    "mark-unfilled": s.ReasonSerializer,
-    "mark-lost": s.NoteSerializer,
-    "complete": s.NoteSerializer,
-    "assign": s.AssignSerializer,
-    "max-cost": s.MaxCostSerializer,
-}
 
 #: How the services name a new patron's fields, and their names inside ``patron``.
 _PATRON_FIELDS = {"card_number": "card_number", "patron_name": "name", "patron_email": "email"}
@@ -55,6 +35,41 @@ def _patron_errors_nested(errors: dict) -> dict:
     if nested:
         errors["patron"] = nested
     return errors
+
+
+#: What every action endpoint answers: the request as it is now, or why not.
+ACTION_RESPONSES = {
+    200: OpenApiResponse(s.RequestSerializer, description="The request, as it is now."),
+    **ACTION_ERRORS,
+}
+
+
+def move_endpoint(move: str, input_serializer, description: str):
+    """A workflow move's endpoint, named and described from the workflow (``MOVES``)."""
+    slug, label = workflow.MOVES[move].slug, workflow.MOVES[move].label
+
+    def decorate(method):
+        method = action(detail=True, methods=["post"], url_path=slug, url_name=slug)(method)
+        return extend_schema(
+            summary=label[:1].upper() + label[1:],
+            description=description,
+            request=input_serializer,
+            responses=ACTION_RESPONSES,
+        )(method)
+
+    return decorate
+
+
+def team_endpoint(slug: str, input_serializer, summary: str):
+    """An endpoint for a team's write on a request that is not a move."""
+
+    def decorate(method):
+        method = action(detail=True, methods=["post"], url_path=slug, url_name=slug)(method)
+        return extend_schema(
+            summary=f"{summary} (the team)", request=input_serializer, responses=ACTION_RESPONSES
+        )(method)
+
+    return decorate
 
 
 @extend_schema_view(
@@ -164,7 +179,8 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if request.method == "GET":
             charges = req.charges.select_related("created_by")
             return Response(s.ChargeSerializer(charges, many=True).data)
-        charge = self._perform("add-charge", req, s.NewChargeSerializer)
+        req, data = self._input(None, s.NewChargeSerializer, team_only=True)
+        charge = services.add_charge(req.pk, actor=request.user, **data)
         return Response(s.ChargeSerializer(charge).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -185,49 +201,140 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return Response(
                 s.MessageSerializer(req.messages.select_related("author"), many=True).data
             )
-        message = self._perform("message", req, s.NewMessageSerializer)
+        req, data = self._input(None, s.NewMessageSerializer)
+        message = services.post_message(req.pk, actor=request.user, body=data["body"])
         return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
-    def _perform(self, slug: str, req: BorrowingRequest, input_serializer):
-        """Check the role and the status, read the input, and do the page action ``slug``.
+    # --- The actions: one endpoint each, ``POST /api/v1/requests/{id}/{slug}/`` -----------
+    # Each reads its input, then calls its one workflow or service function. The role and
+    # the status are checked first (the workflow checks them again under the row lock), so
+    # a move the status does not allow is a 409 whatever the input.
 
-        The checks come first, as the workflow makes them (it repeats them under the row
-        lock), so a move the status does not allow is a 409 whatever the input.
-        """
-        page_action = BY_SLUG[slug]
-        if page_action.move:
-            workflow.check_move(req, page_action.move, self.request.user)
-        elif not page_action.permitted(req, self.request.user):
-            raise PermissionDenied("Only the resource sharing team may do this.")
-        given = input_serializer(data=self.request.data, context={"request": self.request})
-        given.is_valid(raise_exception=True)
-        return page_action.perform(req.pk, self.request.user, dict(given.validated_data))
-
-    def act(self, request, slug: str):
+    def _input(self, move: str | None, serializer_class, *, team_only: bool = False):
+        """The request (scoped to the caller: another library's is a 404), after checking
+        that the caller may take ``move`` now, and the action's input, read."""
         req = self.get_object()
-        self._perform(slug, req, ACTION_INPUT[slug])
+        if move is not None:
+            workflow.check_move(req, move, self.request.user)
+        elif team_only and not self.request.user.is_team:
+            raise PermissionDenied("Only the resource sharing team may do this.")
+        given = serializer_class(data=self.request.data, context={"request": self.request})
+        given.is_valid(raise_exception=True)
+        return req, given.validated_data
+
+    @move_endpoint("mark_received", s.ReceiveSerializer, "Today when `received_on` is left out.")
+    def receive(self, request, pk=None):
+        req, data = self._input("mark_received", s.ReceiveSerializer)
+        workflow.mark_received(req.pk, actor=request.user, received_on=data["received_on"])
         return self._shown(req.pk)
 
+    @move_endpoint("request_renewal", s.RenewalRequestSerializer, "Asks for a later due date.")
+    def request_renewal(self, request, pk=None):
+        req, data = self._input("request_renewal", s.RenewalRequestSerializer)
+        workflow.request_renewal(req.pk, actor=request.user, due_date=data["due_date"])
+        return self._shown(req.pk)
 
-def _action_endpoint(slug: str):
-    """``POST /api/v1/requests/{id}/{slug}/``: one endpoint per action, in the schema too."""
-    page_action = BY_SLUG[slug]
+    @move_endpoint("mark_returned", s.ReturnSerializer, "By Delivery, or by mail with tracking.")
+    def mark_returned(self, request, pk=None):
+        req, data = self._input("mark_returned", s.ReturnSerializer)
+        workflow.mark_returned(
+            req.pk,
+            actor=request.user,
+            method=data["method"],
+            tracking_number=data["tracking_number"],
+        )
+        return self._shown(req.pk)
 
-    def endpoint(self, request, pk=None):
-        return self.act(request, slug)
+    @move_endpoint("report_not_arrived", s.NoteSerializer, "The team is told once.")
+    def report_not_arrived(self, request, pk=None):
+        req, data = self._input("report_not_arrived", s.NoteSerializer)
+        workflow.report_not_arrived(req.pk, actor=request.user, note=data["note"])
+        return self._shown(req.pk)
 
-    endpoint.__name__ = slug.replace("-", "_")
-    endpoint = action(detail=True, methods=["post"], url_path=slug, url_name=slug)(endpoint)
-    return extend_schema(
-        summary=page_action.button,
-        description=page_action.done,
-        request=ACTION_INPUT[slug],
-        responses={
-            200: OpenApiResponse(s.RequestSerializer, description="The request, as it is now."),
-            **ACTION_ERRORS,
-        },
-    )(endpoint)
+    @move_endpoint("cancel", s.CancelSerializer, "Before it ships.")
+    def cancel(self, request, pk=None):
+        req, data = self._input("cancel", s.CancelSerializer)
+        workflow.cancel(req.pk, actor=request.user, reason=data["reason"])
+        return self._shown(req.pk)
 
+    @move_endpoint("start_sourcing", s.NoteSerializer, "Assigned to the caller if unassigned.")
+    def start_sourcing(self, request, pk=None):
+        req, data = self._input("start_sourcing", s.NoteSerializer)
+        workflow.start_sourcing(req.pk, actor=request.user, note=data["note"])
+        return self._shown(req.pk)
 
-for _slug in ACTION_INPUT:
-    setattr(RequestViewSet, _slug.replace("-", "_"), _action_endpoint(_slug))
+    @move_endpoint("send_to_lender", s.SendToLenderSerializer, "Records the lender attempt.")
+    def send_to_lender(self, request, pk=None):
+        req, data = self._input("send_to_lender", s.SendToLenderSerializer)
+        workflow.send_to_lender(
+            req.pk,
+            actor=request.user,
+            lender=data["lender"],
+            lender_request_number=data["lender_request_number"],
+        )
+        return self._shown(req.pk)
+
+    @move_endpoint("lender_unfilled", s.ReasonSerializer, "Back to sourcing, with the reason.")
+    def lender_unfilled(self, request, pk=None):
+        req, data = self._input("lender_unfilled", s.ReasonSerializer)
+        workflow.lender_unfilled(req.pk, actor=request.user, reason=data["reason"])
+        return self._shown(req.pk)
+
+    @move_endpoint("ship", s.ShipSerializer, "The lender's shipment, with its due date.")
+    def ship(self, request, pk=None):
+        req, data = self._input("ship", s.ShipSerializer)
+        workflow.ship(
+            req.pk,
+            actor=request.user,
+            shipped_on=data["shipped_on"],
+            due_date=data["due_date"],
+            method=data["method"],
+            tracking_number=data["tracking_number"],
+        )
+        return self._shown(req.pk)
+
+    @move_endpoint("answer_renewal", s.AnswerRenewalSerializer, "Approved moves the due date.")
+    def answer_renewal(self, request, pk=None):
+        req, data = self._input("answer_renewal", s.AnswerRenewalSerializer)
+        workflow.answer_renewal(
+            req.pk,
+            actor=request.user,
+            approved=data["approved"],
+            due_date=data["due_date"],
+            note=data["note"],
+        )
+        return self._shown(req.pk)
+
+    @move_endpoint("complete", s.NoteSerializer, "The lender checked the item back in.")
+    def complete(self, request, pk=None):
+        req, data = self._input("complete", s.NoteSerializer)
+        workflow.complete(req.pk, actor=request.user, note=data["note"])
+        return self._shown(req.pk)
+
+    @move_endpoint(
+        "mark_unfilled", s.ReasonSerializer, "No lender can supply it: the request ends unfilled."
+    )
+    def mark_unfilled(self, request, pk=None):
+        req, data = self._input("mark_unfilled", s.ReasonSerializer)
+        workflow.mark_unfilled(req.pk, actor=request.user, reason=data["reason"])
+        return self._shown(req.pk)
+
+    @move_endpoint("mark_lost", s.NoteSerializer, "The loan ends lost.")
+    def mark_lost(self, request, pk=None):
+        req, data = self._input("mark_lost", s.NoteSerializer)
+        workflow.mark_lost(req.pk, actor=request.user, note=data["note"])
+        return self._shown(req.pk)
+
+    @team_endpoint("assign", s.AssignSerializer, "Give the request to a team member")
+    def assign(self, request, pk=None):
+        req, data = self._input(None, s.AssignSerializer, team_only=True)
+        services.assign(req.pk, actor=request.user, assignee=data["assignee"])
+        return self._shown(req.pk)
+
+    @team_endpoint("max-cost", s.MaxCostSerializer, "Set the request's max cost")
+    def set_max_cost(self, request, pk=None):
+        req, data = self._input(None, s.MaxCostSerializer, team_only=True)
+        services.set_max_cost(
+            req.pk, actor=request.user, max_cost=data["max_cost"], reason=data["reason"]
+        )
+        return self._shown(req.pk)

@@ -38,6 +38,10 @@ class PageAction:
     #: The form's starting values, from the request.
     initial: Callable[[BorrowingRequest], dict] | None = None
 
+    def __post_init__(self) -> None:
+        if self.move is not None and self.slug != workflow.MOVES[self.move].slug:
+            raise ValueError(f"{self.slug}: a move's page action goes by the move's slug")
+
     def unbound_form(self, req: BorrowingRequest) -> forms.Form:
         return self.form(prefix=self.slug, initial=self.initial(req) if self.initial else None)
 

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from core.checks import near_today
 from core.forms import DATE, WorkflowForm
 from lenders.models import Lender
-from members.models import User
+from members.selectors import team_members
 from members.services import check_patron
 
 from .. import rules, workflow
@@ -293,9 +293,7 @@ class MaxCostForm(WorkflowForm):
 class AssignForm(WorkflowForm):
     assignee = forms.ModelChoiceField(
         label="Assign to",
-        queryset=User.objects.filter(
-            is_active=True, role__in=[User.Role.TEAM, User.Role.ADMIN]
-        ).order_by("username"),
+        queryset=team_members(),
         required=False,
         empty_label="Nobody",
     )

@@ -23,7 +23,7 @@ from members.access import library_staff_only, team_only
 
 from .. import selectors, services
 from ..flags import DUE_SOON_DAYS
-from ..models import BorrowingRequest, Status, UnrequestedItemReport
+from ..models import BorrowingRequest, Status
 from .actions import BY_SLUG, offered_actions
 from .filters import QueueFilter, RequestFilter
 from .forms import BulkForm, LenderPickerForm, NewRequestForm, UnrequestedItemForm
@@ -294,11 +294,7 @@ def unrequested_item_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def unrequested_item_list(request: HttpRequest) -> HttpResponse:
-    reports = UnrequestedItemReport.objects.select_related("library", "reported_by")
-    if request.user.is_library_staff:
-        reports = reports.filter(library_id=request.user.library_id)
-    elif not request.user.is_team:
-        reports = reports.none()
+    reports = selectors.unrequested_items_visible_to(request.user)
     return render(
         request, "requests_app/unrequested_list.html", {"page": paginate(request, reports)}
     )

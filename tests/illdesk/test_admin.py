@@ -350,8 +350,34 @@ def test_an_inverted_closure_is_refused_with_a_message(admin_client, lender):
     data["availability_reports-0-closed_until"] = "2030-07-01"
     response = admin_client.post(url, data)
     assert response.status_code == 200
-    assert "Closed until must be on or after closed from" in response.content.decode()
+    # The service's words, as on the lender directory's page.
+    assert _closure_message() in response.content.decode()
     assert not AvailabilityReport.objects.exists()
+
+
+def _closure_message() -> str:
+    from lenders.services import _closed_range_message
+
+    return _closed_range_message()
+
+
+def test_a_report_added_in_the_admin_goes_through_the_service(admin_client, lender, admin_user):
+    url = admin_url(Lender, "change", lender.pk)
+    data = form_data(admin_client.get(url), "lender_form")
+    data["availability_reports-0-lending"] = ""
+    data["availability_reports-0-source"] = "E-mail from the lender"
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    report = AvailabilityReport.objects.get()
+    assert (report.lending, report.recorded_by) == (False, admin_user)
+    # Recorded, it is history: no change form, no delete.
+    assert admin_client.get(admin_url(AvailabilityReport, "change", report.pk)).status_code == 200
+    changed = admin_client.post(
+        admin_url(AvailabilityReport, "change", report.pk), {"source": "edited"}
+    )
+    assert changed.status_code == 403
+    report.refresh_from_db()
+    assert report.source == "E-mail from the lender"
 
 
 # --- Requests: read-mostly --------------------------------------------------------------
@@ -414,7 +440,10 @@ def test_request_list_and_page_never_show_the_patron_name(admin_client, busy_req
     assert patron.card_number in page
 
 
-def test_posting_the_request_form_cannot_change_workflow_fields(admin_client, busy_request, rita):
+def test_posting_the_request_form_changes_only_the_assignee_through_the_service(
+    admin_client, busy_request
+):
+    tess = User.objects.create_user("tess", role="team")
     url = admin_url(BorrowingRequest, "change", busy_request.pk)
     data = form_data(admin_client.get(url), "borrowingrequest_form")
     assert "status" not in data and "due_date" not in data
@@ -424,7 +453,7 @@ def test_posting_the_request_form_cannot_change_workflow_fields(admin_client, bu
         charges_total="0.00",
         title="Something else",
         notes="Call the patron when it arrives.",
-        assigned_to=rita.pk,
+        assigned_to=tess.pk,
     )
     events_before = busy_request.events.count()
 
@@ -436,9 +465,22 @@ def test_posting_the_request_form_cannot_change_workflow_fields(admin_client, bu
     assert after.due_date == busy_request.due_date
     assert after.charges_total == Decimal("15.00")
     assert after.title == busy_request.title
-    assert after.notes == "Call the patron when it arrives."
-    assert after.assigned_to == rita
-    assert after.events.count() == events_before
+    assert after.notes == busy_request.notes  # notes are the library's words: read-only
+    assert after.assigned_to == tess
+    # As on the request's page: the assignment is on the timeline, with who did it.
+    assert after.events.count() == events_before + 1
+    assert after.events.order_by("-id").first().action == "assign"
+
+
+def test_the_admin_refuses_an_assignee_in_the_services_words(admin_client, busy_request, alice):
+    url = admin_url(BorrowingRequest, "change", busy_request.pk)
+    data = form_data(admin_client.get(url), "borrowingrequest_form")
+    data["assigned_to"] = alice.pk
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "Requests go to active members of the team." in response.content.decode()
+    busy_request.refresh_from_db()
+    assert busy_request.assigned_to != alice
 
 
 def test_saving_the_request_form_never_overwrites_what_the_workflow_wrote_meanwhile(
@@ -450,7 +492,7 @@ def test_saving_the_request_form_never_overwrites_what_the_workflow_wrote_meanwh
 
     url = admin_url(BorrowingRequest, "change", busy_request.pk)
     data = form_data(admin_client.get(url), "borrowingrequest_form")
-    data["notes"] = "Patron will pick it up on Friday."
+    data["assigned_to"] = rita.pk
     new_due = busy_request.due_date + dt.timedelta(days=30)
     load = BorrowingRequestAdmin.get_object
 
@@ -466,7 +508,7 @@ def test_saving_the_request_form_never_overwrites_what_the_workflow_wrote_meanwh
 
     assert response.status_code == 302
     after = BorrowingRequest.objects.get(pk=busy_request.pk)
-    assert after.notes == "Patron will pick it up on Friday."
+    assert after.assigned_to == rita
     assert (after.status, after.due_date) == ("received", new_due)
 
 

@@ -54,3 +54,27 @@ def test_the_docs_page_loads_nothing_from_another_site(client, db):
     assert all(s.startswith("/") and not s.startswith("//") for s in sources), sources
     assert "swagger-ui-bundle.js" in page
     assert not re.search(r"<script>(?!\s*</script>)", page), "no inline script"
+
+
+def test_the_schema_speaks_the_workflows_words_not_the_pages(client, db):
+    """An endpoint is described by its move (``workflow.MOVES``), not by the page's button
+    and confirmation, which are written for a person at the desk (they were the schema's
+    summaries and descriptions)."""
+    from requests_app.web.actions import ACTIONS
+    from requests_app.workflow import MOVES
+
+    labels = {move.label.lower() for move in MOVES.values()}
+    page_words = {
+        words.lower()
+        for page_action in ACTIONS
+        for words in (page_action.button, page_action.done)
+        if words.lower() not in labels  # the page may say what the move is called
+    }
+    described = [
+        (operation.get("summary", "").lower(), operation.get("description", "").lower())
+        for path in schema(client)["paths"].values()
+        for operation in path.values()
+    ]
+    assert [d for d in described if page_words & set(d)] == []
+    ship = schema(client)["paths"]["/api/v1/requests/{id}/ship/"]["post"]
+    assert ship["summary"] == "Record the shipment"

@@ -45,7 +45,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lenders.models import AvailabilityReport
 from requests_app import workflow
 from requests_app.models import BorrowingRequest, Status
 from requests_app.web.actions import BY_SLUG
@@ -509,9 +508,6 @@ ADMIN_CHANGE_ROW: dict[str, Callable[[World], object]] = {
     "members.Patron": lambda world: world.patron,
     "members.User": lambda world: world.alice,
     "lenders.Lender": lambda world: world.lender,
-    "lenders.AvailabilityReport": lambda world: AvailabilityReport.objects.create(
-        lender=world.lender, source="e-mail"
-    ),
     "requests_app.BorrowingRequest": lambda world: world.request(Status.SOURCING),
 }
 
