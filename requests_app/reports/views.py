@@ -25,6 +25,7 @@ from members.models import MemberLibrary
 from members.selectors import libraries_visible_to
 
 from ..models import ChargeKind, ChargePayer
+from . import charts
 from . import queries as reports
 
 #: Rows an HTML table shows a page; the CSV has them all.
@@ -338,14 +339,6 @@ def _charges_page(scope: reports.Scope) -> list[Table]:
     ]
 
 
-def _charts():
-    """The chart module, loaded with the first chart rather than with every page: it
-    brings matplotlib."""
-    from . import charts
-
-    return charts
-
-
 @dataclass(frozen=True)
 class Report:
     slug: str
@@ -378,7 +371,7 @@ REPORTS = {
             "How the requests submitted each month came out: filled, unfilled, cancelled, "
             "lost, or still open.",
             _requests_page,
-            chart=lambda scope: _charts().requests_by_month(reports.requests_by_month(scope)[1]),
+            chart=lambda scope: charts.requests_by_month(reports.requests_by_month(scope)[1]),
             chart_alt="Stacked bars of requests per month by outcome; the numbers are in "
             "the first table below.",
             whole="months",
@@ -389,7 +382,7 @@ REPORTS = {
             "How many requests were filled, and how many days they took to ship and to "
             "arrive, by library and by lender.",
             _turnaround_page,
-            chart=lambda scope: _charts().turnaround(reports.turnaround_distribution(scope)),
+            chart=lambda scope: charts.turnaround(reports.turnaround_distribution(scope)),
             chart_alt="How many loans took each number of days to ship and to arrive; the "
             "numbers are in the last table below.",
         ),
