@@ -30,11 +30,12 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
 
-# Lint, format check, then the whole suite (on DATABASE_URL/REDIS_URL when they are set).
+# Lint, format and type checks, then the whole suite (on DATABASE_URL/REDIS_URL when they are set).
 # PYTEST_ARGS='-m "not browser"' leaves out the browser tests.
 test: install node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -53,6 +54,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

@@ -6,20 +6,27 @@ The workflow and services raise Django ``ValidationError`` (by field) and ``Work
 status, exactly as the HTML views turn them into messages.
 """
 
+from typing import Any, TypeVar, cast
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import NotPermitted, WorkflowError
-from .pagination import MAX_PAGE, MAX_PAGE_SIZE, PAGE_SIZE, page_of
+from .pagination import MAX_PAGE, MAX_PAGE_SIZE, PAGE_SIZE, UncountedPage, page_of
+
+_M = TypeVar("_M", bound=Model)
+_Row = TypeVar("_Row")
 
 
-def field_errors(error: DjangoValidationError) -> dict:
+def field_errors(error: DjangoValidationError) -> dict[str, list[str]]:
     """A Django ``ValidationError`` as DRF's body: ``{field: [messages]}``, with errors that
     name no field under ``non_field_errors``."""
     if not hasattr(error, "error_dict"):
@@ -30,7 +37,7 @@ def field_errors(error: DjangoValidationError) -> dict:
     return body
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus the domain's refusals: a bad value is a 400 with field errors, a
     role that may not act a 403, a move the status does not allow a 409 naming the status."""
     if isinstance(exc, DjangoValidationError):
@@ -52,12 +59,18 @@ class UncountedPagination(BasePagination):
     there is a next page, so a list of a million requests costs what its page costs.
     """
 
-    def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list:
+    request: Request
+    page: UncountedPage[Any]
+
+    def paginate_queryset(
+        self, queryset: QuerySet[_M, _Row], request: Request, view: APIView | None = None
+    ) -> list[_Row]:
         self.request = request
-        self.page = page_of(request, queryset)
+        # The API pages model rows (``page_of`` reads their pk), never ``values()`` rows.
+        self.page = page_of(request, cast("QuerySet[_M]", queryset))
         return self.page.object_list
 
-    def get_paginated_response(self, data) -> Response:
+    def get_paginated_response(self, data: Any) -> Response:
         url = self.request.build_absolute_uri()
         page = self.page
         previous = None
@@ -79,7 +92,7 @@ class UncountedPagination(BasePagination):
             }
         )
 
-    def get_paginated_response_schema(self, schema: dict) -> dict:
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         link = {"type": "string", "format": "uri", "nullable": True}
         return {
             "type": "object",
@@ -93,7 +106,7 @@ class UncountedPagination(BasePagination):
             },
         }
 
-    def get_schema_operation_parameters(self, view) -> list[dict]:
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         return [
             {
                 "name": "page",

@@ -1,5 +1,7 @@
 """Form and filter pieces every app's pages (and the API's filters) share."""
 
+from typing import Any
+
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
@@ -25,7 +27,7 @@ class WorkflowForm(forms.Form):
 TRUE_FALSE = [("true", "Yes"), ("false", "No")]
 
 
-def yes_no_filter(**kwargs) -> django_filters.TypedChoiceFilter:
+def yes_no_filter(**kwargs: Any) -> django_filters.TypedChoiceFilter:
     """``?name=true`` or ``?name=false``; any other value is a 400 naming the parameter."""
     return django_filters.TypedChoiceFilter(
         choices=TRUE_FALSE, coerce=lambda value: value == "true", **kwargs

@@ -8,6 +8,8 @@ JSON into ``{"detail": …}`` with the same status, whether ``DEBUG`` is on or o
 schema and its docs page answer YAML and HTML when they answer at all.)
 """
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 API_PREFIX = "/api/"
@@ -23,7 +25,7 @@ KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
 class ApiErrorsAsJson:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

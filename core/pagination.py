@@ -7,14 +7,15 @@ page holds, which is enough to know whether a next page exists.
 It fetches in two steps: the page's ids first (the filter and the order, walked in an
 index, with nothing joined or computed for the rows it skips), then the rows of those ids
 with their joins and annotations. A deep page then costs its offset in index entries, not
-in joined, annotated rows: at a million requests page 200 of the queue took 290 ms in one
-query and takes a few in two.
+in joined, annotated rows (the figures are in docs/performance.md, "Deep pages").
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 PAGE_SIZE = 50
@@ -22,10 +23,12 @@ MAX_PAGE_SIZE = 500
 #: Deeper than this nobody pages by hand; a filter finds it faster (and the offset stays sane).
 MAX_PAGE = 10_000
 
+_M = TypeVar("_M", bound=Model)
+
 
 @dataclass
-class UncountedPage:
-    object_list: list
+class UncountedPage(Generic[_M]):
+    object_list: list[_M]
     number: int
     page_size: int
     has_next: bool
@@ -40,7 +43,7 @@ class UncountedPage:
     def previous_page_number(self) -> int:
         return self.number - 1
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_M]:
         return iter(self.object_list)
 
     def __len__(self) -> int:
@@ -55,7 +58,7 @@ def page_size_of(request: HttpRequest) -> int:
         return PAGE_SIZE
 
 
-def page_of(request: HttpRequest, queryset: QuerySet) -> UncountedPage:
+def page_of(request: HttpRequest, queryset: QuerySet[_M]) -> UncountedPage[_M]:
     """The ``?page=`` asked for (the first when absent or unreadable), in two queries (the
     ids, then their rows), plus what ``queryset`` prefetches."""
     size = page_size_of(request)
@@ -70,7 +73,7 @@ def page_of(request: HttpRequest, queryset: QuerySet) -> UncountedPage:
     return UncountedPage(rows, number, size, has_next=len(ids) > size and number < MAX_PAGE)
 
 
-def paginate(request: HttpRequest, queryset: QuerySet) -> Page:
+def paginate(request: HttpRequest, queryset: QuerySet[_M]) -> Page[_M]:
     """The page asked for, ``?page_size=`` rows long, numbered "of N pages".
 
     For lists bounded by one library or a small table; the queue uses ``page_of``.

@@ -9,6 +9,7 @@ wherever a value enters a model: a form's cleaning, ``full_clean`` and every sav
 """
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.db import models
@@ -35,14 +36,23 @@ class OneLineFormField(forms.CharField):
     paste brings one, so it is a broken or hostile client, and the API refuses it too.
     """
 
-    def to_python(self, value):
-        value = super().to_python(value)
-        if isinstance(value, str) and "\x00" not in value:
-            value = one_line(value)
-        return value
+    def to_python(self, value: Any) -> str | None:
+        text = super().to_python(value)
+        if isinstance(text, str) and "\x00" not in text:
+            text = one_line(text)
+        return text
 
 
-class OneLineField(models.CharField):
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
+
+    # Model fields are generic (the type set, the type read) in django-stubs only.
+    _CharField = models.CharField[str | int | Combinable, str]
+else:
+    _CharField = models.CharField
+
+
+class OneLineField(_CharField):
     """A ``CharField`` that holds one line of text (``one_line``).
 
     The value is tidied when a form or ``full_clean`` cleans it, so the length and
@@ -50,16 +60,25 @@ class OneLineField(models.CharField):
     reached the model another way is stored tidy too.
     """
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         value = super().to_python(value)
         return one_line(value) if isinstance(value, str) else value
 
-    def pre_save(self, model_instance, add):
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         value = getattr(model_instance, self.attname)
         if isinstance(value, str):
             value = one_line(value)
             setattr(model_instance, self.attname, value)
         return value
 
-    def formfield(self, **kwargs):
-        return super().formfield(**{"form_class": OneLineFormField, **kwargs})
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field | None:
+        return super().formfield(
+            form_class=form_class or OneLineFormField,
+            choices_form_class=choices_form_class,
+            **kwargs,
+        )

@@ -4,22 +4,28 @@ without an account is counted by its real address (``core.client_address``), nev
 the ``X-Forwarded-For`` it sends."""
 
 import logging
+from typing import TYPE_CHECKING
 
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 
 from .client_address import client_address
+
+if TYPE_CHECKING:
+    # Not at run time: DRF imports this module while ``rest_framework.views`` loads.
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 log = logging.getLogger(__name__)
 
 
-class _Throttle:
+class _Throttle(BaseThrottle):
     """Counts in the cache (Redis in production), by account or by real address. With the
     cache unreachable it lets the call through: Redis being down must not stop the desk."""
 
-    def get_ident(self, request) -> str:
+    def get_ident(self, request: "Request") -> str:
         return client_address(request)
 
-    def allow_request(self, request, view):
+    def allow_request(self, request: "Request", view: "APIView") -> bool:
         try:
             return super().allow_request(request, view)
         except Exception as exc:  # the cache backends raise their client's own errors

@@ -122,8 +122,8 @@ if DATABASE_URL:
         )
     }
     # No JIT compilation: it pays off for long analytic queries, and a deep queue page's
-    # estimated cost crossed its threshold, so PostgreSQL spent 90 ms compiling a query
-    # that runs in 5 (docs/performance.md).
+    # estimated cost crossed its threshold, so PostgreSQL compiled, at length, a query that
+    # runs in a moment (docs/performance.md, "JIT off").
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 else:
     DATABASES = {

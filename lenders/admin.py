@@ -7,6 +7,8 @@ superseded by a newer one). New reports go through ``services.record_availabilit
 on the lender directory's pages.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -30,8 +32,9 @@ class AvailabilityReportForm(forms.ModelForm):
             "note",
         )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         try:
             services.check_closure(cleaned.get("closed_from"), cleaned.get("closed_until"))
         except ValidationError as error:  # the service's rule, in its words

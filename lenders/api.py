@@ -1,6 +1,8 @@
 """The API for the lender directory (the team's, as its pages are), each lender with its
 newest availability report."""
 
+from typing import TYPE_CHECKING, Any, TypedDict
+
 import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
@@ -11,6 +13,16 @@ from core.forms import yes_no_filter
 
 from .models import Lender
 from .selectors import lenders_with_availability, search_lenders
+
+if TYPE_CHECKING:
+    # django-stubs' type of an annotated model (a dev dependency: for mypy only).
+    from django_stubs_ext import WithAnnotations
+
+
+class _NewestReport(TypedDict):
+    """The annotation ``lenders_with_availability`` names the newest report by."""
+
+    availability_id: int | None
 
 
 class IsTeam(BasePermission):
@@ -29,7 +41,9 @@ class AvailabilitySerializer(serializers.Serializer):
     accepting_returns = serializers.BooleanField()
     closed_from = serializers.DateField(allow_null=True)
     closed_until = serializers.DateField(allow_null=True)
-    source = serializers.CharField(help_text="Where the report came from.")
+    # DRF's metaclass takes declared fields out of the class: this does not replace
+    # ``Field.source``, as mypy thinks.
+    source = serializers.CharField(help_text="Where the report came from.")  # type: ignore[assignment]
     note = serializers.CharField()
 
 
@@ -61,7 +75,9 @@ class LenderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     @extend_schema_field(AvailabilitySerializer(allow_null=True))
-    def get_availability(self, lender: Lender) -> dict | None:
+    def get_availability(
+        self, lender: "WithAnnotations[Lender, _NewestReport]"
+    ) -> dict[str, Any] | None:
         if lender.availability_id is None:
             return None
         return AvailabilitySerializer(lender).data

@@ -73,8 +73,18 @@ def availability_history(lender: Lender) -> QuerySet[AvailabilityReport]:
 class _Availability:
     """The newest report's fields, read from a report or from an annotated lender."""
 
+    # AVAILABILITY_FIELDS, all None when the lender never reported.
+    lending: bool | None
+    accepting_returns: bool | None
+    closed_from: dt.date | None
+    closed_until: dt.date | None
+    source: str | None
+    note: str | None
+    reported_at: dt.datetime | None
+
     def __init__(self, origin: Lender | AvailabilityReport) -> None:
         self.origin = origin
+        report: Lender | AvailabilityReport | None
         if isinstance(origin, AvailabilityReport):
             report = origin
         else:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.pagination import paginate
-from members.access import team_only
+from members.access import signed_in_user, team_only
 
 from . import selectors, services
 from .forms import AvailabilityReportForm, LenderSearchForm
@@ -23,7 +23,7 @@ from .models import Lender
 
 @login_required
 def lender_list(request: HttpRequest) -> HttpResponse:
-    team_only(request.user)
+    team_only(signed_in_user(request))
     form = LenderSearchForm(request.GET)
     if not form.is_valid():
         return render(request, "lenders/list.html", {"form": form}, status=400)
@@ -41,7 +41,7 @@ def lender_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lender_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    team_only(request.user)
+    team_only(signed_in_user(request))
     return _render_detail(request, pk, AvailabilityReportForm())
 
 
@@ -62,12 +62,13 @@ def _render_detail(
 @login_required
 def lender_availability_new(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a new availability report; on bad input, the lender's page with the errors."""
-    team_only(request.user)
+    user = signed_in_user(request)
+    team_only(user)
     lender = get_object_or_404(Lender, pk=pk)
     form = AvailabilityReportForm(request.POST)
     if form.is_valid():
         try:
-            report = services.record_availability(lender, actor=request.user, **form.cleaned_data)
+            report = services.record_availability(lender, actor=user, **form.cleaned_data)
         except ValidationError as error:
             form.add_workflow_errors(error)
         else:

@@ -11,6 +11,9 @@ API tokens are listed by owner, name and first characters (their keys are not st
 an admin may revoke them but never make one for somebody else.
 """
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -75,11 +78,12 @@ class PatronAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
 
 
-class _LibraryStaffNeedsLibrary:
+class _LibraryStaffNeedsLibrary(forms.BaseForm):
     """Say plainly what the ``user_library_staff_has_library`` constraint wants."""
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if "role" in self.fields and "library" in self.fields:
             if cleaned.get("role") == User.Role.LIBRARY_STAFF and not cleaned.get("library"):
                 self.add_error("library", LIBRARY_STAFF_NEEDS_LIBRARY)
@@ -87,12 +91,14 @@ class _LibraryStaffNeedsLibrary:
 
 
 class IlldeskUserChangeForm(_LibraryStaffNeedsLibrary, UserChangeForm):
-    class Meta(UserChangeForm.Meta):
+    # django-stubs does not declare the ``Meta`` of Django's own forms.
+    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined]
         model = User
 
 
 class IlldeskUserCreationForm(_LibraryStaffNeedsLibrary, AdminUserCreationForm):
-    class Meta(AdminUserCreationForm.Meta):
+    # django-stubs does not declare the ``Meta`` of Django's own forms.
+    class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username",)
 

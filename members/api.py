@@ -60,7 +60,9 @@ class LibraryViewSet(viewsets.ReadOnlyModelViewSet):
 class PatronSerializer(serializers.ModelSerializer):
     """A patron; the name and e-mail only for their own library (docs/privacy.md)."""
 
-    library = serializers.SlugRelatedField(slug_field="ill_code", read_only=True)
+    library: serializers.SlugRelatedField[MemberLibrary] = serializers.SlugRelatedField(
+        slug_field="ill_code", read_only=True
+    )
     name = serializers.SerializerMethodField()
     email = serializers.SerializerMethodField()
 

@@ -6,6 +6,8 @@ one rule a database constraint states only as a whole-row error, the ILL code un
 any case, checked on the field so the message sits next to it.
 """
 
+from typing import cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
@@ -40,7 +42,10 @@ class LibrarySearchForm(forms.Form):
 
     def __init__(self, *args, regions: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["region"].choices = [("", "Any region"), *((r, r) for r in regions)]
+        cast(forms.ChoiceField, self.fields["region"]).choices = [
+            ("", "Any region"),
+            *((r, r) for r in regions),
+        ]
 
     def is_active(self) -> bool | None:
         value = self.cleaned_data.get("active")

@@ -5,6 +5,7 @@ role says what they may do and, for member library staff, which library they act
 """
 
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import MinValueValidator, RegexValidator
@@ -58,6 +59,9 @@ class MemberLibrary(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    #: Who made a change and why, for the history record of the next save (set by hand).
+    _history_user: "User | None"
+    _change_reason: str | None
 
     #: What a library's profile is: what admins edit and the API shows.
     PROFILE_FIELDS = (
@@ -124,8 +128,14 @@ class Patron(models.Model):
         return f"Patron {self.card_number}"
 
 
-class IlldeskUserManager(UserManager):
-    def create_superuser(self, username, email=None, password=None, **extra_fields):
+class IlldeskUserManager(UserManager["User"]):
+    def create_superuser(
+        self,
+        username: str,
+        email: str | None = None,
+        password: str | None = None,
+        **extra_fields: Any,
+    ) -> "User":
         extra_fields.setdefault("role", User.Role.ADMIN)
         return super().create_superuser(username, email, password, **extra_fields)
 
@@ -146,7 +156,10 @@ class User(AbstractUser):
         help_text="The library a member library staff account acts for.",
     )
 
-    objects = IlldeskUserManager()
+    objects: ClassVar[IlldeskUserManager] = IlldeskUserManager()
+
+    #: The new raw password ``set_password`` keeps until the next save (Django's own).
+    _password: str | None
 
     class Meta:
         constraints = [
@@ -166,7 +179,7 @@ class User(AbstractUser):
         """The resource sharing team; admins manage the team and may act as it."""
         return self.role in (self.Role.TEAM, self.Role.ADMIN)
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Every password change (``set_password``: the password pages, the reset link, the
         # admin, ``changepassword``) and every deactivation passes here: either ends the
         # account's API tokens, as it ends its other sessions.

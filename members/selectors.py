@@ -1,11 +1,18 @@
 """Who may read which libraries and patrons: the scoped querysets pages and the API share."""
 
-from django.db.models import Q, QuerySet
+from typing import TypeVar
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Model, Q, QuerySet
 
 from .models import MemberLibrary, Patron, User
 
+_M = TypeVar("_M", bound=Model)
 
-def scoped_to_library(queryset: QuerySet, user: User, library_field: str) -> QuerySet:
+
+def scoped_to_library(
+    queryset: QuerySet[_M], user: User | AnonymousUser, library_field: str
+) -> QuerySet[_M]:
     """The rule behind every "visible to" query: the team sees all of ``queryset``, a
     library's staff the rows whose ``library_field`` is their library, anyone else none."""
     if not user.is_authenticated or not user.is_active:
@@ -17,12 +24,12 @@ def scoped_to_library(queryset: QuerySet, user: User, library_field: str) -> Que
     return queryset.none()
 
 
-def libraries_visible_to(user: User) -> QuerySet[MemberLibrary]:
+def libraries_visible_to(user: User | AnonymousUser) -> QuerySet[MemberLibrary]:
     """Every library for the team; a library's staff see their own profile only."""
     return scoped_to_library(MemberLibrary.objects.order_by("name", "id"), user, "pk")
 
 
-def patrons_visible_to(user: User) -> QuerySet[Patron]:
+def patrons_visible_to(user: User | AnonymousUser) -> QuerySet[Patron]:
     """A library's staff see their own patrons; the team sees every library's, but reads
     only card numbers (see ``sees_patron_names``)."""
     patrons = Patron.objects.select_related("library").order_by("library_id", "card_number")
@@ -38,7 +45,7 @@ def team_members(*, keep: User | None = None) -> QuerySet[User]:
     return User.objects.filter(team).order_by("username")
 
 
-def sees_patron_names(user: User) -> bool:
+def sees_patron_names(user: User | AnonymousUser) -> bool:
     """Only the patron's own library sees a name and e-mail (docs/privacy.md)."""
     return user.is_authenticated and user.is_library_staff
 

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from core.pagination import paginate
 
+from .access import signed_in_user
 from .forms import LibraryProfileForm, LibrarySearchForm
 from .models import MemberLibrary, User
 from .selectors import libraries_visible_to, search_libraries
@@ -42,7 +43,7 @@ def admin_only(user: User) -> None:
 @login_required
 def library_list(request: HttpRequest) -> HttpResponse:
     """Every member library for the team; a library's staff are sent to their own profile."""
-    user = request.user
+    user = signed_in_user(request)
     if user.is_library_staff and user.library_id is not None:
         return redirect("library_detail", pk=user.library_id)
     if not user.is_team:
@@ -81,12 +82,14 @@ class HistoryEntry:
     changes: list[FieldChange] = field(default_factory=list)
 
 
-_FIELD_ORDER = {f.name: i for i, f in enumerate(MemberLibrary._meta.fields)}
+#: The profile's fields by name, in the model's order (the history diffs these).
+_FIELDS = {f.name: f for f in MemberLibrary._meta.fields}
+_FIELD_ORDER = {name: i for i, name in enumerate(_FIELDS)}
 
 
 def _shown(name: str, value: object) -> str:
     """A field's value as the page shows it: choice labels, Yes/No, "—" for empty."""
-    model_field = MemberLibrary._meta.get_field(name)
+    model_field = _FIELDS[name]
     if model_field.choices:
         return str(dict(model_field.flatchoices).get(value, value)) or "—"
     if isinstance(value, bool):
@@ -120,7 +123,7 @@ def profile_history(library: MemberLibrary, limit: int = HISTORY_SHOWN) -> list[
                 newer,
                 changes=[
                     FieldChange(
-                        label=str(MemberLibrary._meta.get_field(c.field).verbose_name),
+                        label=str(_FIELDS[c.field].verbose_name),
                         old=_shown(c.field, c.old),
                         new=_shown(c.field, c.new),
                     )
@@ -133,12 +136,13 @@ def profile_history(library: MemberLibrary, limit: int = HISTORY_SHOWN) -> list[
 
 @login_required
 def library_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    library = library_for(request.user, pk)
+    user = signed_in_user(request)
+    library = library_for(user, pk)
     context = {
         "library": library,
         "history": profile_history(library),
         "history_shown": HISTORY_SHOWN,
-        "can_edit": request.user.role == User.Role.ADMIN,
+        "can_edit": user.role == User.Role.ADMIN,
     }
     return render(request, "members/detail.html", context)
 
@@ -148,7 +152,8 @@ def library_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def library_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    admin_only(request.user)
+    user = signed_in_user(request)
+    admin_only(user)
     library = get_object_or_404(MemberLibrary, pk=pk)
     title = str(library)  # before the form writes the input onto the instance
     if request.method == "POST":
@@ -157,7 +162,7 @@ def library_edit(request: HttpRequest, pk: int) -> HttpResponse:
             if not form.profile_changed():
                 messages.info(request, "Nothing changed: the profile is as it was.")
                 return redirect("library_detail", pk=pk)
-            if form.save_with_history(actor=request.user) is not None:
+            if form.save_with_history(actor=user) is not None:
                 messages.success(request, f"Profile of {library.name} saved.")
                 return redirect("library_detail", pk=pk)
         status = 400

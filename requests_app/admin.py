@@ -13,11 +13,15 @@ joined in the list query, and the audit lists ordered by primary key.
 Patron names appear nowhere here: a request names its patron by card number.
 """
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.urls import reverse
 from django.utils.html import format_html
 
+from members.models import User
 from members.selectors import team_members
 
 from . import services
@@ -50,7 +54,7 @@ def _request_number(search_term: str) -> int | None:
     return None
 
 
-class RequestNumberSearchMixin:
+class RequestNumberSearchMixin(admin.ModelAdmin):
     """A search for a request number (``1234`` or ``#1234``) also finds that request's rows.
 
     The number is matched on the indexed id column, so it stays fast on a big table.
@@ -208,9 +212,29 @@ class FlagFilter(admin.SimpleListFilter):
         return FLAG_CHOICES
 
     def queryset(self, request, queryset):
-        if self.value() in LIST_FLAGS:
-            return with_flag(queryset, self.value())
+        flag = self.value()
+        if flag in LIST_FLAGS:
+            return with_flag(queryset, flag)
         return queryset
+
+
+class RequestAdminForm(forms.ModelForm):
+    """The one field a manager may change, the assignee, offered and checked as the request
+    page does: active members of the team (the current one stays a choice even if since
+    deactivated), refused in the service's words."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assignee = self.fields.get("assigned_to")
+        if isinstance(assignee, forms.ModelChoiceField):
+            current = self.instance.assigned_to if self.instance.pk else None
+            assignee.queryset = team_members(keep=current)
+
+    def clean_assigned_to(self) -> User | None:
+        value: User | None = self.cleaned_data["assigned_to"]
+        if "assigned_to" in self.changed_data:
+            services.check_assignee(value)
+        return value
 
 
 @admin.register(BorrowingRequest)
@@ -223,6 +247,7 @@ class BorrowingRequestAdmin(RequestNumberSearchMixin, admin.ModelAdmin):
 
     #: The only field a manager may change here; everything else is read-only.
     editable_fields = ("assigned_to",)
+    form = RequestAdminForm
     request_number_field = "pk"
 
     list_display = ("id", "title", "library", "status", "lender", "created_at", "due_date")
@@ -319,28 +344,12 @@ class BorrowingRequestAdmin(RequestNumberSearchMixin, admin.ModelAdmin):
         listed = set(flatten_fieldsets(fieldsets))
         missing = [name for name in self._model_field_names() if name not in listed]
         if missing:
-            fieldsets.append(("Other", {"fields": missing}))
+            fieldsets.append(("Other", {"fields": tuple(missing)}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         readonly = [f for f in self._model_field_names() if f not in self.editable_fields]
         return [*readonly, "flags", "cost_summary"]
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        assignee = form.base_fields.get("assigned_to")
-        if assignee is not None:
-            # The current assignee stays a choice even if since deactivated.
-            assignee.queryset = team_members(keep=obj.assigned_to if obj else None)
-
-        class AssigneeChecked(form):
-            def clean_assigned_to(self):
-                value = self.cleaned_data["assigned_to"]
-                if "assigned_to" in self.changed_data:
-                    services.check_assignee(value)  # the service's rule, in its words
-                return value
-
-        return AssigneeChecked
 
     def save_model(self, request, obj, form, change):
         """A new assignee goes through the service, which checks it and writes the event;

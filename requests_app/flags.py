@@ -58,7 +58,7 @@ def _holds(req: BorrowingRequest, lookup: str, value: Any) -> bool:
     if isinstance(value, F):
         value = getattr(req, value.name)
     if operator == "isnull":
-        return (actual is None) == value
+        return bool((actual is None) == value)
     if operator == "in":
         return actual in value
     if operator == "":

@@ -102,7 +102,12 @@ def _digests(scope: Q, flag: Flag, stamp: dt.datetime, *, team: bool) -> list[No
                 "pk", flat=True
             )
         )
-    transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+
+    def enqueue_all() -> None:
+        for pk in ids:
+            enqueue(pk)
+
+    transaction.on_commit(enqueue_all)
     return created
 
 

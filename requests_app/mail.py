@@ -2,13 +2,15 @@
 an HTML table), rendered from ``templates/email/`` when it is sent. The outbox that sends
 them is ``requests_app.notifications``."""
 
+from typing import cast
+
 from django.conf import settings
 from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .flags import ALL_FLAGS, DUE_SOON
-from .models import BorrowingRequest, Notification
+from .models import BorrowingRequest, Notification, UnrequestedItemReport
 
 SUBJECTS = {
     "submitted": "New request #{id}: {title}",
@@ -36,6 +38,8 @@ def compose(notification: Notification) -> tuple[str, str, str, str | None]:
     about = notification.request or notification.unrequested_item or notification
     if notification.audience == Notification.Audience.TEAM:
         recipient = settings.ILLDESK_TEAM_EMAIL
+    elif about.library is None:
+        raise ValueError(f"Notification {notification.pk} is for a library but names none.")
     else:
         recipient = about.library.contact_email
     if notification.digest_of is not None:
@@ -52,7 +56,8 @@ def _compose_single(notification: Notification) -> tuple[str, str]:
         context = {"notification": notification, "req": req, "url": _link("request_detail", req.pk)}
         template = f"email/{notification.kind}.txt"
         return subject, render_to_string([template, "email/request.txt"], context)
-    item = notification.unrequested_item
+    # Not a request's, not a digest: an unrequested item's (``notification_about_one_thing``).
+    item = cast(UnrequestedItemReport, notification.unrequested_item)
     subject = SUBJECTS["unrequested_item"].format(library=item.library.ill_code)
     context = {"item": item, "url": _link("unrequested_item_list")}
     return subject, render_to_string("email/unrequested_item.txt", context)

@@ -6,6 +6,7 @@ in one place.
 
 import datetime as dt
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 from django.db.models import BooleanField, Case, Count, Prefetch, Q, QuerySet, When
 
@@ -19,30 +20,29 @@ from .identifiers import normalize_isbn, normalize_oclc_number
 from .models import OPEN_STATUSES as OPEN_STATUSES  # the queue's default view; lists use it
 from .models import BorrowingRequest, Charge, RenewalRequest, Status, UnrequestedItemReport
 
-#: Above this, a tab says "1,000+" instead of counting on through a million ended requests.
-#: PostgreSQL counts about four million index entries a second: a cap of 10,000 cost the
-#: queue 20 ms a view at a million requests, 1,000 costs 3 ms.
+#: Above this, a tab says "1,000+" instead of counting on through a million ended requests:
+#: a count costs its cap in index entries a view (docs/performance.md, "The status tabs").
 COUNT_CAP = 1_000
 
 
-def requests_visible_to(user: User) -> QuerySet[BorrowingRequest]:
+def requests_visible_to(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:
     """Every request for the team; the user's own library's for its staff; none otherwise."""
     return scoped_to_library(BorrowingRequest.objects.all(), user, "library_id")
 
 
-def unrequested_items_visible_to(user: User) -> QuerySet[UnrequestedItemReport]:
+def unrequested_items_visible_to(user: User | AnonymousUser) -> QuerySet[UnrequestedItemReport]:
     """Items libraries received unasked, newest first: every library's for the team, their
     own for a library's staff, with who reported them."""
     reports = UnrequestedItemReport.objects.select_related("library", "reported_by")
     return scoped_to_library(reports, user, "library_id")
 
 
-def requests_for_list(user: User) -> QuerySet[BorrowingRequest]:
+def requests_for_list(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:
     """``requests_visible_to`` with the columns a list row shows, in one query."""
     return requests_visible_to(user).select_related("library", "lender", "assigned_to")
 
 
-def requests_in_full(user: User) -> QuerySet[BorrowingRequest]:
+def requests_in_full(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:
     """``requests_for_list`` with all an API row shows: three queries for any number of
     requests (the rows with their joins, their charges, their renewals)."""
     return (

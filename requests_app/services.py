@@ -12,6 +12,7 @@ same); a message is its own dated record, shown beside the timeline.
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -55,7 +56,7 @@ def submit_for_card(
     patron_name: str = "",
     patron_email: str = "",
     homebound: bool = False,
-    **request_fields,
+    **request_fields: Any,
 ) -> BorrowingRequest:
     """Submit a request for the patron with this card, registering them first if new.
 
@@ -74,7 +75,7 @@ def submit_for_card(
 
 
 def submit_for_patron(
-    *, actor: User, library: MemberLibrary, patron_id: int, **request_fields
+    *, actor: User, library: MemberLibrary, patron_id: int, **request_fields: Any
 ) -> BorrowingRequest:
     """Submit a request for the library's patron with this id (locked while it is saved)."""
     with transaction.atomic():
@@ -193,7 +194,8 @@ def report_unrequested_item(
     note = checks.text("note", note, limit=rules.NOTE)
     checks.done()
     report = UnrequestedItemReport(
-        library_id=actor.library_id,
+        # Library staff always have a library (the ``user_library_staff_has_library`` check).
+        library_id=cast(int, actor.library_id),
         reported_by=actor,
         title=title.strip(),
         slip_number=slip_number.strip(),

@@ -16,8 +16,10 @@ never after the day it is recorded.
 """
 
 import datetime as dt
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -60,7 +62,7 @@ class Move:
     slug: str
 
 
-def _move(sources, target, sides, label: str, slug: str) -> Move:
+def _move(sources: Iterable[str], target: str, sides: Iterable[str], label: str, slug: str) -> Move:
     return Move(frozenset(sources), target, frozenset(sides), label, slug)
 
 
@@ -141,7 +143,7 @@ def allowed_actions(borrowing_request: BorrowingRequest, actor: User) -> list[st
     ]
 
 
-def check_side(req: BorrowingRequest, action: str, actor: User, sides) -> None:
+def check_side(req: BorrowingRequest, action: str, actor: User, sides: Collection[str]) -> None:
     """Refuse an actor whose role or library is not among ``sides`` for this request."""
     if actor_side(actor, req.library_id) not in sides:
         label = MOVES[action].label if action in MOVES else action.replace("_", " ")
@@ -164,7 +166,9 @@ def check_move(req: BorrowingRequest, action: str, actor: User) -> None:
         )
 
 
-def lock_request(request_id: int, action: str, actor: User, sides) -> BorrowingRequest:
+def lock_request(
+    request_id: int, action: str, actor: User, sides: Collection[str]
+) -> BorrowingRequest:
     """Lock the request's row (inside the caller's transaction) and check the actor's side.
 
     Every write on a request starts here, so two people never act on it at once.
@@ -304,7 +308,7 @@ def submit_request(
     actor: User,
     library: MemberLibrary,
     patron: Patron | None,
-    citation: dict,
+    citation: dict[str, Any],
     needed_by: dt.date | None = None,
     max_cost: Decimal | None = None,
     notes: str = "",
@@ -324,14 +328,14 @@ def submit_request(
 
     created_at = moment(None, at)
     errors: dict[str, list[str]] = {}
-    notes_text = notes
     if max_cost is None:
         max_cost = library.max_cost
-    for field, check in (
+    field_checks: list[tuple[str, Callable[[], None]]] = [
         ("format", lambda: check_format(str(citation.get("format", "")))),
         ("needed_by", lambda: check_needed_by(needed_by)),
         ("max_cost", lambda: check_max_cost(max_cost, library=library, actor=actor)),
-    ):
+    ]
+    for field, check in field_checks:
         try:
             check()
         except ValidationError as exc:
@@ -340,9 +344,9 @@ def submit_request(
         errors.setdefault("library", []).append("This library is not active.")
     if patron is not None and patron.library_id != library.pk:
         errors.setdefault("patron", []).append("This patron belongs to another library.")
-    notes = Checks()
-    notes_to_team = notes.text("notes", notes_text, limit=rules.NOTES_TO_TEAM)
-    errors.update(notes.errors)
+    checks = Checks()
+    notes_to_team = checks.text("notes", notes, limit=rules.NOTES_TO_TEAM)
+    errors.update(checks.errors)
     if citation.get("format") != "video":
         # Region and encoding describe discs only; a stale choice must not reach the lender.
         citation = citation | {"dvd_region": "", "video_encoding": ""}
@@ -699,6 +703,8 @@ def request_renewal(
             ),
         )
         checks.done()
+        # ``required`` above: a missing date was refused, so ``due_date`` is a date here.
+        due_date = cast(dt.date, due_date)
         RenewalRequest.objects.create(
             request=req, requested_due_date=due_date, requested_by=actor, requested_at=now
         )

@@ -20,6 +20,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from core.api import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, field_errors
+from members.access import signed_in_user
 
 from .. import selectors, services, workflow
 from . import serializers as s
@@ -214,9 +215,10 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         """The request (scoped to the caller: another library's is a 404), after checking
         that the caller may take ``move`` now, and the action's input, read."""
         req = self.get_object()
+        user = signed_in_user(self.request)
         if move is not None:
-            workflow.check_move(req, move, self.request.user)
-        elif team_only and not self.request.user.is_team:
+            workflow.check_move(req, move, user)
+        elif team_only and not user.is_team:
             raise PermissionDenied("Only the resource sharing team may do this.")
         given = serializer_class(data=self.request.data, context={"request": self.request})
         given.is_valid(raise_exception=True)

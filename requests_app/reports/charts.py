@@ -98,7 +98,7 @@ def bar_chart(
     )
     for index, category in enumerate(categories):
         x0 = LEFT + index * slot + slot * 0.1
-        base = TOP + plot_h
+        base: float = TOP + plot_h
         for number, one in enumerate(series):
             value = one.values[index]
             height = value * scale

@@ -28,6 +28,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.db import connection
 from django.db.models import Aggregate, Count, F, Func, IntegerField, Q, QuerySet, Sum
@@ -49,6 +50,10 @@ from ..models import (
     StatusEvent,
     to_cents,
 )
+
+if TYPE_CHECKING:
+    # django-stubs' type of an annotated model (a dev dependency: for mypy only).
+    from django_stubs_ext import WithAnnotations
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,8 @@ def requests_by_month(scope: Scope) -> tuple[list[OutcomeRow], list[OutcomeRow]]
     )
     overall: dict[dt.date, OutcomeRow] = {}
     for row in per_library:
-        overall.setdefault(row.month, OutcomeRow(library="", month=row.month)).add(row)
+        month = cast(dt.date, row.month)  # each row is a month's (``month=`` above)
+        overall.setdefault(month, OutcomeRow(library="", month=month)).add(row)
     return per_library, [overall[month] for month in sorted(overall)]
 
 
@@ -196,11 +202,8 @@ class DaysBetween(Func):
 
     output_field = IntegerField()
     arity = 2
-
-    def as_sql(self, compiler, connection, **extra):
-        return super().as_sql(
-            compiler, connection, template="(%(expressions)s)", arg_joiner=" - ", **extra
-        )
+    template = "(%(expressions)s)"
+    arg_joiner = " - "
 
     def as_sqlite(self, compiler, connection, **extra):
         return super().as_sql(
@@ -551,7 +554,13 @@ class ReimbursementRow:
         return self.to_reimburse - self.reimbursed
 
 
-def _charges(scope: Scope) -> QuerySet[Charge]:
+class _Quarter(TypedDict):
+    """What ``_charges`` annotates a charge with."""
+
+    quarter: dt.datetime
+
+
+def _charges(scope: Scope) -> "QuerySet[WithAnnotations[Charge, _Quarter], dict[str, Any]]":
     """Charges recorded in the period's whole quarters, by library and quarter."""
     return (
         scope.in_period(Charge.objects.all(), "request__library_id", "created_at")

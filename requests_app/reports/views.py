@@ -12,16 +12,18 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from core.forms import DATE
-from members.models import MemberLibrary
+from members.access import signed_in_user
+from members.models import MemberLibrary, User
 from members.selectors import libraries_visible_to
 
 from ..models import ChargeKind, ChargePayer
@@ -48,14 +50,15 @@ class PeriodForm(forms.Form):
         label="Library ILL code", required=False, max_length=20, help_text="All when empty."
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         if not user.is_team:
             del self.fields["library"]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         today = timezone.localdate()
         end = data.get("end") or today
         start = data.get("start") or _a_year_before(end)
@@ -109,7 +112,8 @@ def _month(row) -> str:
 @dataclass
 class Column:
     header: str
-    value: Callable[[object], object]
+    #: The cell's value, from a row of the table's own kind (each table has its own).
+    value: Callable[[Any], object]
     numeric: bool = True
     #: A share from 0 to 1, shown as a percentage with one decimal.
     percent: bool = False
@@ -120,10 +124,10 @@ class Table:
     slug: str
     title: str
     columns: list[Column]
-    rows: list
+    rows: list[Any]
     note: str = ""
     #: Set by the view: the rows of this page (all of them for a short table).
-    page: object = None
+    page: Page[Any] | None = None
 
     @property
     def headers(self) -> list[str]:
@@ -418,7 +422,7 @@ REPORTS = {
 
 def _read(request: HttpRequest) -> tuple[PeriodForm, reports.Scope | None]:
     """The period (and library) in the address, and the scope it makes when valid."""
-    form = PeriodForm(request.GET, user=request.user)
+    form = PeriodForm(request.GET, user=signed_in_user(request))
     return form, form.scope() if form.is_valid() else None
 
 

@@ -45,9 +45,8 @@ def queue_row(req, today) -> SafeString:
     """One row of the team's queue.
 
     Built in Python, as the Django admin builds its change list rows, with the standard
-    library's ``html.escape`` on every value: the queue shows 50 to 500 rows, and a
-    template row cost about a millisecond, most of the page's time at a million requests
-    (docs/performance.md).
+    library's ``html.escape`` on every value: the queue shows 50 to 500 rows, and an
+    include per row was most of the page's time (docs/performance.md, "Rendering").
     """
     pk = req.pk
     url = reverse("request_detail", args=[pk])

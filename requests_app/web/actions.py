@@ -7,9 +7,9 @@ that does it, and the words around it. Whether a form is offered follows the wor
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from django import forms
-
+from core.forms import WorkflowForm
 from members.models import User
 
 from .. import services, workflow
@@ -20,8 +20,8 @@ from . import forms as f
 @dataclass(frozen=True)
 class PageAction:
     slug: str
-    form: type[forms.Form]
-    perform: Callable[[int, User, dict], object]
+    form: type[WorkflowForm]
+    perform: Callable[[int, User, dict[str, Any]], object]
     heading: str
     button: str
     done: str
@@ -36,13 +36,13 @@ class PageAction:
     #: A warning colour on its button: it ends something.
     danger: bool = False
     #: The form's starting values, from the request.
-    initial: Callable[[BorrowingRequest], dict] | None = None
+    initial: Callable[[BorrowingRequest], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.move is not None and self.slug != workflow.MOVES[self.move].slug:
             raise ValueError(f"{self.slug}: a move's page action goes by the move's slug")
 
-    def unbound_form(self, req: BorrowingRequest) -> forms.Form:
+    def unbound_form(self, req: BorrowingRequest) -> WorkflowForm:
         return self.form(prefix=self.slug, initial=self.initial(req) if self.initial else None)
 
     def permitted(self, req: BorrowingRequest, user: User) -> bool:

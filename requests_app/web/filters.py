@@ -8,14 +8,14 @@ from functools import cached_property
 
 import django_filters
 from django import forms
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from lenders.models import Lender
 from members.models import MemberLibrary
 
 from .. import flags, selectors
-from ..models import Status
+from ..models import BorrowingRequest, Status
 
 SORTS = {"newest": ("-created_at", "-id"), "oldest": ("created_at", "id")}
 
@@ -27,8 +27,13 @@ class StatusTabsMixin:
     that narrowed to the status (so a code looked up by a filter is looked up once).
     """
 
+    # What the ``FilterSet`` it is mixed into provides.
+    queryset: QuerySet[BorrowingRequest]
+    form: forms.Form
+    filters: dict[str, django_filters.Filter]
+
     @cached_property
-    def any_status(self):
+    def any_status(self) -> QuerySet[BorrowingRequest]:
         """The rows under every filter but the status (the form must be valid)."""
         queryset = self.queryset.all()
         for name, value in self.form.cleaned_data.items():
@@ -36,7 +41,7 @@ class StatusTabsMixin:
                 queryset = self.filters[name].filter(queryset, value)
         return queryset
 
-    def filter_queryset(self, queryset):
+    def filter_queryset(self, queryset: QuerySet[BorrowingRequest]) -> QuerySet[BorrowingRequest]:
         return self.filters["status"].filter(self.any_status, self.form.cleaned_data["status"])
 
 

@@ -4,8 +4,11 @@ field's own rule early (a date's window, a text's length) so a page shows every 
 at once; it uses the rule's one definition (``core.checks``, ``requests_app.rules``), so
 its words are the workflow's and the API's."""
 
+from typing import Any
+
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import models
 
 from core.checks import near_today
 from core.forms import DATE, WorkflowForm
@@ -19,9 +22,11 @@ from ..models import (
     BorrowingRequest,
     ChargeKind,
     ChargePayer,
+    DvdRegion,
     Format,
     ShippingMethod,
     UnrequestedItemReport,
+    VideoEncoding,
 )
 
 #: The menu offers what the service does not take too: choosing it, the workflow says
@@ -35,7 +40,10 @@ FORMAT_CHOICES = [
 
 def _limit(field: str) -> int:
     """The longest text a request's field holds (the model's, which the workflow checks)."""
-    return BorrowingRequest._meta.get_field(field).max_length
+    model_field = BorrowingRequest._meta.get_field(field)
+    if not isinstance(model_field, models.CharField) or model_field.max_length is None:
+        raise ImproperlyConfigured(f"BorrowingRequest.{field} is not a text field with a limit.")
+    return model_field.max_length
 
 
 class NewRequestForm(WorkflowForm):
@@ -72,13 +80,13 @@ class NewRequestForm(WorkflowForm):
     language = forms.CharField(max_length=_limit("language"), required=False)
     dvd_region = forms.ChoiceField(
         label="DVD region",
-        choices=[("", "Any region"), *BorrowingRequest._meta.get_field("dvd_region").choices],
+        choices=[("", "Any region"), *DvdRegion.choices],
         required=False,
         help_text="DVD / Blu-ray only.",
     )
     video_encoding = forms.ChoiceField(
         label="Video encoding",
-        choices=[("", "Any encoding"), *BorrowingRequest._meta.get_field("video_encoding").choices],
+        choices=[("", "Any encoding"), *VideoEncoding.choices],
         required=False,
         help_text="DVD / Blu-ray only. North American players need NTSC.",
     )
@@ -116,8 +124,9 @@ class NewRequestForm(WorkflowForm):
         workflow.check_max_cost(value, library=self.library, actor=self.actor)
         return value
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if "card_number" in data:
             try:
                 check_patron(
@@ -329,8 +338,9 @@ class BulkForm(forms.Form):
     )
     assignee = AssignForm.base_fields["assignee"]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("action") == "assign" and data.get("assignee") is None:
             self.add_error("assignee", "Choose whom to assign the selected requests to.")
         return data

@@ -16,6 +16,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from django.db import models
+
 from ..models import BorrowingRequest
 
 NOTES_MAX = 500
@@ -142,8 +144,9 @@ def _search(pattern: re.Pattern, *texts: str) -> str:
 
 
 def _cut(name: str, value: str) -> str:
-    limit = BorrowingRequest._meta.get_field(name).max_length or NOTES_MAX
-    return value[:limit].rstrip()
+    model_field = BorrowingRequest._meta.get_field(name)
+    limit = model_field.max_length if isinstance(model_field, models.Field) else None
+    return value[: limit or NOTES_MAX].rstrip()
 
 
 def initial_from_openurl(params: Mapping[str, str | list[str]]) -> dict[str, str]:

@@ -6,6 +6,8 @@ the workflow refuses (someone acted first) comes back as a message, never an err
 """
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,9 +19,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import NotPermitted, WorkflowError
+from core.forms import WorkflowForm
 from core.pagination import page_of, paginate
 from lenders.selectors import availability_warnings, lenders_with_availability, search_lenders
-from members.access import library_staff_only, team_only
+from members.access import library_staff_only, signed_in_user, team_only
+from members.models import MemberLibrary, User
 
 from .. import selectors, services
 from ..flags import DUE_SOON_DAYS
@@ -30,12 +34,22 @@ from .forms import BulkForm, LenderPickerForm, NewRequestForm, UnrequestedItemFo
 from .openurl import initial_from_openurl
 
 
-def get_request_for(user, pk: int) -> BorrowingRequest:
+def get_request_for(user: User, pk: int) -> BorrowingRequest:
     """The request if this user may see it; 404 otherwise (its existence is not revealed)."""
     visible = selectors.requests_visible_to(user).select_related(
         "library", "lender", "patron", "assigned_to"
     )
     return get_object_or_404(selectors.with_return_availability(visible), pk=pk)
+
+
+def _total(counts: Iterable[int | None]) -> int | None:
+    """The sum of capped counts; None ("1,000+") when one of them reached the cap."""
+    total = 0
+    for count in counts:
+        if count is None:
+            return None
+        total += count
+    return total
 
 
 # --- Home and lists ---------------------------------------------------------------------
@@ -44,10 +58,13 @@ def get_request_for(user, pk: int) -> BorrowingRequest:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """A library's dashboard: what needs its staff now. The team goes to its queue."""
-    if not request.user.is_library_staff:
+    user = signed_in_user(request)
+    if not user.is_library_staff:
         return redirect("queue")
+    # Library staff always have a library (the ``user_library_staff_has_library`` check).
+    library_id = cast(int, user.library_id)
     today = timezone.localdate()
-    ours = selectors.requests_for_list(request.user)
+    ours = selectors.requests_for_list(user)
     context = {
         "counts": selectors.status_counts(ours),
         "shipped": ours.filter(status=Status.SHIPPED).order_by("shipped_on", "id")[:10],
@@ -56,7 +73,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "due_soon": selectors.due_soon(ours, today)[:10],
         "due_soon_days": DUE_SOON_DAYS,
         "renewals": selectors.renewals_answered_since(
-            request.user.library_id, timezone.now() - dt.timedelta(days=14)
+            library_id, timezone.now() - dt.timedelta(days=14)
         )[:10],
         "statuses": Status.choices,
     }
@@ -66,9 +83,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
     """A library's requests. The team works every library's from the queue instead."""
-    if not request.user.is_library_staff:
+    user = signed_in_user(request)
+    if not user.is_library_staff:
         return redirect("queue")
-    visible = selectors.requests_for_list(request.user)
+    visible = selectors.requests_for_list(user)
     filters = RequestFilter(request.GET, queryset=visible)
     if not filters.is_valid():
         return render(request, "requests_app/list.html", {"filters": filters}, status=400)
@@ -81,7 +99,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "page": page_of(request, filters.qs),
             "counts": counts,
-            "total": None if None in counts.values() else sum(counts.values()),
+            "total": _total(counts.values()),
             "statuses": Status.choices,
             "cap": selectors.COUNT_CAP,
         },
@@ -93,13 +111,15 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def request_new(request: HttpRequest) -> HttpResponse:
-    library_staff_only(request.user)
-    library = request.user.library
+    user = signed_in_user(request)
+    library_staff_only(user)
+    # Library staff always have a library (the ``user_library_staff_has_library`` check).
+    library = cast(MemberLibrary, user.library)
     if request.method == "POST":
-        form = NewRequestForm(request.POST, library=library, actor=request.user)
+        form = NewRequestForm(request.POST, library=library, actor=user)
         if form.is_valid():
             try:
-                req = _submit(form, request.user, library)
+                req = _submit(form, user, library)
             except ValidationError as error:
                 form.add_workflow_errors(error)
             else:
@@ -108,14 +128,14 @@ def request_new(request: HttpRequest) -> HttpResponse:
         status = 400
     else:
         initial = {"max_cost": library.max_cost, **initial_from_openurl(request.GET)}
-        form = NewRequestForm(initial=initial, library=library, actor=request.user)
+        form = NewRequestForm(initial=initial, library=library, actor=user)
         status = 200
     return render(
         request, "requests_app/new.html", {"form": form, "library": library}, status=status
     )
 
 
-def _submit(form: NewRequestForm, user, library) -> BorrowingRequest:
+def _submit(form: NewRequestForm, user: User, library: MemberLibrary) -> BorrowingRequest:
     data = form.cleaned_data
     return services.submit_for_card(
         actor=user,
@@ -136,7 +156,7 @@ def _submit(form: NewRequestForm, user, library) -> BorrowingRequest:
 
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render_detail(request, get_request_for(request.user, pk))
+    return _render_detail(request, get_request_for(signed_in_user(request), pk))
 
 
 @login_required
@@ -144,20 +164,20 @@ def lender_slip(request: HttpRequest, pk: int) -> HttpResponse:
     """The request as a lender sees it, to print or paste into a request to the lender: the
     item, our numbers and where to ship. No patron: the RUSA ILL code asks that suppliers
     see no patron's name, so the slip names the request only."""
-    team_only(request.user)
-    return render(
-        request, "requests_app/lender_slip.html", {"req": get_request_for(request.user, pk)}
-    )
+    user = signed_in_user(request)
+    team_only(user)
+    return render(request, "requests_app/lender_slip.html", {"req": get_request_for(user, pk)})
 
 
 def _render_detail(
-    request: HttpRequest, req: BorrowingRequest, bound: tuple[str, object] | None = None
+    request: HttpRequest, req: BorrowingRequest, bound: tuple[str, WorkflowForm] | None = None
 ) -> HttpResponse:
+    user = signed_in_user(request)
     actions = [
         (action, bound[1] if bound and bound[0] == action.slug else action.unbound_form(req))
-        for action in offered_actions(req, request.user)
+        for action in offered_actions(req, user)
     ]
-    context = {
+    context: dict[str, Any] = {
         "req": req,
         "actions": [(a, form) for a, form in actions if not a.side],
         "side_actions": {a.slug: (a, form) for a, form in actions if a.side},
@@ -165,8 +185,8 @@ def _render_detail(
         "messages_on_request": req.messages.select_related("author"),
         "charges": req.charges.all(),
         "renewals": req.renewals.all(),
-        "attempts": req.attempts.select_related("lender") if request.user.is_team else None,
-        "show_patron_name": request.user.is_library_staff,
+        "attempts": req.attempts.select_related("lender") if user.is_team else None,
+        "show_patron_name": user.is_library_staff,
     }
     refused = bound is not None
     if any(a.slug == "send-to-lender" for a, _ in actions):
@@ -175,7 +195,7 @@ def _render_detail(
     return render(request, "requests_app/detail.html", context, status=400 if refused else 200)
 
 
-def _lender_search(request: HttpRequest, req: BorrowingRequest) -> dict:
+def _lender_search(request: HttpRequest, req: BorrowingRequest) -> dict[str, Any]:
     """Lenders matching ``?lender_q=`` with their newest availability and any warnings; a
     search that cannot be one (too long, a NUL character) comes back with its error."""
     search = LenderPickerForm(request.GET)
@@ -197,16 +217,17 @@ def _lender_search(request: HttpRequest, req: BorrowingRequest) -> dict:
 @require_POST
 @login_required
 def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    req = get_request_for(request.user, pk)
+    user = signed_in_user(request)
+    req = get_request_for(user, pk)
     if action not in BY_SLUG:
         raise Http404("No such action.")
     page_action = BY_SLUG[action]
-    if not page_action.permitted(req, request.user):
+    if not page_action.permitted(req, user):
         raise PermissionDenied("You may not do this on this request.")
     form = page_action.form(request.POST, prefix=action)
     if form.is_valid():
         try:
-            page_action.perform(req.pk, request.user, form.cleaned_data)
+            page_action.perform(req.pk, user, form.cleaned_data)
         except NotPermitted as refused:
             raise PermissionDenied(refused.message) from refused
         except WorkflowError as refused:
@@ -226,9 +247,10 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     """Every library's requests, filtered in the URL, paged without counting them all."""
-    team_only(request.user)
-    rows = selectors.requests_for_list(request.user)
-    filters = QueueFilter(request.GET, queryset=rows, user=request.user)
+    user = signed_in_user(request)
+    team_only(user)
+    rows = selectors.requests_for_list(user)
+    filters = QueueFilter(request.GET, queryset=rows, user=user)
     context = {
         "filters": filters,
         "statuses": Status.choices,
@@ -237,12 +259,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     if not filters.is_valid():
         return render(request, "requests_app/queue.html", context, status=400)
     counts = selectors.capped_status_counts(filters.any_status)
-    open_counts = [counts[status] for status in selectors.OPEN_STATUSES]
     context |= {
         "page": page_of(request, selectors.with_return_availability(filters.qs)),
         "counts": counts,
         # At least the cap when one open status reached it ("1,000+").
-        "open_count": None if None in open_counts else sum(open_counts),
+        "open_count": _total(counts[status] for status in selectors.OPEN_STATUSES),
         "bulk_form": BulkForm(),
         "today": timezone.localdate(),
     }
@@ -253,17 +274,18 @@ def queue(request: HttpRequest) -> HttpResponse:
 @login_required
 def queue_bulk(request: HttpRequest) -> HttpResponse:
     """Take, assign or start sourcing the selected requests, each on its own."""
-    team_only(request.user)
+    user = signed_in_user(request)
+    team_only(user)
     form = BulkForm(request.POST)
     back = request.POST.get("back", "")
     back = reverse("queue") + (f"?{back}" if back and not back.startswith(("/", "http")) else "")
     if not form.is_valid():
-        for error in form.errors.values():
-            messages.error(request, " ".join(error))
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(message) for message in errors))
         return redirect(back)
     done, refused = services.bulk_act(
         form.cleaned_data["ids"],
-        actor=request.user,
+        actor=user,
         action=form.cleaned_data["action"],
         assignee=form.cleaned_data["assignee"],
     )
@@ -279,10 +301,11 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def unrequested_item_new(request: HttpRequest) -> HttpResponse:
-    library_staff_only(request.user)
+    user = signed_in_user(request)
+    library_staff_only(user)
     form = UnrequestedItemForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.report_unrequested_item(actor=request.user, **form.cleaned_data)
+        services.report_unrequested_item(actor=user, **form.cleaned_data)
         messages.success(
             request,
             "Thank you: the team will tell you whose item it is and where to send it.",
@@ -294,7 +317,7 @@ def unrequested_item_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def unrequested_item_list(request: HttpRequest) -> HttpResponse:
-    reports = selectors.unrequested_items_visible_to(request.user)
+    reports = selectors.unrequested_items_visible_to(signed_in_user(request))
     return render(
         request, "requests_app/unrequested_list.html", {"page": paginate(request, reports)}
     )

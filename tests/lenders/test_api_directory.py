@@ -3,12 +3,11 @@ pages are."""
 
 import datetime as dt
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from lenders.models import AvailabilityReport, Lender
 from members.models import Patron
+from tests.queries import captured
 
 
 def rows(response) -> list[dict]:
@@ -91,10 +90,10 @@ def test_directory_lists_cost_the_same_queries_whatever_their_length(api, rita, 
     for url in ("/api/v1/lenders/", "/api/v1/patrons/", "/api/v1/libraries/"):
         counts = []
         for size in (1, 6):
-            with CaptureQueriesContext(connection) as captured:
+            with captured() as statements:
                 response = client.get(f"{url}?page_size={size}")
             assert len(response.json()["results"]) == size
-            counts.append(len(captured))
+            counts.append(len(statements))
         # The token and its user, the page's ids, then their rows (lenders carry their
         # newest report in the same query; patrons their library).
         assert counts == [3, 3], url

@@ -5,14 +5,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from lenders.models import AvailabilityReport, Lender
 from lenders.selectors import availability_warnings, lenders_with_availability
 from lenders.services import record_availability
+from tests.queries import captured
 
 DAY = dt.date(2026, 12, 28)
 
@@ -144,13 +143,13 @@ def test_the_list_costs_the_same_queries_for_one_lender_or_many(as_rita, lenders
         lender = Lender.objects.create(name=f"Lender {number:02}", kind="in_state")
         report(lender, days_ago=5, lending=False)
         report(lender, days_ago=1, lending=True)
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         response = as_rita.get("/lenders/?page_size=50&q=lender")
     assert response.status_code == 200
     assert len(response.context["rows"]) == lenders
     # session, user, pager count, the page (newest report by subqueries),
     # then savepoint, session refresh, release.
-    assert len(queries) == 7, "\n".join(q["sql"] for q in queries)
+    queries.expect(7)
 
 
 # --- A lender's page and its history -----------------------------------------------------------

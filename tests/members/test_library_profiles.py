@@ -4,12 +4,11 @@ edit them, and every change is kept with who made it, when and why."""
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from members.models import MemberLibrary
 from members.views import HISTORY_SHOWN, profile_history
+from tests.queries import captured
 
 
 @pytest.fixture
@@ -137,13 +136,13 @@ def test_the_list_costs_the_same_queries_for_one_library_or_many(as_rita, librar
             name=f"Library {number:02}", ill_code=f"L{number:02}", bpl_number=f"100{number:02}",
             library_type="public", region=f"Region {number % 3}",
         )  # fmt: skip
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         response = as_rita.get("/libraries/?page_size=50&q=library")
     assert response.status_code == 200
     assert len(response.context["page"]) == libraries
     # session, user, the regions for the filter, pager count, the page,
     # then savepoint, session refresh, release.
-    assert len(queries) == 8, "\n".join(q["sql"] for q in queries)
+    queries.expect(8)
 
 
 # --- Editing and the history --------------------------------------------------------------------
@@ -248,9 +247,9 @@ def test_the_history_shows_the_newest_changes_in_few_queries(as_rita, admin_user
     assert len(entries) == HISTORY_SHOWN
     # The oldest shown is diffed against its predecessor, which is not shown itself.
     assert [(c.old, c.new) for c in entries[-1].changes] == [("25.04", "25.05")]
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         response = as_rita.get(detail(library_one))
     assert response.status_code == 200
     # session, user, the library, its history with who made each change,
     # then savepoint, session refresh, release.
-    assert len(queries) == 7, "\n".join(q["sql"] for q in queries)
+    queries.expect(7)

@@ -11,7 +11,6 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Q
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from members.models import ApiToken, FailedSignIns, KnownPlace, Patron
@@ -19,6 +18,7 @@ from members.services import patron_for_request
 from members.tokens import issue_token
 from requests_app import flags, jobs, selectors, tasks, workflow
 from requests_app.models import BorrowingRequest, Notification, StatusEvent
+from tests.queries import captured
 
 
 @pytest.fixture(autouse=True)
@@ -99,9 +99,9 @@ def test_one_email_per_library_lists_its_loans(request_in, bob, rita, lender, li
 def test_a_job_is_a_handful_of_statements_whatever_the_number(request_in):
     for _ in range(6):
         request_in("shipped", shipped_days_ago=20)
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         jobs.flag_not_arrived()
-    writes = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    writes = [q for q in queries if not q.startswith(("SAVEPOINT", "RELEASE"))]
     # the UPDATE that flags, the INSERT … SELECT of events, the libraries, the digests
     assert len(writes) <= 5, "\n".join(writes)
 

@@ -20,6 +20,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -184,7 +185,7 @@ ACCOUNTS = [
 
 # --- Lenders ----------------------------------------------------------------------------
 
-LENDERS = [
+LENDERS: list[dict[str, Any]] = [
     {
         "name": "Nashoba Valley Public Library",
         "oclc_symbol": "NVQ",
@@ -788,7 +789,7 @@ class Command(BaseCommand):
             if username not in self.users:
                 library = self.libraries[code] if code else None
                 self.users[username] = self._account(username, first, last, role, library)
-        self.staff = {u.library.ill_code: u for u in self.users.values() if u.library_id}
+        self.staff = {u.library.ill_code: u for u in self.users.values() if u.library is not None}
         self.patrons: dict[str, list[Patron]] = {}
         for code, card, name, homebound in PATRONS:
             self.patrons.setdefault(code, []).append(
@@ -939,9 +940,9 @@ class Command(BaseCommand):
                 continue
             anchors[index] = day_at(shipped_on, 15)
             anchors[0] = anchors[index] - dt.timedelta(days=2, hours=index + 3)
-            for later, after in enumerate(steps[index + 1 :], start=index + 1):
-                if after in ("mark_received", "received"):
-                    days = 2 if after == "mark_received" else arguments["received"]
+            for later, next_step in enumerate(steps[index + 1 :], start=index + 1):
+                if next_step in ("mark_received", "received"):
+                    days = 2 if next_step == "mark_received" else arguments["received"]
                     received_on = min(self.today, shipped_on + dt.timedelta(days=days))
                     anchors[later] = max(anchors[index], day_at(received_on, 11))
         if 0 not in anchors:
@@ -1046,7 +1047,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Accounts (password {DEMO_PASSWORD!r}):")
         for username in ("alice", "bob", "rita", "admin"):
             user = self.users[username]
-            where = f", {user.library.name}" if user.library_id else ""
+            where = f", {user.library.name}" if user.library is not None else ""
             kept = ""
             if username in self.kept_accounts:
                 kept = " (existing account kept, password unchanged)"

@@ -4,13 +4,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from members.models import Patron
 from requests_app import services, workflow
 from requests_app.models import BorrowingRequest, StatusEvent
+from tests.queries import Statements, assert_same_count, captured
 
 
 def ids(response) -> list[int]:
@@ -102,25 +101,25 @@ def test_page_size_stops_at_500(api, rita, submit):
 
 
 @pytest.mark.parametrize("user", ["rita", "alice"])
-def test_the_list_costs_the_same_queries_whatever_its_length(
-    api, request_in, rita, alice, user, django_assert_num_queries
-):
+def test_the_list_costs_the_same_queries_whatever_its_length(api, request_in, rita, alice, user):
     for status in ("submitted", "shipped", "received", "renewal_requested", "completed"):
         req = request_in(status)
     services.add_charge(req.pk, actor=rita, kind="shipping", amount=Decimal("3.50"))
     client = api({"rita": rita, "alice": alice}[user])
 
-    def queries(page_size: int) -> list[str]:
-        with CaptureQueriesContext(connection) as captured:
+    def queries(page_size: int) -> Statements:
+        with captured() as statements:
             response = client.get(f"/api/v1/requests/?page_size={page_size}")
         assert response.status_code == 200
         assert len(response.json()["results"]) == page_size
-        return [q["sql"] for q in captured.captured_queries]
+        return statements
 
+    few, more = queries(1), queries(5)
+    assert_same_count(few, more)
     # 1 the token and its user, 2 the page's ids, 3 those requests with their library,
     # lender, assignee and creator, 4 their charges with who recorded each, 5 their
     # renewals with who asked and who answered.
-    assert len(queries(1)) == len(queries(5)) == 5, "\n".join(queries(5))
+    more.expect(5)
 
 
 # --- One request ---------------------------------------------------------------------------

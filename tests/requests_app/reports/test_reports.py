@@ -23,7 +23,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from lenders.models import Lender
@@ -33,6 +32,7 @@ from requests_app.models import (
     StatusEvent,
 )
 from requests_app.reports import queries as reports
+from tests.queries import captured
 
 PERIOD = "start=2026-01-01&end=2026-06-30"
 D = dt.date
@@ -442,9 +442,9 @@ def test_a_report_page_costs_the_same_queries_however_much_it_shows(
     client.force_login(rita)
 
     def queries(slug):
-        with CaptureQueriesContext(connection) as captured:
+        with captured() as statements:
             assert client.get(f"/reports/{slug}/").status_code == 200
-        return len(captured)
+        return len(statements)
 
     req = request_in("shipped")
     services.add_charge(req.pk, actor=rita, kind="shipping", amount=Decimal("2"))

@@ -1,11 +1,10 @@
 """The foundation's pages: login, the request list, the request detail, the health check."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from requests_app import workflow
+from tests.queries import captured
 
 
 def test_pages_ask_anonymous_users_to_log_in(client, request_in):
@@ -55,13 +54,13 @@ def test_the_request_list_costs_the_same_queries_at_any_length(client, request_i
     for status in ["shipped"] * count:
         request_in(status)
     client.force_login(alice)
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         response = client.get("/requests/")
     assert response.status_code == 200
     # 1 session, 2 user, 3 counts by status, 4 count for the pager, 5 the page of requests
     # joined with library, lender and assignee, 6 the user's library for the header,
     # 7-9 savepoint, session refresh, release.
-    assert len(queries) == 9, "\n".join(q["sql"] for q in queries)
+    queries.expect(9)
 
 
 def test_the_detail_page_shows_the_timeline(client, request_in, alice):

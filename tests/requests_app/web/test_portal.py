@@ -4,8 +4,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +16,7 @@ from requests_app.models import (
     StatusEvent,
     UnrequestedItemReport,
 )
+from tests.queries import assert_same_count, captured
 
 TODAY = timezone.localdate
 
@@ -70,11 +69,11 @@ def test_the_dashboard_costs_the_same_queries_at_any_size(as_alice, request_in, 
     for _ in range(count):
         request_in("shipped")
         request_in("received", shipped_days_ago=40)
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         assert as_alice.get("/").status_code == 200
     # session, user, user's library (header), counts, shipped, not arrived, overdue, due soon,
     # renewals answered, then savepoint, session refresh, release.
-    assert len(queries) == 12, "\n".join(q["sql"] for q in queries)
+    queries.expect(12)
 
 
 # --- The request list -------------------------------------------------------------------
@@ -149,13 +148,13 @@ def test_page_size_is_bounded(as_alice, asked, given):
 def test_the_list_costs_the_same_queries_at_any_page_size(as_alice, request_in, page_size):
     for status in ["renewal_requested", "received", "submitted"] * 3:
         request_in(status)
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         page = as_alice.get(f"/requests/?page_size={page_size}&flag=renewal_pending&q=a")
     assert page.status_code == 200
     # session, user, user's library, the tabs' capped counts (one statement), the page's
     # ids, its rows, savepoint, session, release. Nothing counts the library's whole list.
-    assert not [q for q in queries if "COUNT(" in q["sql"] and "LIMIT" not in q["sql"]]
-    assert len(queries) == 9, "\n".join(q["sql"] for q in queries)
+    assert not [q for q in queries if "COUNT(" in q and "LIMIT" not in q]
+    queries.expect(9)
 
 
 # --- A new request ----------------------------------------------------------------------
@@ -309,15 +308,15 @@ def test_an_unknown_action_is_a_404(as_alice, request_in):
 def test_the_request_page_costs_the_same_queries_however_long_its_history(
     as_alice, request_in, alice
 ):
-    counts = []
+    runs = []
     for messages in (0, 6):
         req = request_in("received")
         for n in range(messages):
             Message.objects.create(request=req, author=alice, body=f"note {n}")
-        with CaptureQueriesContext(connection) as queries:
+        with captured() as statements:
             as_alice.get(detail(req))
-        counts.append(len(queries))
-    assert counts[0] == counts[1]
+        runs.append(statements)
+    assert_same_count(*runs)
 
 
 # --- Another library's data ------------------------------------------------------------

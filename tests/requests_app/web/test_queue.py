@@ -4,8 +4,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,6 +11,7 @@ from lenders.models import AvailabilityReport, Lender
 from requests_app import selectors, services, workflow
 from requests_app.flags import OVER_MAX_COST
 from requests_app.models import BorrowingRequest, Status, StatusEvent
+from tests.queries import captured
 
 
 @pytest.fixture
@@ -63,7 +62,7 @@ def test_filters_by_library_region_lender_and_text(as_rita, request_in, bob, lib
 def test_the_list_and_its_tabs_share_one_run_of_the_filters(as_rita, request_in):
     shipped = request_in("shipped")
     request_in("sourcing")
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         response = as_rita.get("/queue/?library=abbot&lender=cvc&status=shipped")
     assert [r.pk for r in response.context["page"]] == [shipped.pk]
     # The tabs count under the same filters, every status.
@@ -72,8 +71,8 @@ def test_the_list_and_its_tabs_share_one_run_of_the_filters(as_rita, request_in)
     assert response.context["counts"]["sourcing"] == 0  # not at that lender
     # Each code is looked up once, for the list and the tabs alike.
     for table in ("members_memberlibrary", "lenders_lender"):
-        lookups = [q["sql"] for q in queries if q["sql"].startswith(f'SELECT "{table}"."id"')]
-        assert len(lookups) == 1, [q["sql"] for q in queries]
+        lookups = [q for q in queries if q.startswith(f'SELECT "{table}"."id"')]
+        assert len(lookups) == 1, [q for q in queries]
 
 
 def test_filters_by_assignee(as_rita, request_in, rita, admin_user):
@@ -178,9 +177,9 @@ def test_paging_needs_no_count_of_the_whole_table(as_rita, request_in):
     last = as_rita.get("/queue/?page_size=2&page=3").context["page"]
     assert [r.pk for r in last] == made[4:]
     assert not last.has_next
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         as_rita.get("/queue/?page_size=2&page=2")
-    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    counts = [q for q in queries if "COUNT(" in q.upper()]
     # The tabs only: one statement, of one count a status, each stopped by a LIMIT.
     # Nothing counts the page's rows.
     assert len(counts) == 1, counts
@@ -200,14 +199,14 @@ def test_odd_page_numbers_and_sizes_are_tamed(as_rita, request_in):
 def test_the_queue_costs_the_same_queries_at_any_page_size(as_rita, request_in, page_size, page):
     for status in ["submitted", "sent_to_lender", "shipped", "received"] * 3:
         request_in(status)
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         response = as_rita.get(f"/queue/?page_size={page_size}&page={page}&status=all")
     assert response.status_code == 200
     assert len(response.context["page"]) == min(page_size, 12 - (page - 1) * page_size)
     # session, user, the tabs' capped counts (one statement), the page's ids, its rows
     # (joined with library, lender and assignee), the assignee choices for the bulk form,
     # then savepoint, session refresh, release.
-    assert len(queries) == 9, "\n".join(q["sql"] for q in queries)
+    queries.expect(9)
 
 
 # --- Bulk actions ------------------------------------------------------------------------
