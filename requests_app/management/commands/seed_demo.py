@@ -741,6 +741,22 @@ def _quiet_loggers(*names: str):
             logger.setLevel(level)
 
 
+def _in_office_hours(moment: dt.datetime, earliest: dt.datetime, latest: dt.datetime):
+    """``moment`` moved into the working day (9 to 17) when it falls at night, as long as
+    it stays between ``earliest`` and ``latest``: people act when the desk is open."""
+    local = timezone.localtime(moment)
+    if 9 <= local.hour < 17:
+        return moment
+    day = local.date() if local.hour >= 17 else local.date() - dt.timedelta(days=1)
+    for candidate in (
+        timezone.make_aware(dt.datetime.combine(day, dt.time(16))),
+        timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(10))),
+    ):
+        if earliest <= candidate <= latest:
+            return candidate
+    return moment
+
+
 class Command(BaseCommand):
     help = (
         "Load fictional demo data: member libraries, lenders with availability reports, "
@@ -939,7 +955,10 @@ class Command(BaseCommand):
             else:
                 continue
             anchors[index] = day_at(shipped_on, 15)
-            anchors[0] = anchors[index] - dt.timedelta(days=2, hours=index + 3)
+            # Submitted two mornings before, the steps up to the shipment that same day.
+            anchors[0] = day_at(shipped_on - dt.timedelta(days=2), 9)
+            for before in range(1, index):
+                anchors[before] = anchors[0] + dt.timedelta(minutes=90 * before)
             for later, next_step in enumerate(steps[index + 1 :], start=index + 1):
                 if next_step in ("mark_received", "received"):
                     days = 2 if next_step == "mark_received" else arguments["received"]
@@ -957,7 +976,8 @@ class Command(BaseCommand):
             before = max(k for k in known if k < index)
             after = min(k for k in known if k > index)
             share = (index - before) / (after - before)
-            times.append(anchors[before] + (anchors[after] - anchors[before]) * share)
+            moment = anchors[before] + (anchors[after] - anchors[before]) * share
+            times.append(_in_office_hours(moment, times[-1], anchors[after]))
         return times
 
     def _step(self, req, action: str, argument, *, team: User, staff: User, at: dt.datetime):
