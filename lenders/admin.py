@@ -36,7 +36,9 @@ class AvailabilityReportForm(forms.ModelForm):
         super().clean()
         cleaned = self.cleaned_data
         try:
-            services.check_closure(cleaned.get("closed_from"), cleaned.get("closed_until"))
+            services.check_report(
+                cleaned.get("closed_from"), cleaned.get("closed_until"), cleaned.get("reported_at")
+            )
         except ValidationError as error:  # the service's rule, in its words
             for field, messages in error.message_dict.items():
                 if field not in self.errors:

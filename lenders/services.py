@@ -3,7 +3,6 @@ which stay as history: reports are added, never edited here."""
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,10 +22,16 @@ def _closed_range_message() -> str:
     raise LookupError(CLOSED_RANGE_CONSTRAINT)  # pragma: no cover - the model defines it
 
 
-def check_closure(closed_from: dt.date | None, closed_until: dt.date | None) -> None:
-    """A closure's dates are near today, and a closed-until date needs a closed-from date
-    on or before it; refused by field."""
+def check_report(
+    closed_from: dt.date | None,
+    closed_until: dt.date | None,
+    reported_at: dt.datetime | None = None,
+) -> None:
+    """A report is not dated in the future; a closure's dates are near today, and a
+    closed-until date needs a closed-from date on or before it; refused by field."""
     checks = Checks()
+    if reported_at is not None and reported_at > timezone.now():
+        checks.refuse("reported_at", "A report cannot be dated in the future.")
     checks.date("closed_from", closed_from)
     checks.date("closed_until", closed_until)
     if not checks.refused("closed_until") and closed_until is not None:
@@ -51,11 +56,9 @@ def record_availability(
     ``actor``) and return it.
 
     Raises ``ValidationError`` by field, saving nothing, when the input breaks a rule
-    (``check_closure``), or the report is dated in the future.
+    (``check_report``).
     """
-    if reported_at is not None and reported_at > timezone.now():
-        raise ValidationError({"reported_at": ["A report cannot be dated in the future."]})
-    check_closure(closed_from, closed_until)
+    check_report(closed_from, closed_until, reported_at)
     report = AvailabilityReport(
         reported_at=reported_at or timezone.now(),
         lender=lender,

@@ -4,7 +4,7 @@ Requests are submitted, moved and charged only through ``requests_app.workflow``
 ``requests_app.services``, which check roles and rules and write the timeline. The admin
 therefore never adds or deletes a request, never changes a field the workflow owns, and
 shows attempts, renewals, charges, events, messages and notifications read-only. On a
-request, managers may edit only the notes to the team and who it is assigned to.
+request, the team may change only who it is assigned to, through ``services.assign``.
 
 Lists are built for a million requests: no date hierarchy, no full result count, no
 facet counts, filters whose choices come from small tables or fixed choices, related rows
@@ -359,6 +359,10 @@ class BorrowingRequestAdmin(RequestNumberSearchMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        # Assigning is the team's (services.assign); anyone else reads.
+        return request.user.is_team and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False

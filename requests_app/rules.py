@@ -32,3 +32,9 @@ def check_charge_amount(amount: Decimal | None) -> None:
     """A charge is 0 to ``MAX_CHARGE`` (more is surely a typo)."""
     if amount is not None and not 0 <= amount <= MAX_CHARGE:
         raise ValidationError(f"Enter an amount from 0 to {MAX_CHARGE:,}.", code="range")
+
+
+def check_max_cost(max_cost: Decimal) -> None:
+    """A max cost is 0 to ``MAX_COST``."""
+    if not 0 <= max_cost <= MAX_COST:
+        raise ValidationError(f"Enter an amount from 0 to {MAX_COST:,}.", code="range")

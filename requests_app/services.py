@@ -143,6 +143,7 @@ def add_charge(
     charge.full_clean(exclude=["request", "created_by"])
     with transaction.atomic():
         req = lock_request(request_id, "add_charge", actor, {TEAM})
+        moment(req, at, in_order=False)  # not before the request
         charge.request = req
         charge.save()
         total = req.charges.filter(kind__in=Charge.COST_KINDS).aggregate(total=Sum("amount"))[
@@ -176,6 +177,7 @@ def post_message(
     checks.done()
     with transaction.atomic():
         req = lock_request(request_id, "post_message", actor, {LIBRARY, TEAM})
+        moment(req, at, in_order=False)  # not before the request
         message = Message.objects.create(request=req, author=actor, body=body, created_at=now)
         audience = Notification.Audience.LIBRARY if actor.is_team else Notification.Audience.TEAM
         notify(req, "message", audience)
@@ -226,6 +228,7 @@ def assign(
         raise ValidationError({"assignee": error.messages}) from None
     with transaction.atomic():
         req = lock_request(request_id, "assign", actor, {TEAM})
+        moment(req, at, in_order=False)  # not before the request
         if req.assigned_to_id == (assignee.pk if assignee else None):
             return req
         req.assigned_to = assignee
@@ -251,8 +254,10 @@ def set_max_cost(
     """The team sets a request's max cost, above the library's profile if need be."""
     now = moment(None, at)
     checks = Checks()
-    if max_cost is None or not 0 <= max_cost <= rules.MAX_COST:
-        checks.refuse("max_cost", f"Enter an amount from 0 to {rules.MAX_COST:,}.")
+    try:
+        rules.check_max_cost(max_cost)
+    except ValidationError as error:
+        checks.refuse("max_cost", error.messages[0])
     reason = checks.text(
         "reason",
         reason,
@@ -262,6 +267,7 @@ def set_max_cost(
     checks.done()
     with transaction.atomic():
         req = lock_request(request_id, "set_max_cost", actor, {TEAM})
+        moment(req, at, in_order=False)  # not before the request
         if req.is_final:
             raise NotAllowedNow(
                 "set_max_cost", req.status, "The request has ended; its max cost stays."

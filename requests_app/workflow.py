@@ -211,22 +211,31 @@ def _record(
     return req
 
 
-def moment(req: BorrowingRequest | None, at: dt.datetime | None) -> dt.datetime:
+def moment(
+    req: BorrowingRequest | None, at: dt.datetime | None, *, in_order: bool = True
+) -> dt.datetime:
     """When a step on ``req`` happens: ``at`` when given, else now.
 
     A past moment (demo data, an import) may not be in the future, nor before the
-    request's last event: the timeline reads in the order things happened.
+    request's last event (``in_order``: the timeline reads in the order things
+    happened), and never before the request was submitted (a charge or a message may
+    be dated among the steps, ``in_order=False``, but not before the request).
     """
     now = timezone.now()
     if at is None:
         return now
+    if timezone.is_naive(at):
+        raise ValueError("A step's moment needs its time zone.")
     if at > now:
         raise ValidationError({"at": ["A step cannot be recorded in the future."]})
     if req is not None:
-        last = req.events.aggregate(last=Max("at"))["last"]
+        if in_order:
+            last = req.events.aggregate(last=Max("at"))["last"]
+        else:
+            last = req.created_at
         if last is not None and at < last:
             raise ValidationError(
-                {"at": [f"A step cannot be recorded before the last one ({last:%Y-%m-%d %H:%M})."]}
+                {"at": [f"A step cannot be recorded before {last:%Y-%m-%d %H:%M}."]}
             )
     return at
 
@@ -258,19 +267,19 @@ def refused_format_message(value: str) -> str | None:
     return message and message.format(document_delivery_url=settings.ILLDESK_DOCUMENT_DELIVERY_URL)
 
 
-def check_needed_by(needed_by: dt.date | None) -> None:
-    """Not in the past (a date long past is that first), and near today."""
+def check_needed_by(needed_by: dt.date | None, *, today: dt.date | None = None) -> None:
+    """Not before the day the request is submitted (``today``, the calendar's unless a
+    past submission says otherwise; a date long past is that first), and near today."""
     if needed_by is None:
         return
-    if needed_by < _today():
+    if needed_by < (today or _today()):
         raise ValidationError("The needed-by date cannot be in the past.", code="past")
     near_today(needed_by)
 
 
 def check_max_cost(max_cost: Decimal, *, library: MemberLibrary, actor: User) -> None:
     """Library staff may ask up to their profile's max cost; the team may go above it."""
-    if max_cost < 0 or max_cost > rules.MAX_COST:
-        raise ValidationError(f"Enter an amount from 0 to {rules.MAX_COST:,}.", code="range")
+    rules.check_max_cost(max_cost)
     if max_cost > library.max_cost and not actor.is_team:
         raise ValidationError(
             f"Your library's profile allows at most {library.max_cost}; "
@@ -332,7 +341,7 @@ def submit_request(
         max_cost = library.max_cost
     field_checks: list[tuple[str, Callable[[], None]]] = [
         ("format", lambda: check_format(str(citation.get("format", "")))),
-        ("needed_by", lambda: check_needed_by(needed_by)),
+        ("needed_by", lambda: check_needed_by(needed_by, today=_day(created_at))),
         ("max_cost", lambda: check_max_cost(max_cost, library=library, actor=actor)),
     ]
     for field, check in field_checks:
@@ -584,6 +593,7 @@ def answer_renewal(
         renewal.save()
         if approved and due_date is not None:
             req.due_date = due_date
+            # The flag tells of now: a new due date from today on lifts it.
             if due_date >= _today():
                 req.overdue_flagged_at = None
         summary = f"Renewal approved, due {due_date:%Y-%m-%d}." if approved else "Renewal denied."

@@ -31,7 +31,19 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, Func, IntegerField, Q, QuerySet, Sum
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDate, TruncMonth, TruncQuarter
 from django.utils import timezone
 
@@ -242,8 +254,23 @@ def nearest_rank(histogram: dict[int, int], fraction: float) -> int | None:
     raise AssertionError("unreachable: the last value holds every count")
 
 
-SHIP_DAYS = DaysBetween(F("shipped_on"), TruncDate("created_at"))
-ARRIVE_DAYS = DaysBetween(F("received_on"), TruncDate("created_at"))
+def _days_after_submission(field: str) -> Case:
+    """Whole days from the request's submission to ``field`` (NULL while it has none).
+
+    The workflow refuses a date before the step before it, so no new loan has fewer than
+    0; a row recorded before that rule with an earlier date counts as 0 (the same day), as
+    the distribution does, so no figure of the reports is ever negative.
+    """
+    submitted = TruncDate("created_at")
+    return Case(
+        When(**{f"{field}__lt": submitted}, then=Value(0)),
+        default=DaysBetween(F(field), submitted),
+        output_field=IntegerField(),
+    )
+
+
+SHIP_DAYS = _days_after_submission("shipped_on")
+ARRIVE_DAYS = _days_after_submission("received_on")
 
 
 @dataclass

@@ -455,3 +455,19 @@ def test_a_report_page_costs_the_same_queries_however_much_it_shows(
         services.add_charge(more.pk, actor=rita, kind="lending_fee", amount=Decimal("5"))
     workflow.submit_request(actor=bob, library=library_two, patron=None, citation={"title": "B"})
     assert {slug: queries(slug) for slug in expected} == expected
+
+
+def test_no_turnaround_is_negative_even_for_a_row_from_before_the_date_rules(request_in, rita):
+    """The workflow refuses a shipment or a receipt before the step before it; a loan
+    recorded earlier with such dates counts as the same day, never as fewer than 0."""
+    req = request_in("received")
+    day = timezone.localtime(req.created_at).date()
+    BorrowingRequest.objects.filter(pk=req.pk).update(
+        shipped_on=day - dt.timedelta(days=9), received_on=day - dt.timedelta(days=5)
+    )
+    scope = reports.Scope(user=rita, start=day - dt.timedelta(days=30), end=day)
+    (row,) = reports.turnaround_by_library(scope)
+    assert (row.ship_median, row.ship_p90, row.arrive_median, row.arrive_p90) == (0, 0, 0, 0)
+    assert [(d.days, d.to_ship, d.to_arrive) for d in reports.turnaround_distribution(scope)] == [
+        (0, 1, 1)
+    ]
