@@ -9,12 +9,22 @@ give its field a ``maxlength``); it then uses the same validator, so the words m
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import MaxLengthValidator
+from django.db import models
 from django.utils import timezone
 
 #: How far from today a date may be; further is a typo (0224 for 2024, 2204).
 NEAR_TODAY = dt.timedelta(days=3652)
+
+
+def length_limit(model: type[models.Model], field: str) -> int:
+    """The longest text a model's field holds: what the checks hold input to, and what a
+    form's box or the API's schema says."""
+    model_field = model._meta.get_field(field)
+    if not isinstance(model_field, models.CharField) or model_field.max_length is None:
+        raise ImproperlyConfigured(f"{model.__name__}.{field} is not a text field with a limit.")
+    return model_field.max_length
 
 
 def near_today(value: dt.date) -> None:

@@ -158,6 +158,10 @@ class User(AbstractUser):
 
     objects: ClassVar[IlldeskUserManager] = IlldeskUserManager()
 
+    #: The roles that work as the resource sharing team: admins manage the team and may
+    #: act as it.
+    TEAM_ROLES: ClassVar[tuple[str, ...]] = (Role.TEAM, Role.ADMIN)
+
     #: The new raw password ``set_password`` keeps until the next save (Django's own).
     _password: str | None
 
@@ -176,8 +180,8 @@ class User(AbstractUser):
 
     @property
     def is_team(self) -> bool:
-        """The resource sharing team; admins manage the team and may act as it."""
-        return self.role in (self.Role.TEAM, self.Role.ADMIN)
+        """The resource sharing team (``TEAM_ROLES``)."""
+        return self.role in self.TEAM_ROLES
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Every password change (``set_password``: the password pages, the reset link, the

@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.checks import Checks, length_limit
 from core.text import one_line
 
 from .models import MemberLibrary, Patron
@@ -13,16 +14,23 @@ def check_patron(
 ) -> Patron | None:
     """The library's patron with this card, or None for a new one that can be added.
 
-    Raises ``ValidationError`` (by field) when there is no card number, or when the card
-    is new to the library and no name is given. With ``lock`` (inside a transaction) the
+    Raises ``ValidationError`` (by field) when there is no card number, when the card
+    number or name is too long, or when the card is new to the library and no name is
+    given. With ``lock`` (inside a transaction) the
     patron's row is locked, so the retention job cannot remove it under a new request.
     """
-    card_number = one_line(card_number)
-    if not card_number:
-        raise ValidationError({"card_number": ["Enter the patron's library card number."]})
+    checks = Checks()
+    card_number = checks.text(
+        "card_number",
+        one_line(card_number),
+        limit=length_limit(Patron, "card_number"),
+        required="Enter the patron's library card number.",
+    )
+    name = checks.text("patron_name", one_line(name), limit=length_limit(Patron, "name"))
+    checks.done()
     patrons = Patron.objects.select_for_update() if lock else Patron.objects.all()
     existing = patrons.filter(library=library, card_number=card_number).first()
-    if existing is None and not one_line(name):
+    if existing is None and not name:
         raise ValidationError(
             {
                 "patron_name": [

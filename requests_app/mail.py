@@ -9,7 +9,7 @@ from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from .flags import ALL_FLAGS, DUE_SOON
+from .flags import ALL_FLAGS, DUE_SOON, DUE_SOON_DAYS
 from .models import BorrowingRequest, Notification, UnrequestedItemReport
 
 SUBJECTS = {
@@ -29,7 +29,7 @@ SUBJECTS = {
 DIGEST_SUBJECTS = {
     "not_arrived": "Not arrived {days} days after shipping: {count} loan(s)",
     "overdue": "Overdue: {count} loan(s) past their due date",
-    "due_soon": "Due soon: {count} loan(s) due within three days",
+    "due_soon": "Due soon: {count} loan(s) due within {due_soon_days} days",
 }
 
 
@@ -91,7 +91,7 @@ def _compose_digest(notification: Notification) -> tuple[str, str, str | None]:
         return "", "", None
     shown = list(loans.order_by("library__ill_code", "due_date", "id")[:DIGEST_LIMIT])
     subject = DIGEST_SUBJECTS[notification.kind].format(
-        count=count, days=settings.ILLDESK_NOT_ARRIVED_DAYS
+        count=count, days=settings.ILLDESK_NOT_ARRIVED_DAYS, due_soon_days=DUE_SOON_DAYS
     )
     context = {
         "notification": notification,

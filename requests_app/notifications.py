@@ -44,9 +44,13 @@ def notify(
 
 
 def enqueue(notification_id: int) -> None:
-    """Hand one notification to Celery; on a broker fault leave it for the drain."""
+    """Hand one notification to Celery; on a broker fault leave it for the drain.
+
+    The task is looked up first, outside the guard: a task missing from the registry is a
+    fault in the deployment and must say so, not pass for a broker outage."""
+    send = current_app.tasks[SEND_TASK]
     try:
-        current_app.tasks[SEND_TASK].delay(notification_id)
+        send.delay(notification_id)
     except Exception:
         logger.warning(
             "Broker unreachable; notification %s stays in the outbox for the drain.",

@@ -12,9 +12,10 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.checks import length_limit
 from lenders.models import Lender
 from members.access import signed_in_user
-from members.models import MemberLibrary, User
+from members.models import MemberLibrary, Patron, User
 
 from .. import rules, workflow
 from ..flags import CHOICES as FLAG_CHOICES
@@ -198,10 +199,10 @@ class FormatField(serializers.ChoiceField):
 
 
 class NewPatronSerializer(serializers.Serializer):
-    card_number = serializers.CharField(max_length=40)
-    name = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="", help_text="Needed when new."
+    card_number = Text(
+        max_length=length_limit(Patron, "card_number"), allow_blank=True, help_text="Required."
     )
+    name = _text(length_limit(Patron, "name"), help_text="Needed when new.")
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     homebound = serializers.BooleanField(required=False, default=False)
 
@@ -255,9 +256,11 @@ class NewRequestSerializer(serializers.ModelSerializer):
     )
     patron = PatronField()
     format = FormatField(required=False, default=Format.BOOK)
-    isbn = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-    issn = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
-    oclc_number = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    #: Written any way a catalogue writes them (hyphens, spaces, an ``ocm`` prefix), so
+    #: longer than stored; the workflow says what is wrong with one in the pages' words.
+    isbn = _text(40)
+    issn = _text(20)
+    oclc_number = _text(40)
     max_cost = serializers.DecimalField(
         max_digits=8,
         decimal_places=2,

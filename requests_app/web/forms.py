@@ -7,12 +7,12 @@ its words are the workflow's and the API's."""
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import models
+from django.core.exceptions import ValidationError
 
-from core.checks import near_today
+from core.checks import length_limit, near_today
 from core.forms import DATE, WorkflowForm
 from lenders.models import Lender
+from members.models import Patron
 from members.selectors import team_members
 from members.services import check_patron
 
@@ -40,20 +40,36 @@ FORMAT_CHOICES = [
 
 def _limit(field: str) -> int:
     """The longest text a request's field holds (the model's, which the workflow checks)."""
-    model_field = BorrowingRequest._meta.get_field(field)
-    if not isinstance(model_field, models.CharField) or model_field.max_length is None:
-        raise ImproperlyConfigured(f"BorrowingRequest.{field} is not a text field with a limit.")
-    return model_field.max_length
+    return length_limit(BorrowingRequest, field)
+
+
+def _identifier(label: str, typed_length: int, validator) -> forms.CharField:
+    """An ISBN, ISSN or OCLC number as typed (hyphens, spaces, a prefix). The box takes
+    ``typed_length`` characters; what is wrong with the number its checker says, in the
+    workflow's words (no separate length message)."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        validators=[validator],
+        widget=forms.TextInput(attrs={"maxlength": typed_length}),
+    )
 
 
 class NewRequestForm(WorkflowForm):
+    # The patron's card and name are checked by ``check_patron`` (in ``clean``), as for
+    # the API; the boxes only stop typing at the limit.
     card_number = forms.CharField(
         label="Patron's card number",
-        max_length=40,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"maxlength": length_limit(Patron, "card_number"), "required": True}
+        ),
         help_text="Scan or type the card. A patron new to illdesk needs a name below too.",
     )
     patron_name = forms.CharField(
-        label="Patron's name (new patrons)", max_length=200, required=False
+        label="Patron's name (new patrons)",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": length_limit(Patron, "name")}),
     )
     patron_email = forms.EmailField(label="Patron's e-mail (optional)", required=False)
     homebound = forms.BooleanField(
@@ -72,11 +88,9 @@ class NewRequestForm(WorkflowForm):
         required=False,
         help_text="For multi-volume sets and series: which one.",
     )
-    isbn = forms.CharField(label="ISBN", max_length=40, required=False, validators=[validate_isbn])
-    issn = forms.CharField(label="ISSN", max_length=20, required=False, validators=[validate_issn])
-    oclc_number = forms.CharField(
-        label="OCLC number", max_length=40, required=False, validators=[validate_oclc_number]
-    )
+    isbn = _identifier("ISBN", 40, validate_isbn)
+    issn = _identifier("ISSN", 20, validate_issn)
+    oclc_number = _identifier("OCLC number", 40, validate_oclc_number)
     language = forms.CharField(max_length=_limit("language"), required=False)
     dvd_region = forms.ChoiceField(
         label="DVD region",
@@ -127,15 +141,14 @@ class NewRequestForm(WorkflowForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
-        if "card_number" in data:
-            try:
-                check_patron(
-                    library=self.library,
-                    card_number=data["card_number"],
-                    name=data.get("patron_name", ""),
-                )
-            except ValidationError as error:
-                self.add_workflow_errors(error)
+        try:
+            check_patron(
+                library=self.library,
+                card_number=data.get("card_number", ""),
+                name=data.get("patron_name", ""),
+            )
+        except ValidationError as error:
+            self.add_workflow_errors(error)
         return data
 
     def citation(self) -> dict:

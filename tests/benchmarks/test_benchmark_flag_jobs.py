@@ -8,13 +8,13 @@ import json
 
 import pytest
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from benchmarks import flag_jobs, generate
 from requests_app import jobs
 from requests_app.models import BorrowingRequest, Notification, StatusEvent
 from requests_app.scenarios import drive_to, submit_for
+from tests.queries import captured
 
 
 @pytest.fixture(autouse=True)
@@ -121,10 +121,10 @@ def test_one_save_per_row_on_a_sample_takes_the_first_due_loans(due_loans, libra
 
 def test_measure_counts_the_rows_changed_and_the_statements_sent(due_loans):
     flagged_before = BorrowingRequest.objects.filter(not_arrived_flagged_at__isnull=False).count()
-    with CaptureQueriesContext(connection) as queries:
+    with captured() as queries:
         measured = flag_jobs.measure(jobs.flag_not_arrived)
     control = ("SAVEPOINT", "RELEASE", "SET CONSTRAINTS")
-    sent = [q["sql"] for q in queries if not q["sql"].startswith(control)]
+    sent = [sql for sql in queries if not sql.startswith(control)]
 
     flagged = BorrowingRequest.objects.filter(not_arrived_flagged_at__isnull=False).count()
     assert measured.rows == flagged - flagged_before == 4
@@ -133,7 +133,7 @@ def test_measure_counts_the_rows_changed_and_the_statements_sent(due_loans):
     # Inside a transaction (as each round runs), the clock includes the foreign-key checks
     # its commit would run, and leaves them deferred again (on PostgreSQL, where the
     # benchmark runs).
-    checks = [q["sql"] for q in queries if q["sql"].startswith("SET CONSTRAINTS")]
+    checks = [sql for sql in queries if sql.startswith("SET CONSTRAINTS")]
     expected = ["SET CONSTRAINTS ALL IMMEDIATE", "SET CONSTRAINTS ALL DEFERRED"]
     assert checks == (expected if connection.vendor == "postgresql" else [])
     assert measured.sql[0].startswith("UPDATE")

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, OuterRef, Subquery
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from benchmarks import generate
@@ -25,6 +24,7 @@ from requests_app.models import (
     Status,
     StatusEvent,
 )
+from tests.queries import captured
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -173,11 +173,11 @@ def test_a_small_fill_is_a_service_the_app_works_on(client):
     counts = set()
     for query in ("", "page_size=1", "page_size=20", "page_size=5&page=3", "status=all"):
         caches["fragments"].clear()
-        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        with captured() as queries, transaction.atomic():
             response = client.get(f"/queue/?{query}")
         assert response.status_code == 200, query
         assert len(response.context["page"]) > 0, query
-        counts.add(sum(1 for q in queries if q["sql"] not in ("BEGIN", "COMMIT")))
+        counts.add(sum(1 for sql in queries if sql not in ("BEGIN", "COMMIT")))
     assert counts == {9}, counts
     assert client.get(f"/requests/{new.pk - 1}/").status_code == 200
 

@@ -524,6 +524,23 @@ def test_recorded_availability_reports_are_not_editable_on_the_lender_page(admin
     assert AvailabilityReport.objects.count() == 1
 
 
+def test_only_the_team_may_change_a_request_in_the_admin(client, admin_client, busy_request):
+    """Staff rights on a library staff account (a superuser flag set by mistake) let it
+    read the admin, not assign work: assigning is the team's."""
+    url = admin_url(BorrowingRequest, "change", busy_request.pk)
+    data = form_data(admin_client.get(url), "borrowingrequest_form")
+    tess = User.objects.create_user("tess", role="team")
+    data["assigned_to"] = tess.pk
+    clerk = User.objects.create_user(
+        "clerk", role="library_staff", library=busy_request.library, is_staff=True,
+        is_superuser=True,
+    )  # fmt: skip
+    client.force_login(clerk)
+    assert client.get(url).status_code == 200
+    assert client.post(url, data).status_code == 403
+    assert BorrowingRequest.objects.get(pk=busy_request.pk).assigned_to != tess
+
+
 def test_request_can_be_assigned_to_the_team_only(admin_client, busy_request, alice):
     url = admin_url(BorrowingRequest, "change", busy_request.pk)
     data = form_data(admin_client.get(url), "borrowingrequest_form")

@@ -148,6 +148,16 @@ def test_a_reminder_three_days_before_the_due_date_once_per_due_date(request_in)
     assert Notification.objects.filter(kind="due_soon").count() == 2
 
 
+def test_the_reminder_says_the_days_the_flag_counts(request_in):
+    request_in("received", shipped_days_ago=25)  # due in 3 days
+    Notification.objects.update(sent_at=timezone.now())
+    jobs.remind_due_soon()
+    send_all_unsent()
+    assert [message.subject for message in mail.outbox] == [
+        f"Due soon: 1 loan(s) due within {flags.DUE_SOON_DAYS} days"
+    ]
+
+
 def test_patron_data_ages_out_and_the_request_stays(request_in, settings, caplog):
     old = request_in("completed")
     recent = request_in("completed")

@@ -127,6 +127,13 @@ def test_a_broker_outage_at_commit_keeps_the_change_and_the_notification(
     assert "stays in the outbox" in caplog.text
 
 
+def test_a_task_missing_from_the_registry_is_a_fault_not_a_broker_outage(monkeypatch, caplog):
+    monkeypatch.setattr(notifications, "SEND_TASK", "requests_app.tasks.no_such_task")
+    with pytest.raises(KeyError):
+        notifications.enqueue(1)
+    assert "stays in the outbox" not in caplog.text
+
+
 def test_the_drain_queues_only_old_unsent_unclaimed_rows(request_in, monkeypatch):
     queued = []
     monkeypatch.setattr(tasks.send_notification, "delay", queued.append)

@@ -118,6 +118,8 @@ NEW_CASES = [
     ({"needed_by": "9999-12-31"}, "needed_by"),
     ({"max_cost": "-1"}, "max_cost"),
     ({"isbn": "978-0-306-40615-8"}, "isbn"),
+    ({"isbn": "9" * 41}, "isbn"),
+    ({"oclc_number": "1" * 41}, "oclc_number"),
 ]
 
 
@@ -131,4 +133,34 @@ def test_a_new_request_is_refused_alike(client, api, alice, patron, bad, field):
     response = api(alice).post("/api/v1/requests/", NEW_API | bad, format="json")
     assert response.status_code == 400
     assert response.json() == {field: list(form.errors[field])}
+    assert not BorrowingRequest.objects.exists()
+
+
+#: A patron by card: the page's fields, and the API's ``patron`` object, each refused on
+#: (the page's field, the API's field inside ``patron``).
+PATRON_CASES = [
+    ({"card_number": "2" * 41}, {"card_number": "2" * 41}, "card_number", "card_number"),
+    ({"card_number": "   "}, {"card_number": "   "}, "card_number", "card_number"),
+    ({"card_number": "NEW-CARD"}, {"card_number": "NEW-CARD"}, "patron_name", "name"),
+    ({"card_number": "NEW-CARD", "patron_name": "n" * 201},
+     {"card_number": "NEW-CARD", "name": "n" * 201}, "patron_name", "name"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "on_page, by_api, page_field, api_field",
+    PATRON_CASES,
+    ids=["long card", "blank card", "new card, no name", "long name"],
+)
+def test_a_patron_is_refused_alike(
+    client, api, alice, patron, on_page, by_api, page_field, api_field
+):
+    client.force_login(alice)
+    page = client.post("/requests/new/", NEW_PAGE | on_page)
+    assert page.status_code == 400
+    form = page.context["form"]
+    assert set(form.errors) == {page_field}, form.errors
+    response = api(alice).post("/api/v1/requests/", NEW_API | {"patron": by_api}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"patron": {api_field: list(form.errors[page_field])}}
     assert not BorrowingRequest.objects.exists()

@@ -1,6 +1,7 @@
 """The actions' own rules: dates, lenders, renewals, returns, and what each one records."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from core.errors import NotAllowedNow
 from lenders.models import Lender
-from requests_app import workflow
+from requests_app import services, workflow
 from requests_app.flags import flags_of
 from requests_app.models import LenderAttempt, Notification, RenewalRequest
 
@@ -230,3 +231,64 @@ def test_the_library_reports_a_missing_item_once(request_in, alice):
     with pytest.raises(NotAllowedNow, match="already flagged"):
         workflow.report_not_arrived(req.pk, actor=alice)
     assert Notification.objects.filter(request=req, kind="not_arrived_reported").count() == 1
+
+
+# --- The clock: steps recorded at a past moment (demo data, imports) ----------------------
+
+
+def test_a_step_at_a_past_moment_keeps_the_timeline_in_order(request_in, rita):
+    req = request_in("sent_to_lender")
+    last = req.events.order_by("-at").first().at
+    with pytest.raises(ValidationError) as refused:
+        workflow.lender_unfilled(req.pk, actor=rita, reason="No copy", at=last - days(1))
+    assert "before" in refused.value.message_dict["at"][0]
+    with pytest.raises(ValidationError) as refused:
+        workflow.lender_unfilled(req.pk, actor=rita, reason="No copy", at=timezone.now() + days(1))
+    assert "future" in refused.value.message_dict["at"][0]
+    with pytest.raises(ValueError, match="time zone"):
+        workflow.lender_unfilled(req.pk, actor=rita, reason="No copy", at=timezone.make_naive(last))
+    req.refresh_from_db()
+    assert req.status == "sent_to_lender"
+
+
+def test_a_charge_may_be_dated_among_the_steps_but_not_before_the_request(request_in, rita):
+    req = request_in("shipped", shipped_days_ago=10)
+    between = req.created_at + dt.timedelta(hours=1)
+    assert between < req.events.order_by("-at").first().at
+    charge = services.add_charge(
+        req.pk, actor=rita, kind="lending_fee", amount=Decimal("5"), at=between
+    )
+    assert charge.created_at == between
+    with pytest.raises(ValidationError) as refused:
+        services.add_charge(
+            req.pk,
+            actor=rita,
+            kind="lending_fee",
+            amount=Decimal("5"),
+            at=req.created_at - dt.timedelta(minutes=1),
+        )
+    assert "at" in refused.value.message_dict
+    assert req.charges.count() == 1
+
+
+def test_a_request_submitted_at_a_past_moment_judges_needed_by_from_that_day(alice, patron):
+    submitted = timezone.now() - days(10)
+    req = workflow.submit_request(
+        actor=alice,
+        library=alice.library,
+        patron=patron,
+        citation={"title": "An Old Request"},
+        needed_by=TODAY() - days(5),
+        at=submitted,
+    )
+    assert req.created_at == submitted
+    with pytest.raises(ValidationError) as refused:
+        workflow.submit_request(
+            actor=alice,
+            library=alice.library,
+            patron=patron,
+            citation={"title": "An Old Request"},
+            needed_by=TODAY() - days(11),
+            at=submitted,
+        )
+    assert "needed_by" in refused.value.message_dict
