@@ -214,30 +214,26 @@ def job_round(name: str, *, later_days: int = 0) -> dict:
 
 def due_not_arrived():
     """The loans ``jobs.flag_not_arrived`` flags, by the same filter."""
-    from django.conf import settings
     from django.utils import timezone
 
-    from requests_app.models import BorrowingRequest, Status
+    from requests_app.flags import due_to_be_flagged_not_arrived
+    from requests_app.models import BorrowingRequest
 
-    cutoff = timezone.localdate() - dt.timedelta(days=settings.ILLDESK_NOT_ARRIVED_DAYS)
-    return BorrowingRequest.objects.filter(
-        status=Status.SHIPPED, not_arrived_flagged_at__isnull=True, shipped_on__lte=cutoff
-    )
+    return BorrowingRequest.objects.filter(due_to_be_flagged_not_arrived(timezone.localdate()))
 
 
 def flag_not_arrived_one_save_per_row(limit: int | None = None):
     """``jobs.flag_not_arrived`` one row at a time, for comparison: each due loan loaded,
     stamped and saved, its timeline event saved, then each digest (one per library, one for
     the team) saved. One transaction, as the job's; ``limit``: only the first due loans."""
-    from django.conf import settings
     from django.db import transaction
     from django.utils import timezone
 
-    from requests_app import jobs
+    from requests_app import jobs, rules
     from requests_app.models import Notification, StatusEvent
 
     stamp = timezone.now()
-    note = f"Not arrived {settings.ILLDESK_NOT_ARRIVED_DAYS} days after shipping."
+    note = f"Not arrived {rules.not_arrived_rule()}."
     due = due_not_arrived().order_by("pk")
     if limit:
         due = due[:limit]

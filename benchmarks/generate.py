@@ -156,7 +156,7 @@ COLUMNS = {
         "shipping_method", "shipping_tracking", "due_date", "received_on", "returned_on",
         "return_method", "return_tracking", "charges_total", "not_arrived_flagged_at",
         "overdue_flagged_at", "due_reminded_for", "due_reminded_at", "created_at",
-        "updated_at", "ended_at",
+        "updated_at", "ended_at", "trace",
     ),
     "requests_app_lenderattempt": (
         "sequence", "lender_request_number", "sent_at", "outcome", "reason", "resolved_at",
@@ -167,8 +167,8 @@ COLUMNS = {
         "answered_by_id", "request_id", "requested_by_id",
     ),
     "requests_app_charge": (
-        "kind", "amount", "currency", "payer", "invoiced", "paid", "reference", "created_at",
-        "created_by_id", "request_id",
+        "kind", "amount", "currency", "payer", "invoiced_on", "paid_on", "reference",
+        "created_at", "created_by_id", "request_id",
     ),
     "requests_app_statusevent": (
         "action", "from_status", "to_status", "at", "note", "actor_id", "request_id",
@@ -673,7 +673,10 @@ class Generator:
         )
         #: The start of today: nobody acts after it; the jobs' first runs of today have.
         self.end = self.history_days * DAY
-        self.not_arrived_days = settings.ILLDESK_NOT_ARRIVED_DAYS
+        from requests_app import rules
+
+        self.not_arrived_days = dict(settings.ILLDESK_NOT_ARRIVED_DAYS)
+        self.not_arrived_rule = rules.not_arrived_rule()
         self.retention_cutoff = self.end - settings.ILLDESK_PATRON_RETENTION_DAYS * DAY
         self.currency = settings.ILLDESK_CURRENCY
         from requests_app.models import ChargeKind, ChargePayer
@@ -985,13 +988,14 @@ class Generator:
                 pinned[number] = status
         wanted = round(self.options.requests * self.options.due_not_arrived)
         # Submitted early enough to have shipped well before the not-arrived line.
-        last_day = self.history_days - (self.not_arrived_days + 16)
+        longest = max(self.not_arrived_days.values())
+        last_day = self.history_days - (longest + 16)
         old_enough = first_of_day[last_day] if last_day > 0 else 0
         candidates = old_enough - sum(1 for number in pinned if number < old_enough)
         if wanted > candidates:
             raise SystemExit(
                 f"--due-not-arrived asks for {wanted:,} loans shipped more than "
-                f"{self.not_arrived_days} days ago; only {candidates:,} requests are old enough."
+                f"{longest} days ago; only {candidates:,} requests are old enough."
             )
         return pinned, NeverFlagged(
             f"{self.options.seed}/never flagged", wanted, candidates, before=old_enough
@@ -1076,7 +1080,7 @@ class RequestStory:
         "alive", "updated", "ended", "assigned", "lender", "lender_number", "attempt",
         "tried", "shipped_day", "method", "tracking", "due_day", "received_day",
         "returned_day", "return_tracking", "charges_cents", "owed_cents", "not_arrived",
-        "overdue", "reminded_for", "reminded_at", "renewal", "with_library_since",
+        "overdue", "reminded_for", "reminded_at", "renewal", "with_library_since", "trace",
     )  # fmt: skip
 
     def __init__(self, gen: Generator, request_id: int, created: int, library: Library, *,
@@ -1093,6 +1097,8 @@ class RequestStory:
         # The jobs' marks, as the timestamps they wrote.
         self.not_arrived = self.overdue = self.reminded_at = None
         self.reminded_for = self.renewal = self.with_library_since = None
+        #: Where a not-arrived trace stands (``BorrowingRequest.trace``).
+        self.trace = ""
 
     # -- events ------------------------------------------------------------------------
 
@@ -1312,10 +1318,15 @@ class RequestStory:
         age_days = (gen.end - moment) / DAY
         actor = self.colleague()
         at = gen.clock.text(moment)
+        day = moment // DAY
+        # Invoiced within the month, paid within two (IFM settles on the day it is billed).
+        invoiced = kind == "ifm" or age_days > 30
+        paid = kind == "reimbursement" or (age_days > 60 and self.rng.random() < 0.95)
+        invoiced_on = gen.clock.date(day + (0 if kind == "ifm" else 30)) if invoiced else "\\N"
+        paid_on = gen.clock.date(day + (0 if kind in ("ifm", "reimbursement") else 60))
         gen.emit(
             "requests_app_charge",
-            kind, money(cents), gen.currency, payer, flag(kind == "ifm" or age_days > 30),
-            flag(kind == "reimbursement" or (age_days > 60 and self.rng.random() < 0.95)),
+            kind, money(cents), gen.currency, payer, invoiced_on, paid_on if paid else "\\N",
             reference, at, str(actor), str(self.id),
         )  # fmt: skip
         note = (
@@ -1340,25 +1351,30 @@ class RequestStory:
             arrival_day = (shipped * DAY + transit) // DAY
             receipt = gen.library_time(arrival_day * DAY + 10 * HOUR + rng.randrange(8 * HOUR))
             receipt = self.when(receipt)
-        if transit > 11 * DAY and rng.random() < 0.2:
-            report = gen.library_time(shipped * DAY + 10 * DAY + 11 * HOUR)
+        days = gen.not_arrived_days[self.method]
+        if transit > days * DAY and rng.random() < 0.2:
+            # The library may report it once its method's days have passed.
+            report = gen.library_time((shipped + days + rng.randrange(3)) * DAY + 11 * HOUR)
             if report < receipt and self.move(report, "report_not_arrived", self.staff_member(),
                                               "shipped", "Reported not arrived."):  # fmt: skip
                 self.not_arrived = gen.clock.text(report)
+                self.trace = "reported"
         if self.not_arrived is None:
-            run = gen.job_run("flag_not_arrived", (shipped + gen.not_arrived_days) * DAY)
+            run = gen.job_run("flag_not_arrived", (shipped + days) * DAY)
             if run < receipt:
                 self.not_arrived = self.job(
-                    "flag_not_arrived", run,
-                    f"Not arrived {gen.not_arrived_days} days after shipping.",
-                )  # fmt: skip
+                    "flag_not_arrived", run, f"Not arrived {gen.not_arrived_rule}."
+                )
         if lost_in_transit:
             moment = self.when(gen.team_time((shipped + 30 + rng.randrange(30)) * DAY))
-            self.move(moment, "mark_lost", self.colleague(), "lost", "Lost in transit.")
+            if self.move(moment, "mark_lost", self.colleague(), "lost", "Lost in transit."):
+                self.trace = "lost" if self.trace else ""
             return False
         actor = self.staff_member() if rng.random() < 0.95 else self.colleague()
         if not self.move(receipt, "mark_received", actor, "received"):
             return False
+        if self.trace or self.not_arrived is not None:
+            self.trace = "cleared"
         self.received_day = min((shipped * DAY + transit) // DAY, self.last // DAY)
         self.with_library_since = self.last
         return True
@@ -1538,6 +1554,7 @@ class RequestStory:
             money(self.charges_cents), null_or(self.not_arrived), null_or(self.overdue),
             day(self.reminded_for), null_or(self.reminded_at), clock.text(self.created),
             clock.text(self.updated), "\\N" if self.ended is None else clock.text(self.ended),
+            self.trace,
         )  # fmt: skip
         gen.statuses[self.status] += 1
 

@@ -149,7 +149,10 @@ def fill(count: int, libraries: int, lenders: int) -> None:
                 charges.append(
                     Charge(
                         request=req, kind="lending_fee", amount=Decimal(rng.choice("123")),
-                        payer="service", invoiced=True, paid=roll < 0.05, created_by=team,
+                        payer="service", created_by=team,
+                        invoiced_on=(req.created_at + dt.timedelta(days=12)).date(),
+                        paid_on=(req.created_at + dt.timedelta(days=40)).date()
+                        if roll < 0.05 else None,
                         created_at=req.created_at + dt.timedelta(days=10),
                     )
                 )  # fmt: skip

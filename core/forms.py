@@ -12,7 +12,12 @@ ANY_YES_NO = [("", "Any"), *YES_NO]
 
 
 class WorkflowForm(forms.Form):
-    """A form whose input a workflow or service function checks further."""
+    """A form whose input a workflow or service function checks further. ``subject`` is
+    what it acts on (a request), for a form whose choices depend on it."""
+
+    def __init__(self, *args: Any, subject: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.subject = subject
 
     def add_workflow_errors(self, error: ValidationError) -> None:
         """Put a ``ValidationError`` from the workflow on the fields it names."""

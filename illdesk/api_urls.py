@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from lenders.api import LenderViewSet
 from members.api import LibraryViewSet, PatronViewSet
 from members.api_auth import LogoutView, TokenView
-from requests_app.api.views import RequestViewSet
+from requests_app.api.views import RequestViewSet, UnrequestedItemViewSet
 
 # No `.json` twins of every address: JSON is the only format, and the twins of the
 # action endpoints answered 500 (found by tests/test_isolation_walk.py).
@@ -17,6 +17,7 @@ router.register("requests", RequestViewSet, basename="request")
 router.register("libraries", LibraryViewSet, basename="library")
 router.register("lenders", LenderViewSet, basename="lender")
 router.register("patrons", PatronViewSet, basename="patron")
+router.register("unrequested-items", UnrequestedItemViewSet, basename="unrequested-item")
 
 app_name = "api"
 urlpatterns = [

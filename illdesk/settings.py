@@ -251,7 +251,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ILLDESK_TEAM_EMAIL = env("ILLDESK_TEAM_EMAIL", "ill-team@localhost")
 ILLDESK_BASE_URL = env("ILLDESK_BASE_URL", "http://127.0.0.1:8000")
 ILLDESK_CURRENCY = env("ILLDESK_CURRENCY", "USD")
-ILLDESK_NOT_ARRIVED_DAYS = envint("ILLDESK_NOT_ARRIVED_DAYS", 14)
+#: Days after shipping before a loan counts as not arrived, by shipping method: the guide's
+#: two weeks, and three for library mail, which "can take 2-3 weeks to arrive".
+ILLDESK_NOT_ARRIVED_DAYS = {
+    "delivery": envint("ILLDESK_NOT_ARRIVED_DAYS_DELIVERY", 14),
+    "mail": envint("ILLDESK_NOT_ARRIVED_DAYS_MAIL", 21),
+}
 ILLDESK_PATRON_RETENTION_DAYS = envint("ILLDESK_PATRON_RETENTION_DAYS", 90)
 ILLDESK_DOCUMENT_DELIVERY_URL = env(
     "ILLDESK_DOCUMENT_DELIVERY_URL", "https://www.bpl.org/interlibrary-loan/"

@@ -40,6 +40,11 @@ urlpatterns = [
         request_views.unrequested_item_new,
         name="unrequested_item_new",
     ),
+    path(
+        "unrequested-items/<int:pk>/",
+        request_views.unrequested_item_detail,
+        name="unrequested_item_detail",
+    ),
     path("reports/", report_views.report_index, name="reports"),
     path("reports/<slug:slug>/", report_views.report_page, name="report"),
     path("reports/<slug:slug>/chart.svg", report_views.report_chart, name="report_chart"),

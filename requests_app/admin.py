@@ -186,9 +186,11 @@ class ChargeInline(ReadOnlyInline):
         "amount",
         "currency",
         "payer",
-        "invoiced",
-        "paid",
+        "invoiced_on",
+        "paid_on",
         "reference",
+        "voids",
+        "reason",
         "created_by",
     )
     ordering = ("created_at", "id")
@@ -398,7 +400,8 @@ class StatusEventAdmin(RequestNumberSearchMixin, ReadOnlyAdmin):
 
 @admin.register(Charge)
 class ChargeAdmin(RequestNumberSearchMixin, ReadOnlyAdmin):
-    """Charges are recorded through the request's services; a correction is a new charge."""
+    """Charges are recorded through the request's services; a mistake is voided there by a
+    reversing entry."""
 
     list_display = (
         "created_at",
@@ -407,13 +410,15 @@ class ChargeAdmin(RequestNumberSearchMixin, ReadOnlyAdmin):
         "amount",
         "currency",
         "payer",
-        "invoiced",
-        "paid",
+        "invoiced_on",
+        "paid_on",
         "reference",
+        "voids",
         "created_by",
     )
     list_select_related = ("request", "created_by")
-    list_filter = ("kind", "payer", "invoiced", "paid")
+    list_filter = ("kind", "payer", ("invoiced_on", admin.EmptyFieldListFilter),
+                   ("paid_on", admin.EmptyFieldListFilter))  # fmt: skip
     search_fields = ("=reference",)
     search_help_text = "A request number (#1234) or an exact reference."
 

@@ -19,7 +19,8 @@ from typing import Any
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .models import BorrowingRequest, Status
+from . import rules
+from .models import BorrowingRequest, ShippingMethod, Status
 
 #: Loans that are out with the library: what "due soon" and "overdue" look at.
 WITH_LIBRARY = (Status.RECEIVED, Status.RENEWAL_REQUESTED)
@@ -118,8 +119,13 @@ def flags_of(req: BorrowingRequest, today: dt.date | None = None) -> list[str]:
     return [name for name, flag in LIST_FLAGS.items() if flag.carried_by(req, today)]
 
 
-def due_to_be_flagged_not_arrived(today: dt.date, days: int) -> Q:
-    """In transit ``days`` or more days and not flagged yet: the not-arrived job's rows."""
-    return IN_TRANSIT & Q(
-        not_arrived_flagged_at__isnull=True, shipped_on__lte=today - dt.timedelta(days=days)
-    )
+def due_to_be_flagged_not_arrived(today: dt.date) -> Q:
+    """In transit past its method's days (``rules.not_arrived_days``) and not flagged yet:
+    the not-arrived job's rows. One range of the in-transit index a method."""
+    late = Q()
+    for method in ShippingMethod.values:
+        cutoff = today - dt.timedelta(days=rules.not_arrived_days(method))
+        late |= Q(shipping_method=method, shipped_on__lte=cutoff)
+    longest = today - dt.timedelta(days=rules.not_arrived_days(""))
+    late |= ~Q(shipping_method__in=ShippingMethod.values) & Q(shipped_on__lte=longest)
+    return IN_TRANSIT & Q(not_arrived_flagged_at__isnull=True) & late

@@ -24,6 +24,7 @@ from members import sign_in
 from members.models import Patron
 from members.tokens import delete_expired as delete_expired_tokens
 
+from . import rules
 from .flags import (
     DUE_SOON,
     IN_TRANSIT,
@@ -112,16 +113,17 @@ def _digests(scope: Q, flag: Flag, stamp: dt.datetime, *, team: bool) -> list[No
 
 
 def flag_not_arrived() -> JobResult:
-    """Shipped ``ILLDESK_NOT_ARRIVED_DAYS`` or more days ago and not received: flag once."""
+    """Shipped longer ago than its method's days (``rules.not_arrived_days``) and not
+    received: flag once."""
     stamp = _now()
-    due = due_to_be_flagged_not_arrived(timezone.localdate(), settings.ILLDESK_NOT_ARRIVED_DAYS)
+    due = due_to_be_flagged_not_arrived(timezone.localdate())
     with transaction.atomic():
         count = BorrowingRequest.objects.filter(due).update(not_arrived_flagged_at=stamp)
         notifications = []
         if count:
             _write_events(
                 IN_TRANSIT, NOT_ARRIVED, stamp, "flag_not_arrived",
-                f"Not arrived {settings.ILLDESK_NOT_ARRIVED_DAYS} days after shipping.",
+                f"Not arrived {rules.not_arrived_rule()}.",
             )  # fmt: skip
             notifications = _digests(IN_TRANSIT, NOT_ARRIVED, stamp, team=True)
     logger.info("Flagged %d loans not arrived.", count)

@@ -9,6 +9,7 @@ from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from . import rules
 from .flags import ALL_FLAGS, DUE_SOON, DUE_SOON_DAYS
 from .models import BorrowingRequest, Notification, UnrequestedItemReport
 
@@ -22,12 +23,15 @@ SUBJECTS = {
     "cancelled_by_library": "Cancelled by the library: request #{id}, {title}",
     "message": "New message on request #{id}, {title}",
     "not_arrived_reported": "Not arrived: request #{id}, {title}",
+    "reopened": "Step taken back: request #{id}, {title}",
+    "replacement_shipped": "Replacement shipped: request #{id}, {title}",
     "unrequested_item": "Item received but not requested, at {library}",
+    "unrequested_item_resolved": "Whose it is: the item you received unasked, {title}",
 }
 
 #: Subjects of the jobs' digests (one e-mail per library, listing its loans).
 DIGEST_SUBJECTS = {
-    "not_arrived": "Not arrived {days} days after shipping: {count} loan(s)",
+    "not_arrived": "Not arrived: {count} loan(s) past the days their shipping allows",
     "overdue": "Overdue: {count} loan(s) past their due date",
     "due_soon": "Due soon: {count} loan(s) due within {due_soon_days} days",
 }
@@ -58,9 +62,11 @@ def _compose_single(notification: Notification) -> tuple[str, str]:
         return subject, render_to_string([template, "email/request.txt"], context)
     # Not a request's, not a digest: an unrequested item's (``notification_about_one_thing``).
     item = cast(UnrequestedItemReport, notification.unrequested_item)
-    subject = SUBJECTS["unrequested_item"].format(library=item.library.ill_code)
-    context = {"item": item, "url": _link("unrequested_item_list")}
-    return subject, render_to_string("email/unrequested_item.txt", context)
+    subject = SUBJECTS[notification.kind].format(
+        library=item.library.ill_code, title=item.title[:80]
+    )
+    context = {"item": item, "url": _link("unrequested_item_detail", item.pk)}
+    return subject, render_to_string(f"email/{notification.kind}.txt", context)
 
 
 #: A digest lists at most this many loans, then says how many more there are.
@@ -90,14 +96,12 @@ def _compose_digest(notification: Notification) -> tuple[str, str, str | None]:
     if not count:
         return "", "", None
     shown = list(loans.order_by("library__ill_code", "due_date", "id")[:DIGEST_LIMIT])
-    subject = DIGEST_SUBJECTS[notification.kind].format(
-        count=count, days=settings.ILLDESK_NOT_ARRIVED_DAYS, due_soon_days=DUE_SOON_DAYS
-    )
+    subject = DIGEST_SUBJECTS[notification.kind].format(count=count, due_soon_days=DUE_SOON_DAYS)
     context = {
         "notification": notification,
         "loans": [(loan, _link("request_detail", loan.pk)) for loan in shown],
         "more": count - len(shown),
-        "days": settings.ILLDESK_NOT_ARRIVED_DAYS,
+        "not_arrived_rule": rules.not_arrived_rule(),
         "list_url": _digest_list_link(notification),
         "for_team": notification.library_id is None,
     }

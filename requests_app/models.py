@@ -58,6 +58,23 @@ HAS_ARRIVED_STATUSES = frozenset(
 )
 
 
+class Trace(models.TextChoices):
+    """Where the search for a loan that has not arrived stands (docs/workflow.md, "Not
+    arrived"). Before any of these, a loan the job flagged is "flagged" (``FLAGGED``)."""
+
+    REPORTED = "reported", "Reported by the library"
+    TRACING = "tracing", "The team is tracing it with the lender"
+    REPLACEMENT_SHIPPED = "replacement_shipped", "A replacement was shipped"
+    CLEARED = "cleared", "Cleared: it arrived"
+    LOST = "lost", "Lost"
+
+
+#: A loan flagged not arrived that nobody has reported or traced yet: not a stored value.
+FLAGGED = "flagged"
+#: The steps of a trace still being worked: the team has something to do or wait for.
+OPEN_TRACES = (Trace.REPORTED, Trace.TRACING, Trace.REPLACEMENT_SHIPPED)
+
+
 class Format(models.TextChoices):
     BOOK = "book", "Book"
     AUDIOBOOK = "audiobook", "Audiobook"
@@ -154,6 +171,15 @@ class BorrowingRequest(models.Model):
     # Derived, kept by the services so the queue can filter on an index.
     charges_total = _money(default=ZERO)
 
+    #: A loan that has not arrived: where its trace stands ("" when there is none).
+    trace = models.CharField(
+        max_length=20, choices=Trace.choices, blank=True, default="", db_default=""
+    )
+    #: The unfilled request this one asks for again ("request again").
+    follows = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="followed_by"
+    )
+
     # Flags, set by the background jobs.
     not_arrived_flagged_at = models.DateTimeField(null=True, blank=True)
     overdue_flagged_at = models.DateTimeField(null=True, blank=True)
@@ -213,6 +239,10 @@ class BorrowingRequest(models.Model):
                 condition=Q(charges_total__gt=F("max_cost")),
                 name="request_over_max_cost",
             ),
+            # The queue's trace filter: few loans are ever traced.
+            models.Index(
+                fields=["trace", "-created_at"], condition=~Q(trace=""), name="request_traced"
+            ),
             # The queue's default view, open requests oldest first, walks this in order: it
             # holds only the work in hand, however many ended requests pile up, so a page
             # (page 200 too) reads its rows and no more (docs/performance.md).
@@ -252,6 +282,9 @@ class BorrowingRequest(models.Model):
                 condition=~Q(status__in=[Status.RETURNED, Status.COMPLETED])
                 | (Q(returned_on__isnull=False) & ~Q(return_method="")),
                 name="request_returned_has_return",
+            ),
+            models.CheckConstraint(
+                condition=Q(trace__in=["", *Trace.values]), name="request_trace_valid"
             ),
         ]
 
@@ -364,7 +397,13 @@ class ChargePayer(models.TextChoices):
 
 
 class Charge(models.Model):
-    """A fee or cost on a request. Charges are never deleted; a correction is a new row."""
+    """A fee or cost on a request: an entry in its ledger.
+
+    An entry is never changed or deleted. A mistake is voided by a reversing entry (the
+    same kind and payer, the amount negated, ``voids`` naming the entry it cancels, with
+    the reason), so the request's total, its over-max-cost flag and the reports leave it
+    out while both rows stay. Invoiced and paid are dated states, each set once.
+    """
 
     #: Kinds that are a cost of the loan and count against its max cost.
     COST_KINDS = frozenset(
@@ -381,14 +420,20 @@ class Charge(models.Model):
 
     request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="charges")
     kind = models.CharField(max_length=20, choices=ChargeKind.choices)
-    amount = _money()
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
     currency = OneLineField(max_length=3, default=settings.ILLDESK_CURRENCY)
     payer = models.CharField(
         max_length=10, choices=ChargePayer.choices, default=ChargePayer.SERVICE
     )
-    invoiced = models.BooleanField(default=False)
-    paid = models.BooleanField(default=False)
+    invoiced_on = models.DateField(null=True, blank=True)
+    paid_on = models.DateField(null=True, blank=True)
     reference = OneLineField(max_length=100, blank=True)
+    #: On a reversing entry: the entry it voids.
+    voids = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="voided_by"
+    )
+    #: Why an entry was voided (on the reversing entry).
+    reason = OneLineField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -399,7 +444,12 @@ class Charge(models.Model):
     class Meta:
         ordering = ["request", "created_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0), name="charge_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(voids__isnull=True, amount__gte=0)
+                | Q(voids__isnull=False, amount__lte=0),
+                name="charge_amount_sign",
+                violation_error_message="A charge is 0 or more; only a void takes it back.",
+            ),
             models.CheckConstraint(
                 condition=Q(kind__in=ChargeKind.values), name="charge_kind_valid"
             ),
@@ -408,8 +458,16 @@ class Charge(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.currency}"
 
+    @property
+    def invoiced(self) -> bool:
+        return self.invoiced_on is not None
+
+    @property
+    def paid(self) -> bool:
+        return self.paid_on is not None
+
     def delete(self, *args, **kwargs):
-        raise PermissionError("Charges are never deleted; record a correcting charge instead.")
+        raise PermissionError("Charges are never deleted; void them instead.")
 
 
 class StatusEvent(models.Model):
@@ -436,6 +494,9 @@ class StatusEvent(models.Model):
     )
     at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
+    #: What a correction changed: ``{field: [before, after]}``, values as text (null when
+    #: it changed nothing recorded field by field).
+    changes = models.JSONField(null=True, blank=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -501,6 +562,10 @@ class Notification(models.Model):
         blank=True,
         related_name="notifications",
     )
+    #: The step it tells of, when the e-mail quotes its reason or note.
+    event = models.ForeignKey(
+        "StatusEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     #: A job's digest: the run's time, which the requests it flagged carry; for one
     #: library (``library``) or, with no library, for the team.
     digest_of = models.DateTimeField(null=True, blank=True)
@@ -541,7 +606,13 @@ class Notification(models.Model):
 
 
 class UnrequestedItemReport(models.Model):
-    """A library received an item it did not request: the team finds whose it is."""
+    """A library received an item it did not request: the team finds whose it is and
+    resolves the report (``services.resolve_unrequested_item``)."""
+
+    class Outcome(models.TextChoices):
+        MATCHED = "matched", "Matched to a request"
+        SENT_ON = "sent_on", "Sent on to the library it belongs to"
+        RETURNED = "returned_to_lender", "Returned to the lender"
 
     library = models.ForeignKey(
         MemberLibrary, on_delete=models.PROTECT, related_name="unrequested_items"
@@ -561,12 +632,48 @@ class UnrequestedItemReport(models.Model):
     )
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    # The team's resolution.
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    matched_request = models.ForeignKey(
+        BorrowingRequest,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="unrequested_reports",
+    )
+    send_to = models.ForeignKey(
+        MemberLibrary, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    returned_to = models.ForeignKey(
+        Lender, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    #: The team's note to the library: what to do with the item.
     resolution = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["library", "-created_at"], name="unrequested_library")]
+        indexes = [
+            models.Index(fields=["library", "-created_at"], name="unrequested_library"),
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="unrequested_open",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome="", resolved_at__isnull=True)
+                | Q(outcome="matched", matched_request__isnull=False, resolved_at__isnull=False)
+                | Q(outcome="sent_on", send_to__isnull=False, resolved_at__isnull=False)
+                | Q(outcome="returned_to_lender", resolved_at__isnull=False),
+                name="unrequested_resolution_complete",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Unrequested item at {self.library_id}: {self.title}"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from core.text import one_line
 
 from .mail import compose
-from .models import BorrowingRequest, Notification, UnrequestedItemReport
+from .models import BorrowingRequest, Notification, StatusEvent, UnrequestedItemReport
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +34,18 @@ SEND_TASK = "requests_app.tasks.send_notification"
 
 
 def notify(
-    about: BorrowingRequest | UnrequestedItemReport, kind: str, audience: str
+    about: BorrowingRequest | UnrequestedItemReport,
+    kind: str,
+    audience: str,
+    *,
+    event: StatusEvent | None = None,
 ) -> Notification:
-    """Write a notification about a request (or an unrequested item) to the outbox."""
+    """Write a notification about a request (or an unrequested item) to the outbox; with
+    ``event``, the step whose reason or note the e-mail quotes."""
     field = "unrequested_item" if isinstance(about, UnrequestedItemReport) else "request"
-    notification = Notification.objects.create(kind=kind, audience=audience, **{field: about})
+    notification = Notification.objects.create(
+        kind=kind, audience=audience, event=event, **{field: about}
+    )
     transaction.on_commit(lambda: enqueue(notification.pk))
     return notification
 

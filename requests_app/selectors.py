@@ -17,8 +17,15 @@ from members.selectors import scoped_to_library
 from . import flags
 from .flags import ALL_FLAGS, DUE_SOON, OVERDUE
 from .identifiers import normalize_isbn, normalize_oclc_number
+from .models import (
+    FLAGGED,
+    BorrowingRequest,
+    Charge,
+    RenewalRequest,
+    Status,
+    UnrequestedItemReport,
+)
 from .models import OPEN_STATUSES as OPEN_STATUSES  # the queue's default view; lists use it
-from .models import BorrowingRequest, Charge, RenewalRequest, Status, UnrequestedItemReport
 
 #: Above this, a tab says "1,000+" instead of counting on through a million ended requests:
 #: a count costs its cap in index entries a view (docs/performance.md, "The status tabs").
@@ -33,8 +40,22 @@ def requests_visible_to(user: User | AnonymousUser) -> QuerySet[BorrowingRequest
 def unrequested_items_visible_to(user: User | AnonymousUser) -> QuerySet[UnrequestedItemReport]:
     """Items libraries received unasked, newest first: every library's for the team, their
     own for a library's staff, with who reported them."""
-    reports = UnrequestedItemReport.objects.select_related("library", "reported_by")
+    reports = UnrequestedItemReport.objects.select_related(
+        "library", "reported_by", "send_to", "returned_to", "resolved_by"
+    )
     return scoped_to_library(reports, user, "library_id")
+
+
+def open_unrequested_count(cap: int | None = None) -> int | None:
+    """How many reports the team has not resolved yet, for its tabs: counted up to ``cap``
+    through ``unrequested_open`` (None beyond it, "1,000+"), as the status tabs are."""
+    cap = COUNT_CAP if cap is None else cap
+    count = (
+        UnrequestedItemReport.objects.filter(resolved_at__isnull=True)
+        .values("pk")[: cap + 1]
+        .count()
+    )
+    return count if count <= cap else None
 
 
 def requests_for_list(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:
@@ -49,7 +70,7 @@ def requests_in_full(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:
         requests_for_list(user)
         .select_related("created_by")
         .prefetch_related(
-            Prefetch("charges", queryset=Charge.objects.select_related("created_by")),
+            Prefetch("charges", queryset=Charge.objects.select_related("created_by", "voided_by")),
             Prefetch(
                 "renewals",
                 queryset=RenewalRequest.objects.select_related("requested_by", "answered_by"),
@@ -81,6 +102,15 @@ def with_flag(
 ) -> QuerySet[BorrowingRequest]:
     """Narrow ``requests`` to those carrying the flag ``name`` (``flags.ALL_FLAGS``)."""
     return requests.filter(ALL_FLAGS[name].condition(today))
+
+
+def with_trace_step(requests: QuerySet[BorrowingRequest], step: str) -> QuerySet[BorrowingRequest]:
+    """Narrow ``requests`` to loans whose not-arrived trace is at ``step`` (``traces``):
+    a stored step through ``request_traced``; "flagged" (flagged, nobody on it yet) through
+    the in-transit index."""
+    if step == FLAGGED:
+        return requests.filter(flags.IN_TRANSIT, not_arrived_flagged_at__isnull=False, trace="")
+    return requests.filter(trace=step)
 
 
 def for_patron_card(

@@ -18,9 +18,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from core.checks import Checks
 from core.errors import NotAllowedNow, NotPermitted, WorkflowError
+from lenders.models import Lender
 from members.models import MemberLibrary, User
 from members.services import find_or_add_patron, patron_for_request
 
@@ -84,9 +86,15 @@ def submit_for_patron(
 
 
 def _note_in_timeline(
-    req: BorrowingRequest, action: str, actor: User, note: str, *, at: dt.datetime
-) -> None:
-    StatusEvent.objects.create(
+    req: BorrowingRequest,
+    action: str,
+    actor: User,
+    note: str,
+    *,
+    at: dt.datetime,
+    changes: dict[str, list[str]] | None = None,
+) -> StatusEvent:
+    return StatusEvent.objects.create(
         request=req,
         action=action,
         from_status=req.status,
@@ -94,6 +102,7 @@ def _note_in_timeline(
         actor=actor,
         at=at,
         note=note,
+        changes=changes or None,
     )
 
 
@@ -114,6 +123,7 @@ def add_charge(
 
     The total counts the cost kinds (not reimbursements). Amounts are in the service's
     currency, as IFM and invoices bill them, so no cost escapes the max-cost check.
+    ``invoiced`` and ``paid`` say it was billed or paid the day it is recorded.
     """
     now = moment(None, at)
     checks = Checks()
@@ -129,32 +139,25 @@ def add_charge(
     except ValidationError as error:
         checks.refuse("amount", error.messages[0])
     checks.done()
+    today = timezone.localdate(now)
     charge = Charge(
         kind=kind,
         amount=amount,
         currency=currency,
         payer=payer,
-        invoiced=invoiced,
-        paid=paid,
+        invoiced_on=today if invoiced else None,
+        paid_on=today if paid else None,
         reference=reference,
         created_by=actor,
         created_at=now,
     )
-    charge.full_clean(exclude=["request", "created_by"])
+    charge.full_clean(exclude=["request", "created_by", "voids"])
     with transaction.atomic():
         req = lock_request(request_id, "add_charge", actor, {TEAM})
         moment(req, at, in_order=False)  # not before the request
         charge.request = req
         charge.save()
-        total = req.charges.filter(kind__in=Charge.COST_KINDS).aggregate(total=Sum("amount"))[
-            "total"
-        ]
-        req.charges_total = to_cents(total)
-        if req.charges_total >= MAX_TOTAL:
-            raise ValidationError(
-                {"amount": ["That would take the request's total past what one loan can carry."]}
-            )
-        req.save(update_fields=["charges_total", "updated_at"])
+        before = _update_total(req)
         _note_in_timeline(
             req,
             "add_charge",
@@ -163,8 +166,157 @@ def add_charge(
             f"paid by {charge.get_payer_display().lower()}. "
             f"Total {req.charges_total} of max cost {req.max_cost}.",
             at=now,
+            changes={"charges_total": [str(before), str(req.charges_total)]},
         )
     return charge
+
+
+def _update_total(req: BorrowingRequest) -> Decimal:
+    """Sum the request's cost entries (voids included, so a voided charge counts for
+    nothing) into its total; returns the total before."""
+    before: Decimal = req.charges_total
+    total = req.charges.filter(kind__in=Charge.COST_KINDS).aggregate(total=Sum("amount"))["total"]
+    req.charges_total = to_cents(total)
+    if req.charges_total >= MAX_TOTAL:
+        raise ValidationError(
+            {"amount": ["That would take the request's total past what one loan can carry."]}
+        )
+    req.save(update_fields=["charges_total", "updated_at"])
+    return before
+
+
+def _entry(req: BorrowingRequest, action: str, charge_id: int) -> Charge:
+    """A charge of this request that is an entry of its own (not voided, not a void)."""
+    charge: Charge | None = req.charges.filter(pk=charge_id).select_related("voided_by").first()
+    if charge is None:
+        raise ValidationError({"charge": ["No such charge on this request."]})
+    if charge.voids_id is not None:
+        raise NotAllowedNow(action, req.status, "This entry is a void; record a new charge.")
+    voided = getattr(charge, "voided_by", None)
+    if voided is not None:
+        raise NotAllowedNow(
+            action,
+            req.status,
+            f"This charge was voided on {timezone.localdate(voided.created_at):%Y-%m-%d}.",
+        )
+    return charge
+
+
+def void_charge(
+    request_id: int, *, actor: User, charge_id: int, reason: str, at: dt.datetime | None = None
+) -> Charge:
+    """Void a charge recorded by mistake: a reversing entry (the amount negated, with the
+    reason) that takes it out of the total, the over-max-cost flag and the reports. The
+    charge itself stays, as every entry of the ledger does. Returns the reversing entry."""
+    now = moment(None, at)
+    checks = Checks()
+    reason = checks.text(
+        "reason", reason, limit=rules.REASON, required="Say why the charge is voided."
+    )
+    checks.done()
+    with transaction.atomic():
+        req = lock_request(request_id, "void_charge", actor, {TEAM})
+        moment(req, at, in_order=False)
+        charge = _entry(req, "void_charge", charge_id)
+        void = Charge.objects.create(
+            request=req,
+            kind=charge.kind,
+            amount=-charge.amount,
+            currency=charge.currency,
+            payer=charge.payer,
+            reference=f"Void of charge {charge.pk}",
+            voids=charge,
+            reason=reason,
+            created_by=actor,
+            created_at=now,
+        )
+        before = _update_total(req)
+        _note_in_timeline(
+            req,
+            "void_charge",
+            actor,
+            f"Voided {charge.get_kind_display().lower()} {charge.amount} {charge.currency} "
+            f"of {timezone.localdate(charge.created_at):%Y-%m-%d}: {reason}",
+            at=now,
+            changes={"charges_total": [str(before), str(req.charges_total)]},
+        )
+    return void
+
+
+def _date_charge(
+    action: str,
+    field: str,
+    what: str,
+    request_id: int,
+    *,
+    actor: User,
+    charge_id: int,
+    on: dt.date | None,
+    at: dt.datetime | None,
+) -> Charge:
+    """Record the day a charge was invoiced or paid (``field``): once, in the past, not
+    before the request was submitted."""
+    now = moment(None, at)
+    with transaction.atomic():
+        req = lock_request(request_id, action, actor, {TEAM})
+        moment(req, at, in_order=False)
+        charge = _entry(req, action, charge_id)
+        already = getattr(charge, field)
+        if already is not None:
+            raise NotAllowedNow(action, req.status, f"It was {what} on {already:%Y-%m-%d}.")
+        on = on or timezone.localdate(now)
+        submitted = timezone.localdate(req.created_at)
+        checks = Checks()
+        checks.date(
+            field,
+            on,
+            past=f"The {what} date cannot be in the future.",
+            today=timezone.localdate(now),
+            not_before=(submitted, f"It cannot be {what} before the request ({submitted})."),
+        )
+        checks.done()
+        setattr(charge, field, on)
+        charge.save(update_fields=[field])
+        _note_in_timeline(
+            req,
+            action,
+            actor,
+            f"{charge.get_kind_display()} {charge.amount} {charge.currency} {what} {on:%Y-%m-%d}.",
+            at=now,
+            changes={f"charge {charge.pk} {field}": ["", on.isoformat()]},
+        )
+    return charge
+
+
+def charge_invoiced(
+    request_id: int,
+    *,
+    actor: User,
+    charge_id: int,
+    invoiced_on: dt.date | None = None,
+    at: dt.datetime | None = None,
+) -> Charge:
+    """The charge was billed (today unless ``invoiced_on`` says)."""
+    return _date_charge(
+        "charge_invoiced", "invoiced_on", "invoiced", request_id,
+        actor=actor, charge_id=charge_id, on=invoiced_on, at=at,
+    )  # fmt: skip
+
+
+def charge_paid(
+    request_id: int,
+    *,
+    actor: User,
+    charge_id: int,
+    paid_on: dt.date | None = None,
+    at: dt.datetime | None = None,
+) -> Charge:
+    """The charge was paid (today unless ``paid_on`` says): the charges report's "not yet
+    paid" column moves."""
+    return _date_charge(
+        "charge_paid", "paid_on", "paid", request_id,
+        actor=actor, charge_id=charge_id, on=paid_on, at=at,
+    )  # fmt: skip
 
 
 def post_message(
@@ -208,6 +360,72 @@ def report_unrequested_item(
     with transaction.atomic():
         report.save()
         notify(report, "unrequested_item", Notification.Audience.TEAM)
+    return report
+
+
+def resolve_unrequested_item(
+    report_id: int,
+    *,
+    actor: User,
+    outcome: str,
+    note: str,
+    request_id: int | None = None,
+    send_to: MemberLibrary | None = None,
+    returned_to: Lender | None = None,
+    at: dt.datetime | None = None,
+) -> UnrequestedItemReport:
+    """The team says whose an unrequested item is: matched to a request (``request_id``),
+    sent on to the library it belongs to (``send_to``), or returned to the lender (the
+    directory's, when it is there), with a note to the library on what to do with it. The
+    reporting library sees the outcome on its list and is told by e-mail; a matched request
+    shows the report on its timeline."""
+    if not actor.is_active or not actor.is_team:
+        raise NotPermitted("resolve", "", "Only the resource sharing team resolves these reports.")
+    now = moment(None, at)
+    Outcome = UnrequestedItemReport.Outcome
+    checks = Checks()
+    if outcome not in Outcome.values:
+        checks.refuse("outcome", "Choose what became of the item.")
+    note = checks.text(
+        "note", note, limit=rules.NOTE, required="Tell the library what to do with the item."
+    )
+    matched = None
+    if outcome == Outcome.MATCHED:
+        matched = BorrowingRequest.objects.filter(pk=request_id).first() if request_id else None
+        if matched is None:
+            checks.refuse("request", "Give the number of the request it belongs to.")
+    if outcome == Outcome.SENT_ON and send_to is None:
+        checks.refuse("send_to", "Choose the library it goes on to.")
+    checks.done()
+    with transaction.atomic():
+        report = UnrequestedItemReport.objects.select_for_update().get(pk=report_id)
+        if report.resolved_at is not None:
+            raise NotAllowedNow(
+                "resolve",
+                "",
+                f"This report was resolved on {timezone.localdate(report.resolved_at):%Y-%m-%d}.",
+            )
+        if now < report.created_at:
+            raise ValidationError({"at": ["It cannot be resolved before it was reported."]})
+        report.outcome = outcome
+        report.matched_request = matched
+        report.send_to = send_to if outcome == Outcome.SENT_ON else None
+        report.returned_to = returned_to if outcome == Outcome.RETURNED else None
+        report.resolution = note
+        report.resolved_by = actor
+        report.resolved_at = now
+        report.save()
+        if matched is not None:
+            req = lock_request(matched.pk, "resolve", actor, {TEAM})
+            _note_in_timeline(
+                req,
+                "unrequested_item_matched",
+                actor,
+                f"An item {report.library.ill_code} received unasked (report {report.pk}, "
+                f"“{report.title}”) is this request's: {note}",
+                at=now,
+            )
+        notify(report, "unrequested_item_resolved", Notification.Audience.LIBRARY)
     return report
 
 

@@ -5,17 +5,28 @@ A status change reads "Shipped → Received" from its statuses; these are the wo
 events that keep the status (a charge, an assignment, a job's flag) and for each move.
 """
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Field
+
+from .models import BorrowingRequest
 from .workflow import MOVES
 
 #: Events that are not moves: the services' and the jobs' (from and to status the same).
 OTHER_EVENTS = {
     "submit": "Submitted",
     "add_charge": "Charge recorded",
+    "void_charge": "Charge voided",
+    "charge_invoiced": "Charge invoiced",
+    "charge_paid": "Charge paid",
+    "unrequested_item_matched": "Unrequested item matched",
     "assign": "Assigned",
     "set_max_cost": "Max cost changed",
     "flag_not_arrived": "Flagged not arrived",
     "flag_overdue": "Flagged overdue",
 }
+
+#: Moves whose status change reads better with their name: "Reopened: Received → Shipped".
+TAKEN_BACK_OR_ASIDE = frozenset({"reopen", "cleared"})
 
 #: Every action an event can record, with its words.
 EVENT_LABELS = {
@@ -26,3 +37,27 @@ EVENT_LABELS = {
 
 def event_label(action: str) -> str:
     return EVENT_LABELS.get(action, action.replace("_", " "))
+
+
+def change_lines(changes: dict[str, list[str]] | None) -> list[tuple[str, str, str]]:
+    """An event's changes as (what, before, after), in words: a field's label, and a
+    choice's label for its value ("mail" reads "Mail"); "—" for nothing."""
+    lines = []
+    for field, (before, after) in (changes or {}).items():
+        try:
+            model_field = BorrowingRequest._meta.get_field(field)
+        except FieldDoesNotExist:
+            model_field = None
+        if isinstance(model_field, Field):
+            label = str(model_field.verbose_name)
+            choices = {str(key): str(value) for key, value in model_field.flatchoices}
+        else:
+            label, choices = field.replace("_", " "), {}
+        lines.append(
+            (
+                label[:1].upper() + label[1:],
+                choices.get(before, before) or "—",
+                choices.get(after, after) or "—",
+            )
+        )
+    return lines

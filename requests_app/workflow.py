@@ -36,7 +36,10 @@ from members.models import MemberLibrary, Patron, User
 from . import rules
 from .identifiers import normalize_isbn, normalize_issn, normalize_oclc_number
 from .models import (
+    FINAL_STATUSES,
+    HAS_ARRIVED_STATUSES,
     ON_LOAN_STATUSES,
+    OPEN_TRACES,
     BorrowingRequest,
     LenderAttempt,
     Notification,
@@ -44,6 +47,7 @@ from .models import (
     ShippingMethod,
     Status,
     StatusEvent,
+    Trace,
 )
 from .notifications import notify
 
@@ -51,25 +55,80 @@ LIBRARY = "library"
 TEAM = "team"
 
 
+#: Why a move the table allows is refused all the same, or None: a rule on the request's
+#: data beyond its status, given the side acting and the day. It reads the request's own
+#: columns only (no query), so a list of requests can say what each one allows.
+Guard = Callable[[BorrowingRequest, str, dt.date], str | None]
+
+
 @dataclass(frozen=True)
 class Move:
     sources: frozenset[str]
-    target: str
+    #: The status it moves to; None when the status stays (a correction, a trace step) or
+    #: depends on the request (``reopen``).
+    target: str | None
     sides: frozenset[str]
     #: What the move is called in a sentence ("Cannot mark received: …").
     label: str
     #: Its public name, in the addresses of the pages and the API (``/receive/``).
     slug: str
+    guard: Guard | None = None
 
 
-def _move(sources: Iterable[str], target: str, sides: Iterable[str], label: str, slug: str) -> Move:
-    return Move(frozenset(sources), target, frozenset(sides), label, slug)
+def _move(
+    sources: Iterable[str],
+    target: str | None,
+    sides: Iterable[str],
+    label: str,
+    slug: str,
+    guard: Guard | None = None,
+) -> Move:
+    return Move(frozenset(sources), target, frozenset(sides), label, slug, guard)
 
 
 _BEFORE_SHIPPING = (Status.SUBMITTED, Status.SOURCING, Status.SENT_TO_LENDER)
+_NOT_ENDED = [status for status in Status.values if status not in FINAL_STATUSES]
+_SHIPPED_AT_SOME_POINT = (*ON_LOAN_STATUSES, Status.COMPLETED, Status.LOST)
+
+
+def _library_while_submitted(req: BorrowingRequest, side: str, today: dt.date) -> str | None:
+    if side == LIBRARY and req.status != Status.SUBMITTED:
+        return "The team has started on this request: ask them in a message to change the item."
+    return None
+
+
+def _has(field: str, what: str) -> Guard:
+    def guard(req: BorrowingRequest, side: str, today: dt.date) -> str | None:
+        return None if getattr(req, field) is not None else f"There is no {what} to correct."
+
+    return guard
+
+
+def _reportable_not_arrived(req: BorrowingRequest, side: str, today: dt.date) -> str | None:
+    """The library reports a loan once, from the day the rule's days have passed."""
+    if req.trace:
+        return (
+            "This loan has been reported already and the team is on it "
+            f"({Trace(req.trace).label.lower()})."
+        )
+    reportable_from = rules.not_arrived_from(req.shipped_on, req.shipping_method)
+    if reportable_from is not None and today < reportable_from:
+        return (
+            f"You can report it not arrived from {reportable_from:%Y-%m-%d}: "
+            f"{rules.not_arrived_days(req.shipping_method)} days after it shipped, "
+            "as items can take that long to come."
+        )
+    return None
+
+
+def _trace_open(req: BorrowingRequest, side: str, today: dt.date) -> str | None:
+    if req.trace in OPEN_TRACES or (req.not_arrived_flagged_at is not None and not req.trace):
+        return None
+    return "No trace is open: the loan is not flagged as not arrived."
+
 
 #: The allowed moves: action -> (from statuses, to status, who may act, what it is called,
-#: its public name).
+#: its public name, and any rule beyond the status).
 MOVES: dict[str, Move] = {
     "start_sourcing": _move(
         [Status.SUBMITTED], Status.SOURCING, [TEAM], "start sourcing", "start-sourcing"
@@ -87,10 +146,6 @@ MOVES: dict[str, Move] = {
     "ship": _move([Status.SENT_TO_LENDER], Status.SHIPPED, [TEAM], "record the shipment", "ship"),
     "mark_received": _move(
         [Status.SHIPPED], Status.RECEIVED, [LIBRARY, TEAM], "mark received", "receive"
-    ),
-    # Not a change of status: the library tells the team a shipped item has not come.
-    "report_not_arrived": _move(
-        [Status.SHIPPED], Status.SHIPPED, [LIBRARY], "report that it has not arrived", "not-arrived"
     ),
     "request_renewal": _move(
         [Status.RECEIVED],
@@ -115,7 +170,46 @@ MOVES: dict[str, Move] = {
         _BEFORE_SHIPPING, Status.UNFILLED, [TEAM], "mark unfilled", "mark-unfilled"
     ),
     "mark_lost": _move(ON_LOAN_STATUSES, Status.LOST, [TEAM], "mark lost", "mark-lost"),
-}
+    # A loan that has not arrived (``requests_app.traces``): the status stays ``shipped``
+    # while the trace goes on; it ends received (``cleared``) or lost.
+    "report_not_arrived": _move(
+        [Status.SHIPPED], None, [LIBRARY], "report that it has not arrived", "not-arrived",
+        _reportable_not_arrived,
+    ),
+    "trace": _move([Status.SHIPPED], None, [TEAM], "record a trace", "trace"),
+    "replacement_shipped": _move(
+        [Status.SHIPPED], None, [TEAM], "record a replacement shipment", "replacement-shipped",
+        _trace_open,
+    ),
+    "cleared": _move(
+        [Status.SHIPPED], Status.RECEIVED, [TEAM], "record that it turned up", "cleared",
+        _trace_open,
+    ),
+    # Corrections (``requests_app.corrections``): the status stays, but for ``reopen``.
+    "edit_item": _move(
+        _NOT_ENDED, None, [LIBRARY, TEAM], "edit the item", "edit-item", _library_while_submitted
+    ),
+    "correct_shipment": _move(
+        _SHIPPED_AT_SOME_POINT, None, [TEAM], "correct the shipment", "correct-shipment",
+        _has("shipped_on", "shipment"),
+    ),
+    "correct_receipt": _move(
+        [*HAS_ARRIVED_STATUSES, Status.LOST], None, [TEAM], "correct the receipt",
+        "correct-receipt", _has("received_on", "receipt"),
+    ),
+    "correct_return": _move(
+        [Status.RETURNED, Status.COMPLETED, Status.LOST], None, [TEAM], "correct the return",
+        "correct-return", _has("returned_on", "return"),
+    ),
+    "reopen": _move(
+        [Status.RECEIVED, Status.RETURNED, Status.LOST], None, [TEAM], "reopen the last step",
+        "reopen",
+    ),
+    # A new request for the same item, after no lender could supply it (``request_again``).
+    "request_again": _move(
+        [Status.UNFILLED], None, [LIBRARY, TEAM], "request it again", "request-again"
+    ),
+}  # fmt: skip
 
 
 def status_label(status: str) -> str:
@@ -133,13 +227,25 @@ def actor_side(actor: User, library_id: int) -> str | None:
     return None
 
 
-def allowed_actions(borrowing_request: BorrowingRequest, actor: User) -> list[str]:
+def _refusal(move: Move, req: BorrowingRequest, side: str, today: dt.date) -> str | None:
+    """Why ``move`` cannot be taken on ``req`` now by ``side``, or None when it can."""
+    if req.status not in move.sources:
+        return f"Cannot {move.label}: the request is {status_label(req.status)}."
+    if move.guard is not None:
+        return move.guard(req, side, today)
+    return None
+
+
+def allowed_actions(
+    borrowing_request: BorrowingRequest, actor: User, today: dt.date | None = None
+) -> list[str]:
     """The actions ``actor`` may take on the request now, in ``MOVES`` order."""
     side = actor_side(actor, borrowing_request.library_id)
+    today = today or _today()
     return [
         action
         for action, move in MOVES.items()
-        if side in move.sides and borrowing_request.status in move.sources
+        if side in move.sides and _refusal(move, borrowing_request, side, today) is None
     ]
 
 
@@ -150,20 +256,21 @@ def check_side(req: BorrowingRequest, action: str, actor: User, sides: Collectio
         raise NotPermitted(action, req.status, f"You may not {label} on this request.")
 
 
-def check_move(req: BorrowingRequest, action: str, actor: User) -> None:
-    """Refuse a move this actor may not make, or that the request's status does not allow.
+def check_move(
+    req: BorrowingRequest, action: str, actor: User, today: dt.date | None = None
+) -> None:
+    """Refuse a move this actor may not make, or that the request's status (or a rule on
+    its data beyond the status, ``Move.guard``) does not allow now.
 
     The moves run it under the row lock; the API runs it first as well, so a move the
     status forbids is refused (409) before its input is read.
     """
     move = MOVES[action]
     check_side(req, action, actor, move.sides)
-    if req.status not in move.sources:
-        raise NotAllowedNow(
-            action,
-            req.status,
-            f"Cannot {move.label}: the request is {status_label(req.status)}.",
-        )
+    side = cast(str, actor_side(actor, req.library_id))
+    refusal = _refusal(move, req, side, today or _today())
+    if refusal is not None:
+        raise NotAllowedNow(action, req.status, refusal)
 
 
 def lock_request(
@@ -178,28 +285,37 @@ def lock_request(
     return req
 
 
-def _locked(request_id: int, action: str, actor: User) -> BorrowingRequest:
-    """Lock the request's row and check that ``actor`` may take ``action`` from its status."""
+def locked_for(
+    request_id: int, action: str, actor: User, *, at: dt.datetime | None = None
+) -> BorrowingRequest:
+    """Lock the request's row and check that ``actor`` may take ``action`` now (on the day
+    of ``at``, for a step recorded in the past)."""
     req = BorrowingRequest.objects.select_for_update().get(pk=request_id)
-    check_move(req, action, actor)
+    check_move(req, action, actor, day_of(_aware(at)) if at is not None else None)
     return req
 
 
-def _record(
+def record_move(
     req: BorrowingRequest,
     action: str,
     *,
     actor: User | None,
     at: dt.datetime,
     note: str = "",
-) -> BorrowingRequest:
-    """Move ``req`` to the action's target status and write its event, dated ``at``."""
+    changes: dict[str, list[str]] | None = None,
+    to_status: str | None = None,
+) -> StatusEvent:
+    """Move ``req`` to the action's target status (``to_status`` where the move's depends
+    on the request; the same status for a correction) and write its event, dated ``at``,
+    with what changed (``changes``, as ``changed`` lists it). Returns the event."""
     from_status = req.status
-    req.status = MOVES[action].target
+    req.status = to_status or MOVES[action].target or req.status
     if req.is_final and req.ended_at is None:
         req.ended_at = at
+    elif not req.is_final:
+        req.ended_at = None
     req.save()
-    StatusEvent.objects.create(
+    return StatusEvent.objects.create(
         request=req,
         action=action,
         from_status=from_status,
@@ -207,8 +323,30 @@ def _record(
         actor=actor,
         at=at,
         note=note,
+        changes=changes or None,
     )
-    return req
+
+
+def as_text(value: Any) -> str:
+    """A value as a correction's record keeps it: dates as YYYY-MM-DD, nothing as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def changed(req: BorrowingRequest, values: dict[str, Any]) -> dict[str, list[str]]:
+    """Set ``values`` on ``req`` and return what changed, ``{field: [before, after]}``."""
+    changes: dict[str, list[str]] = {}
+    for field, value in values.items():
+        before = getattr(req, field)
+        if before != value:
+            changes[field] = [as_text(before), as_text(value)]
+            setattr(req, field, value)
+    return changes
 
 
 def moment(
@@ -224,9 +362,7 @@ def moment(
     now = timezone.now()
     if at is None:
         return now
-    if timezone.is_naive(at):
-        raise ValueError("A step's moment needs its time zone.")
-    if at > now:
+    if _aware(at) > now:
         raise ValidationError({"at": ["A step cannot be recorded in the future."]})
     if req is not None:
         if in_order:
@@ -240,11 +376,17 @@ def moment(
     return at
 
 
+def _aware(at: dt.datetime) -> dt.datetime:
+    if timezone.is_naive(at):
+        raise ValueError("A step's moment needs its time zone.")
+    return at
+
+
 def _today() -> dt.date:
     return timezone.localdate()
 
 
-def _day(at: dt.datetime) -> dt.date:
+def day_of(at: dt.datetime) -> dt.date:
     """The service's calendar day of a moment."""
     return timezone.localdate(at)
 
@@ -312,6 +454,38 @@ CITATION_FIELDS = (
 )
 
 
+def apply_citation(
+    req: BorrowingRequest, citation: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    """Set ``citation`` (some or all of ``CITATION_FIELDS``) on ``req`` as a submission and
+    an edit of the item both take it: a format the service borrows, the ISBN, ISSN and OCLC
+    number checked and normalised, and no DVD region or encoding on what is not a disc.
+    Adds the refusals to ``errors``, by field; the model's own checks (lengths, choices,
+    a title) are the caller's ``full_clean``."""
+    unknown = set(citation) - set(CITATION_FIELDS)
+    if unknown:
+        raise ValueError(f"Not citation fields: {sorted(unknown)}")
+    if "format" in citation:
+        try:
+            check_format(str(citation["format"]))
+        except ValidationError as exc:
+            errors["format"] = exc.messages
+    for field, value in citation.items():
+        setattr(req, field, value)
+    if req.format != "video":
+        # Region and encoding describe discs only; a stale choice must not reach the lender.
+        req.dvd_region = req.video_encoding = ""
+    for field, normalize in (
+        ("isbn", normalize_isbn),
+        ("issn", normalize_issn),
+        ("oclc_number", normalize_oclc_number),
+    ):
+        try:
+            setattr(req, field, normalize(getattr(req, field)))
+        except ValidationError as exc:
+            errors.setdefault(field, []).extend(exc.messages)
+
+
 def submit_request(
     *,
     actor: User,
@@ -331,17 +505,12 @@ def submit_request(
     """
     if actor_side(actor, library.pk) is None:
         raise NotPermitted("submit", "", "You may not submit requests for this library.")
-    unknown = set(citation) - set(CITATION_FIELDS)
-    if unknown:
-        raise ValueError(f"Not citation fields: {sorted(unknown)}")
-
     created_at = moment(None, at)
     errors: dict[str, list[str]] = {}
     if max_cost is None:
         max_cost = library.max_cost
     field_checks: list[tuple[str, Callable[[], None]]] = [
-        ("format", lambda: check_format(str(citation.get("format", "")))),
-        ("needed_by", lambda: check_needed_by(needed_by, today=_day(created_at))),
+        ("needed_by", lambda: check_needed_by(needed_by, today=day_of(created_at))),
         ("max_cost", lambda: check_max_cost(max_cost, library=library, actor=actor)),
     ]
     for field, check in field_checks:
@@ -356,9 +525,6 @@ def submit_request(
     checks = Checks()
     notes_to_team = checks.text("notes", notes, limit=rules.NOTES_TO_TEAM)
     errors.update(checks.errors)
-    if citation.get("format") != "video":
-        # Region and encoding describe discs only; a stale choice must not reach the lender.
-        citation = citation | {"dvd_region": "", "video_encoding": ""}
     req = BorrowingRequest(
         library=library,
         patron=patron,
@@ -368,17 +534,8 @@ def submit_request(
         notes=notes_to_team,
         status=Status.SUBMITTED,
         created_at=created_at,
-        **citation,
     )
-    for field, normalize in (
-        ("isbn", normalize_isbn),
-        ("issn", normalize_issn),
-        ("oclc_number", normalize_oclc_number),
-    ):
-        try:
-            setattr(req, field, normalize(getattr(req, field)))
-        except ValidationError as exc:
-            errors.setdefault(field, []).extend(exc.messages)
+    apply_citation(req, citation, errors)
     try:
         req.full_clean(
             exclude=["library", "patron", "created_by", *errors], validate_constraints=False
@@ -403,10 +560,50 @@ def submit_request(
     return req
 
 
+def request_again(
+    request_id: int, *, actor: User, at: dt.datetime | None = None
+) -> BorrowingRequest:
+    """No lender could supply it: ask again, as a new request for the same item and patron,
+    linked to the first (``follows``), which says so on its timeline. Once per request."""
+    with transaction.atomic():
+        old = locked_for(request_id, "request_again", actor, at=at)
+        now = moment(old, at)
+        again = old.followed_by.order_by("pk").first()
+        if again is not None:
+            raise NotAllowedNow(
+                "request_again", old.status, f"It was requested again already, as #{again.pk}."
+            )
+        if old.patron_id is None:
+            raise NotAllowedNow(
+                "request_again",
+                old.status,
+                "The patron's details have aged out of this request: submit a new one.",
+            )
+        library = old.library
+        keeps_max_cost = actor.is_team or old.max_cost <= library.max_cost
+        new = submit_request(
+            actor=actor,
+            library=library,
+            patron=old.patron,
+            citation={field: getattr(old, field) for field in CITATION_FIELDS},
+            max_cost=old.max_cost if keeps_max_cost else None,
+            notes=joined(f"Asked again after #{old.pk} went unfilled.", old.notes)[
+                : rules.NOTES_TO_TEAM
+            ],
+            at=now,
+        )
+        new.follows = old
+        new.save(update_fields=["follows", "updated_at"])
+        record_move(
+            old, "request_again", actor=actor, at=now, note=f"Requested again as #{new.pk}."
+        )
+        return new
+
+
 # --- The team's moves -------------------------------------------------------------------
 
 
-def _note(note: str) -> str:
+def checked_note(note: str) -> str:
     """A note on a move, checked (``rules.NOTE`` characters at most)."""
     checks = Checks()
     note = checks.text("note", note, limit=rules.NOTE)
@@ -418,12 +615,13 @@ def start_sourcing(
     request_id: int, *, actor: User, note: str = "", at: dt.datetime | None = None
 ) -> BorrowingRequest:
     with transaction.atomic():
-        req = _locked(request_id, "start_sourcing", actor)
+        req = locked_for(request_id, "start_sourcing", actor, at=at)
         now = moment(req, at)
-        note = _note(note)
+        note = checked_note(note)
         if req.assigned_to_id is None:
             req.assigned_to = actor
-        return _record(req, "start_sourcing", actor=actor, at=now, note=note)
+        record_move(req, "start_sourcing", actor=actor, at=now, note=note)
+        return req
 
 
 def send_to_lender(
@@ -437,7 +635,7 @@ def send_to_lender(
 ) -> BorrowingRequest:
     """Send the request to ``lender``, recording the attempt in order."""
     with transaction.atomic():
-        req = _locked(request_id, "send_to_lender", actor)
+        req = locked_for(request_id, "send_to_lender", actor, at=at)
         now = moment(req, at)
         checks = Checks()
         if not lender.is_active:
@@ -456,16 +654,17 @@ def send_to_lender(
         )
         req.lender = lender
         req.lender_request_number = number
-        return _record(
+        record_move(
             req,
             "send_to_lender",
             actor=actor,
             at=now,
-            note=_join(f"Sent to {lender} (attempt {sequence}).", note),
+            note=joined(f"Sent to {lender} (attempt {sequence}).", note),
         )
+        return req
 
 
-def _reason(reason: str, *, required: str) -> str:
+def checked_reason(reason: str, *, required: str) -> str:
     checks = Checks()
     reason = checks.text("reason", reason, limit=rules.REASON, required=required)
     checks.done()
@@ -477,23 +676,75 @@ def lender_unfilled(
 ) -> BorrowingRequest:
     """The current lender cannot supply: close its attempt and go back to sourcing."""
     with transaction.atomic():
-        req = _locked(request_id, "lender_unfilled", actor)
+        req = locked_for(request_id, "lender_unfilled", actor, at=at)
         now = moment(req, at)
-        reason = _reason(reason, required="Say why the lender cannot supply.")
-        _close_pending_attempt(req, LenderAttempt.Outcome.UNFILLED, reason, at=now)
+        reason = checked_reason(reason, required="Say why the lender cannot supply.")
+        close_pending_attempt(req, LenderAttempt.Outcome.UNFILLED, reason, at=now)
         lender = req.lender
         req.lender = None
         req.lender_request_number = ""
-        return _record(
+        record_move(
             req, "lender_unfilled", actor=actor, at=now, note=f"{lender} cannot supply: {reason}"
         )
+        return req
 
 
-def _sent_on(req: BorrowingRequest) -> dt.date | None:
-    """The day the request went to its current lender (its pending attempt)."""
-    attempt = req.attempts.filter(outcome=LenderAttempt.Outcome.PENDING).order_by("-sequence")
+def sent_on(
+    req: BorrowingRequest, *, outcome: str = LenderAttempt.Outcome.PENDING
+) -> dt.date | None:
+    """The day the request went to its current lender: its newest attempt with ``outcome``
+    (the pending one; the shipped one, once it shipped)."""
+    attempt = req.attempts.filter(outcome=outcome).order_by("-sequence")
     sent_at = attempt.values_list("sent_at", flat=True).first()
     return timezone.localtime(sent_at).date() if sent_at else None
+
+
+def check_shipment(
+    checks: Checks,
+    *,
+    shipped_on: dt.date | None,
+    due_date: dt.date | None,
+    method: str,
+    tracking_number: str,
+    today: dt.date,
+    sent_on: dt.date | None,
+    received_on: dt.date | None = None,
+) -> str:
+    """A shipment's dates, method and tracking, for ``ship``, a replacement and a
+    correction alike: shipped in the past, not before the request went to the lender (nor
+    after the library received it), due after it shipped. Returns the tracking, tidied."""
+    checks.date(
+        "shipped_on",
+        shipped_on,
+        required="Enter the date the lender shipped the item.",
+        past="The shipped-on date cannot be in the future.",
+        today=today,
+        not_before=(
+            sent_on,
+            f"It cannot have shipped before it was sent to the lender ({sent_on}).",
+        ),
+    )
+    if (
+        received_on is not None
+        and shipped_on is not None
+        and not checks.refused("shipped_on")
+        and shipped_on > received_on
+    ):
+        checks.refuse(
+            "shipped_on", f"It cannot have shipped after it was received ({received_on:%Y-%m-%d})."
+        )
+    checks.date(
+        "due_date",
+        due_date,
+        required="A shipment needs the lender's due date.",
+        after=(
+            None if checks.refused("shipped_on") else shipped_on,
+            "The due date must be after the shipped-on date.",
+        ),
+    )
+    if method not in ShippingMethod.values:
+        checks.refuse("method", "Choose Delivery or mail.")
+    return checks.text("tracking_number", tracking_number, limit=rules.TRACKING_NUMBER)
 
 
 def ship(
@@ -512,42 +763,26 @@ def ship(
     that lender. The due date comes after it.
     """
     with transaction.atomic():
-        req = _locked(request_id, "ship", actor)
+        req = locked_for(request_id, "ship", actor, at=at)
         now = moment(req, at)
         checks = Checks()
-        sent_on = _sent_on(req)
-        checks.date(
-            "shipped_on",
-            shipped_on,
-            required="Enter the date the lender shipped the item.",
-            past="The shipped-on date cannot be in the future.",
-            today=_day(now),
-            not_before=(
-                sent_on,
-                f"It cannot have shipped before it was sent to the lender ({sent_on}).",
-            ),
-        )
-        checks.date(
-            "due_date",
-            due_date,
-            required="A shipment needs the lender's due date.",
-            after=(
-                None if checks.refused("shipped_on") else shipped_on,
-                "The due date must be after the shipped-on date.",
-            ),
-        )
-        if method not in ShippingMethod.values:
-            checks.refuse("method", "Choose Delivery or mail.")
-        tracking_number = checks.text(
-            "tracking_number", tracking_number, limit=rules.TRACKING_NUMBER
+        tracking_number = check_shipment(
+            checks,
+            shipped_on=shipped_on,
+            due_date=due_date,
+            method=method,
+            tracking_number=tracking_number,
+            today=day_of(now),
+            sent_on=sent_on(req),
         )
         checks.done()
-        _close_pending_attempt(req, LenderAttempt.Outcome.SHIPPED, "", at=now)
+        shipped_on, due_date = cast(dt.date, shipped_on), cast(dt.date, due_date)
+        close_pending_attempt(req, LenderAttempt.Outcome.SHIPPED, "", at=now)
         req.shipped_on = shipped_on
         req.due_date = due_date
         req.shipping_method = method
         req.shipping_tracking = tracking_number
-        _record(
+        record_move(
             req,
             "ship",
             actor=actor,
@@ -570,7 +805,7 @@ def answer_renewal(
 ) -> BorrowingRequest:
     """Record the lender's answer to the pending renewal; approved moves the due date."""
     with transaction.atomic():
-        req = _locked(request_id, "answer_renewal", actor)
+        req = locked_for(request_id, "answer_renewal", actor, at=at)
         now = moment(req, at)
         checks = Checks()
         if approved:
@@ -593,13 +828,18 @@ def answer_renewal(
         renewal.save()
         if approved and due_date is not None:
             req.due_date = due_date
-            # The flag tells of now: a new due date from today on lifts it.
-            if due_date >= _today():
-                req.overdue_flagged_at = None
+            lift_overdue_flag(req)
         summary = f"Renewal approved, due {due_date:%Y-%m-%d}." if approved else "Renewal denied."
-        _record(req, "answer_renewal", actor=actor, at=now, note=_join(summary, note))
-        notify(req, "renewal_answered", Notification.Audience.LIBRARY)
+        event = record_move(req, "answer_renewal", actor=actor, at=now, note=joined(summary, note))
+        notify(req, "renewal_answered", Notification.Audience.LIBRARY, event=event)
         return req
+
+
+def lift_overdue_flag(req: BorrowingRequest) -> None:
+    """A due date moved to today or later lifts the overdue flag (the flag tells of now;
+    its event stays in the timeline)."""
+    if req.due_date is not None and req.due_date >= _today():
+        req.overdue_flagged_at = None
 
 
 def complete(
@@ -607,9 +847,10 @@ def complete(
 ) -> BorrowingRequest:
     """The lender confirmed it checked the item back in."""
     with transaction.atomic():
-        req = _locked(request_id, "complete", actor)
+        req = locked_for(request_id, "complete", actor, at=at)
         now = moment(req, at)
-        return _record(req, "complete", actor=actor, at=now, note=_note(note))
+        record_move(req, "complete", actor=actor, at=now, note=checked_note(note))
+        return req
 
 
 def mark_unfilled(
@@ -617,25 +858,46 @@ def mark_unfilled(
 ) -> BorrowingRequest:
     """No lender can be found: the request ends unfilled."""
     with transaction.atomic():
-        req = _locked(request_id, "mark_unfilled", actor)
+        req = locked_for(request_id, "mark_unfilled", actor, at=at)
         now = moment(req, at)
-        reason = _reason(reason, required="Say why no lender could be found.")
-        _close_pending_attempt(req, LenderAttempt.Outcome.UNFILLED, reason, at=now)
-        _record(req, "mark_unfilled", actor=actor, at=now, note=reason)
-        notify(req, "unfilled", Notification.Audience.LIBRARY)
+        reason = checked_reason(reason, required="Say why no lender could be found.")
+        close_pending_attempt(req, LenderAttempt.Outcome.UNFILLED, reason, at=now)
+        event = record_move(req, "mark_unfilled", actor=actor, at=now, note=reason)
+        notify(req, "unfilled", Notification.Audience.LIBRARY, event=event)
         return req
 
 
 def mark_lost(
     request_id: int, *, actor: User, note: str = "", at: dt.datetime | None = None
 ) -> BorrowingRequest:
+    """The loan ends lost; a trace under way ends with it."""
     with transaction.atomic():
-        req = _locked(request_id, "mark_lost", actor)
+        req = locked_for(request_id, "mark_lost", actor, at=at)
         now = moment(req, at)
-        return _record(req, "mark_lost", actor=actor, at=now, note=_note(note))
+        note = checked_note(note)
+        changes = changed(req, {"trace": Trace.LOST}) if req.trace in OPEN_TRACES else {}
+        record_move(req, "mark_lost", actor=actor, at=now, note=note, changes=changes)
+        return req
 
 
 # --- The library's moves ----------------------------------------------------------------
+
+
+def check_receipt(
+    checks: Checks, received_on: dt.date | None, *, shipped_on: dt.date | None, today: dt.date
+) -> None:
+    """A receipt: in the past, and not before it shipped."""
+    checks.date(
+        "received_on",
+        received_on,
+        required="Enter the date it arrived.",
+        past="The received-on date cannot be in the future.",
+        today=today,
+        not_before=(
+            shipped_on,
+            f"It cannot arrive before it shipped ({shipped_on:%Y-%m-%d})." if shipped_on else "",
+        ),
+    )
 
 
 def mark_received(
@@ -646,53 +908,32 @@ def mark_received(
     at: dt.datetime | None = None,
 ) -> BorrowingRequest:
     """The library has the item (the team may record it on the library's behalf): not in
-    the future, and not before it shipped."""
+    the future, and not before it shipped. A loan being traced is cleared."""
     with transaction.atomic():
-        req = _locked(request_id, "mark_received", actor)
+        req = locked_for(request_id, "mark_received", actor, at=at)
         now = moment(req, at)
-        received_on = received_on or _day(now)
-        checks = Checks()
-        checks.date(
-            "received_on",
-            received_on,
-            past="The received-on date cannot be in the future.",
-            today=_day(now),
-            not_before=(
-                req.shipped_on,
-                f"It cannot arrive before it shipped ({req.shipped_on:%Y-%m-%d}).",
-            ),
-        )
-        checks.done()
-        req.received_on = received_on
-        return _record(req, "mark_received", actor=actor, at=now)
+        return record_arrival(req, "mark_received", actor, received_on or day_of(now), now, note="")
 
 
-def report_not_arrived(
-    request_id: int, *, actor: User, note: str = "", at: dt.datetime | None = None
+def record_arrival(
+    req: BorrowingRequest,
+    action: str,
+    actor: User,
+    received_on: dt.date | None,
+    now: dt.datetime,
+    *,
+    note: str,
 ) -> BorrowingRequest:
-    """The library says a shipped item has not come: flag it and tell the team once."""
-    with transaction.atomic():
-        req = _locked(request_id, "report_not_arrived", actor)
-        now = moment(req, at)
-        if req.not_arrived_flagged_at is not None:
-            raise NotAllowedNow(
-                "report_not_arrived",
-                req.status,
-                "This loan is already flagged as not arrived "
-                f"(since {timezone.localtime(req.not_arrived_flagged_at):%Y-%m-%d}); "
-                "the team is looking into it.",
-            )
-        note = _note(note)
-        req.not_arrived_flagged_at = now
-        _record(
-            req,
-            "report_not_arrived",
-            actor=actor,
-            at=now,
-            note=_join("Reported not arrived.", note),
-        )
-        notify(req, "not_arrived_reported", Notification.Audience.TEAM)
-        return req
+    """Record the receipt (``mark_received``, or the team's ``cleared``), ending a trace."""
+    checks = Checks()
+    check_receipt(checks, received_on, shipped_on=req.shipped_on, today=day_of(now))
+    checks.done()
+    values: dict[str, Any] = {"received_on": received_on}
+    if req.trace in OPEN_TRACES or (req.not_arrived_flagged_at and not req.trace):
+        values["trace"] = Trace.CLEARED
+    changes = changed(req, values)
+    record_move(req, action, actor=actor, at=now, note=note, changes=changes)
+    return req
 
 
 def request_renewal(
@@ -700,7 +941,7 @@ def request_renewal(
 ) -> BorrowingRequest:
     """Ask the lender for a later due date."""
     with transaction.atomic():
-        req = _locked(request_id, "request_renewal", actor)
+        req = locked_for(request_id, "request_renewal", actor, at=at)
         now = moment(req, at)
         checks = Checks()
         checks.date(
@@ -718,9 +959,48 @@ def request_renewal(
         RenewalRequest.objects.create(
             request=req, requested_due_date=due_date, requested_by=actor, requested_at=now
         )
-        _record(req, "request_renewal", actor=actor, at=now, note=f"Asked for {due_date:%Y-%m-%d}.")
+        record_move(
+            req, "request_renewal", actor=actor, at=now, note=f"Asked for {due_date:%Y-%m-%d}."
+        )
         notify(req, "renewal_requested", Notification.Audience.TEAM)
         return req
+
+
+def check_return(
+    checks: Checks,
+    *,
+    method: str,
+    tracking_number: str,
+    returned_on: dt.date | None,
+    received_on: dt.date | None,
+    today: dt.date,
+) -> str:
+    """A return: by Delivery or mail (mail needs tracking), in the past, and not before it
+    was received. Returns the tracking, tidied."""
+    if method not in ShippingMethod.values:
+        checks.refuse("method", "Choose Delivery or mail.")
+    tracking_number = checks.text(
+        "tracking_number",
+        tracking_number,
+        limit=rules.TRACKING_NUMBER,
+        required="Items returned by mail need a tracking number."
+        if method == ShippingMethod.MAIL
+        else "",
+    )
+    checks.date(
+        "returned_on",
+        returned_on,
+        required="Enter the date it went back.",
+        past="The returned-on date cannot be in the future.",
+        today=today,
+        not_before=(
+            received_on,
+            f"It cannot go back before it was received ({received_on:%Y-%m-%d})."
+            if received_on
+            else "",
+        ),
+    )
+    return tracking_number
 
 
 def mark_returned(
@@ -735,42 +1015,37 @@ def mark_returned(
     """The library sent the item back, by Delivery or by mail (mail needs tracking): not
     in the future, and not before it was received."""
     with transaction.atomic():
-        req = _locked(request_id, "mark_returned", actor)
+        req = locked_for(request_id, "mark_returned", actor, at=at)
         now = moment(req, at)
-        returned_on = returned_on or _day(now)
+        returned_on = returned_on or day_of(now)
         checks = Checks()
-        if method not in ShippingMethod.values:
-            checks.refuse("method", "Choose Delivery or mail.")
-        tracking_number = checks.text(
-            "tracking_number",
-            tracking_number,
-            limit=rules.TRACKING_NUMBER,
-            required="Items returned by mail need a tracking number."
-            if method == ShippingMethod.MAIL
-            else "",
-        )
-        checks.date(
-            "returned_on",
-            returned_on,
-            past="The returned-on date cannot be in the future.",
-            today=_day(now),
-            not_before=(
-                req.received_on,
-                f"It cannot go back before it was received ({req.received_on:%Y-%m-%d}).",
-            ),
+        tracking_number = check_return(
+            checks,
+            method=method,
+            tracking_number=tracking_number,
+            returned_on=returned_on,
+            received_on=req.received_on,
+            today=day_of(now),
         )
         checks.done()
-        req.returned_on = returned_on
-        req.return_method = method
-        req.return_tracking = tracking_number
-        return _record(
+        changes = changed(
+            req,
+            {
+                "returned_on": returned_on,
+                "return_method": method,
+                "return_tracking": tracking_number,
+            },
+        )
+        record_move(
             req,
             "mark_returned",
             actor=actor,
             at=now,
             note=f"Returned by {ShippingMethod(method).label}"
             + (f", tracking {tracking_number}." if tracking_number else "."),
+            changes=changes,
         )
+        return req
 
 
 def cancel(
@@ -778,24 +1053,24 @@ def cancel(
 ) -> BorrowingRequest:
     """Withdraw a request before it ships."""
     with transaction.atomic():
-        req = _locked(request_id, "cancel", actor)
+        req = locked_for(request_id, "cancel", actor, at=at)
         now = moment(req, at)
         checks = Checks()
         reason = checks.text("reason", reason, limit=rules.CANCEL_REASON)
         checks.done()
-        _close_pending_attempt(req, LenderAttempt.Outcome.WITHDRAWN, reason, at=now)
-        _record(req, "cancel", actor=actor, at=now, note=reason)
+        close_pending_attempt(req, LenderAttempt.Outcome.WITHDRAWN, reason, at=now)
+        event = record_move(req, "cancel", actor=actor, at=now, note=reason)
         if actor.is_team:
-            notify(req, "cancelled", Notification.Audience.LIBRARY)
+            notify(req, "cancelled", Notification.Audience.LIBRARY, event=event)
         else:
-            notify(req, "cancelled_by_library", Notification.Audience.TEAM)
+            notify(req, "cancelled_by_library", Notification.Audience.TEAM, event=event)
         return req
 
 
 # --- Helpers ----------------------------------------------------------------------------
 
 
-def _close_pending_attempt(
+def close_pending_attempt(
     req: BorrowingRequest, outcome: str, reason: str, *, at: dt.datetime
 ) -> None:
     req.attempts.filter(outcome=LenderAttempt.Outcome.PENDING).update(
@@ -806,5 +1081,5 @@ def _close_pending_attempt(
     )
 
 
-def _join(*parts: str) -> str:
+def joined(*parts: str) -> str:
     return " ".join(part.strip() for part in parts if part and part.strip())

@@ -25,11 +25,14 @@ from ..models import (
     Charge,
     ChargeKind,
     ChargePayer,
+    DvdRegion,
     Format,
     Message,
     RenewalRequest,
     ShippingMethod,
     StatusEvent,
+    UnrequestedItemReport,
+    VideoEncoding,
 )
 
 
@@ -46,6 +49,10 @@ def _text(max_length: int, **kwargs) -> Text:
     return Text(max_length=max_length, required=False, allow_blank=True, default="", **kwargs)
 
 
+def _limit_of(field: str) -> int:
+    return length_limit(BorrowingRequest, field)
+
+
 def _username(**kwargs) -> serializers.SlugRelatedField:
     return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
 
@@ -60,7 +67,13 @@ class LenderBriefSerializer(serializers.ModelSerializer):
 
 
 class ChargeSerializer(serializers.ModelSerializer):
+    """An entry of the request's ledger. A void is an entry of its own: the amount negated,
+    ``voids`` naming the entry it cancels, with its ``reason``."""
+
     created_by = _username()
+    invoiced = serializers.BooleanField(read_only=True, help_text="Has an invoiced date.")
+    paid = serializers.BooleanField(read_only=True, help_text="Has a paid date.")
+    voided_by = serializers.SerializerMethodField()
 
     class Meta:
         model = Charge
@@ -71,11 +84,23 @@ class ChargeSerializer(serializers.ModelSerializer):
             "currency",
             "payer",
             "invoiced",
+            "invoiced_on",
             "paid",
+            "paid_on",
             "reference",
+            "voids",
+            "voided_by",
+            "reason",
             "created_by",
             "created_at",
         ]
+
+    @extend_schema_field(
+        serializers.IntegerField(allow_null=True, help_text="The void of this entry, if any.")
+    )
+    def get_voided_by(self, charge: Charge) -> int | None:
+        voided = getattr(charge, "voided_by", None)
+        return voided.pk if voided is not None else None
 
 
 class RenewalSerializer(serializers.ModelSerializer):
@@ -99,10 +124,14 @@ class RenewalSerializer(serializers.ModelSerializer):
 
 class EventSerializer(serializers.ModelSerializer):
     actor = _username(allow_null=True, help_text="Null when a background job acted.")
+    changes = serializers.JSONField(
+        allow_null=True,
+        help_text="What a correction changed: {field: [before, after]}, values as text.",
+    )
 
     class Meta:
         model = StatusEvent
-        fields = ["id", "action", "from_status", "to_status", "actor", "at", "note"]
+        fields = ["id", "action", "from_status", "to_status", "actor", "at", "note", "changes"]
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -155,6 +184,8 @@ class RequestSerializer(serializers.ModelSerializer):
             "return_method",
             "return_tracking",
             "flags",
+            "trace",
+            "follows",
             "not_arrived_flagged_at",
             "overdue_flagged_at",
             "charges",
@@ -388,3 +419,173 @@ class NewChargeSerializer(serializers.Serializer):
 
 class NewMessageSerializer(serializers.Serializer):
     body = _text(rules.MESSAGE)
+
+
+# --- Traces and corrections ------------------------------------------------------------
+
+
+class TraceSerializer(serializers.Serializer):
+    note = _text(rules.NOTE, help_text="Whom you contacted and what they said (required).")
+
+
+class ReplacementSerializer(ShipSerializer):
+    note = _text(rules.NOTE)
+
+
+class ClearedSerializer(serializers.Serializer):
+    received_on = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="Today when left out."
+    )
+    note = _text(rules.NOTE)
+
+
+class EditItemSerializer(serializers.Serializer):
+    """The item's fields to change; those left out stay as they are."""
+
+    format = FormatField(required=False)
+    title = Text(max_length=_limit_of("title"), required=False, allow_blank=True)
+    author = Text(max_length=_limit_of("author"), required=False, allow_blank=True)
+    publisher = Text(max_length=_limit_of("publisher"), required=False, allow_blank=True)
+    year = Text(max_length=_limit_of("year"), required=False, allow_blank=True)
+    edition = Text(max_length=_limit_of("edition"), required=False, allow_blank=True)
+    edition_only = serializers.BooleanField(required=False)
+    volume = Text(max_length=_limit_of("volume"), required=False, allow_blank=True)
+    isbn = Text(max_length=40, required=False, allow_blank=True)
+    issn = Text(max_length=20, required=False, allow_blank=True)
+    oclc_number = Text(max_length=40, required=False, allow_blank=True)
+    language = Text(max_length=_limit_of("language"), required=False, allow_blank=True)
+    dvd_region = serializers.ChoiceField(
+        choices=DvdRegion.choices,
+        required=False,
+        allow_blank=True,
+    )
+    video_encoding = serializers.ChoiceField(
+        choices=VideoEncoding.choices,
+        required=False,
+        allow_blank=True,
+    )
+
+
+class CorrectShipmentSerializer(serializers.Serializer):
+    """The shipment's fields to correct; those left out stay as they are."""
+
+    shipped_on = serializers.DateField(required=False, allow_null=True, default=None)
+    due_date = serializers.DateField(required=False, allow_null=True, default=None)
+    method = serializers.ChoiceField(
+        choices=ShippingMethod.choices, required=False, allow_null=True, default=None
+    )
+    tracking_number = Text(
+        max_length=rules.TRACKING_NUMBER, required=False, allow_blank=True, allow_null=True,
+        default=None,
+    )  # fmt: skip
+    lender_request_number = Text(
+        max_length=rules.ILL_NUMBER, required=False, allow_blank=True, allow_null=True,
+        default=None, help_text="The lender's own request number (OCLC/ILL number).",
+    )  # fmt: skip
+    note = _text(rules.NOTE)
+
+
+class CorrectReceiptSerializer(serializers.Serializer):
+    received_on = serializers.DateField(allow_null=True)
+    note = _text(rules.NOTE)
+
+
+class CorrectReturnSerializer(serializers.Serializer):
+    """The return's fields to correct; those left out stay as they are."""
+
+    returned_on = serializers.DateField(required=False, allow_null=True, default=None)
+    method = serializers.ChoiceField(
+        choices=ShippingMethod.choices, required=False, allow_null=True, default=None
+    )
+    tracking_number = Text(
+        max_length=rules.TRACKING_NUMBER, required=False, allow_blank=True, allow_null=True,
+        default=None,
+    )  # fmt: skip
+    note = _text(rules.NOTE)
+
+
+class ChargeEntrySerializer(serializers.Serializer):
+    charge = serializers.IntegerField(help_text="The charge's id, on this request.")
+
+
+class VoidChargeSerializer(ChargeEntrySerializer):
+    reason = _text(rules.REASON, help_text="Why it is voided (required).")
+
+
+class ChargeInvoicedSerializer(ChargeEntrySerializer):
+    invoiced_on = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="Today when left out."
+    )
+
+
+class ChargePaidSerializer(ChargeEntrySerializer):
+    paid_on = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="Today when left out."
+    )
+
+
+# --- Items received but not requested --------------------------------------------------
+
+
+class UnrequestedItemSerializer(serializers.ModelSerializer):
+    """A report of an item a library received unasked, and what the team found."""
+
+    library: serializers.SlugRelatedField[MemberLibrary] = serializers.SlugRelatedField(
+        slug_field="ill_code", read_only=True
+    )
+    reported_by = _username()
+    send_to: serializers.SlugRelatedField[MemberLibrary] = serializers.SlugRelatedField(
+        slug_field="ill_code", read_only=True, allow_null=True
+    )
+    resolved_by = _username(allow_null=True)
+
+    class Meta:
+        model = UnrequestedItemReport
+        fields = [
+            "id",
+            "library",
+            "reported_by",
+            "title",
+            "slip_number",
+            "sent_by",
+            "note",
+            "created_at",
+            "outcome",
+            "matched_request",
+            "send_to",
+            "returned_to",
+            "resolution",
+            "resolved_by",
+            "resolved_at",
+        ]
+        read_only_fields = fields
+
+
+class NewUnrequestedItemSerializer(serializers.Serializer):
+    title = Text(max_length=length_limit(UnrequestedItemReport, "title"))
+    slip_number = _text(length_limit(UnrequestedItemReport, "slip_number"))
+    sent_by = _text(length_limit(UnrequestedItemReport, "sent_by"))
+    note = _text(rules.NOTE)
+
+
+class ResolveSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=UnrequestedItemReport.Outcome.choices)
+    note = _text(rules.NOTE, help_text="What the library is to do with the item (required).")
+    request = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="When matched: its number."
+    )
+    send_to = serializers.SlugRelatedField(
+        slug_field="ill_code",
+        queryset=MemberLibrary.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When sent on: the library's ILL code.",
+    )
+    returned_to = serializers.PrimaryKeyRelatedField(
+        queryset=Lender.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When returned: the lender's id, if it is in the directory.",
+    )

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from core.api import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, field_errors
 from members.access import signed_in_user
 
-from .. import selectors, services, workflow
+from .. import corrections, selectors, services, traces, workflow
 from . import serializers as s
 from .filters import ApiRequestFilter
 
@@ -178,7 +178,7 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def charges(self, request, pk=None):
         req = self.get_object()
         if request.method == "GET":
-            charges = req.charges.select_related("created_by")
+            charges = req.charges.select_related("created_by", "voided_by")
             return Response(s.ChargeSerializer(charges, many=True).data)
         req, data = self._input(None, s.NewChargeSerializer, team_only=True)
         charge = services.add_charge(req.pk, actor=request.user, **data)
@@ -247,10 +247,14 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         return self._shown(req.pk)
 
-    @move_endpoint("report_not_arrived", s.NoteSerializer, "The team is told once.")
+    @move_endpoint(
+        "report_not_arrived",
+        s.NoteSerializer,
+        "Once the days its shipping method allows have passed; the team is told once.",
+    )
     def report_not_arrived(self, request, pk=None):
         req, data = self._input("report_not_arrived", s.NoteSerializer)
-        workflow.report_not_arrived(req.pk, actor=request.user, note=data["note"])
+        traces.report_not_arrived(req.pk, actor=request.user, note=data["note"])
         return self._shown(req.pk)
 
     @move_endpoint("cancel", s.CancelSerializer, "Before it ships.")
@@ -327,6 +331,129 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         workflow.mark_lost(req.pk, actor=request.user, note=data["note"])
         return self._shown(req.pk)
 
+    # --- A loan that has not arrived (``requests_app.traces``) ----------------------------
+
+    @move_endpoint(
+        "trace", s.TraceSerializer, "The team contacted the lender; says what it learned."
+    )
+    def trace(self, request, pk=None):
+        req, data = self._input("trace", s.TraceSerializer)
+        traces.trace(req.pk, actor=request.user, note=data["note"])
+        return self._shown(req.pk)
+
+    @move_endpoint(
+        "replacement_shipped",
+        s.ReplacementSerializer,
+        "A new shipment; the first stays in history.",
+    )
+    def replacement_shipped(self, request, pk=None):
+        req, data = self._input("replacement_shipped", s.ReplacementSerializer)
+        traces.replacement_shipped(
+            req.pk,
+            actor=request.user,
+            shipped_on=data["shipped_on"],
+            due_date=data["due_date"],
+            method=data["method"],
+            tracking_number=data["tracking_number"],
+            note=data["note"],
+        )
+        return self._shown(req.pk)
+
+    @move_endpoint("cleared", s.ClearedSerializer, "It turned up: received, the trace ends.")
+    def cleared(self, request, pk=None):
+        req, data = self._input("cleared", s.ClearedSerializer)
+        traces.cleared(
+            req.pk, actor=request.user, received_on=data["received_on"], note=data["note"]
+        )
+        return self._shown(req.pk)
+
+    # --- Corrections (``requests_app.corrections``) ---------------------------------------
+
+    @move_endpoint(
+        "edit_item",
+        s.EditItemSerializer,
+        "The fields given change (the team until the request ends; the library while it is "
+        "submitted).",
+    )
+    def edit_item(self, request, pk=None):
+        req, data = self._input("edit_item", s.EditItemSerializer)
+        corrections.edit_item(req.pk, actor=request.user, citation=dict(data))
+        return self._shown(req.pk)
+
+    @move_endpoint(
+        "correct_shipment", s.CorrectShipmentSerializer, "The fields given change; checked anew."
+    )
+    def correct_shipment(self, request, pk=None):
+        req, data = self._input("correct_shipment", s.CorrectShipmentSerializer)
+        corrections.correct_shipment(req.pk, actor=request.user, **data)
+        return self._shown(req.pk)
+
+    @move_endpoint("correct_receipt", s.CorrectReceiptSerializer, "The day it arrived.")
+    def correct_receipt(self, request, pk=None):
+        req, data = self._input("correct_receipt", s.CorrectReceiptSerializer)
+        corrections.correct_receipt(req.pk, actor=request.user, **data)
+        return self._shown(req.pk)
+
+    @move_endpoint(
+        "correct_return", s.CorrectReturnSerializer, "The fields given change; checked anew."
+    )
+    def correct_return(self, request, pk=None):
+        req, data = self._input("correct_return", s.CorrectReturnSerializer)
+        corrections.correct_return(req.pk, actor=request.user, **data)
+        return self._shown(req.pk)
+
+    @move_endpoint(
+        "reopen",
+        s.ReasonSerializer,
+        "Takes back the last step (marked received, returned or lost by mistake).",
+    )
+    def reopen(self, request, pk=None):
+        req, data = self._input("reopen", s.ReasonSerializer)
+        corrections.reopen(req.pk, actor=request.user, reason=data["reason"])
+        return self._shown(req.pk)
+
+    @extend_schema(
+        summary="Request it again",
+        description="A new request for the same item and patron, linked to this unfilled "
+        "one (its `follows`). Answers the new request.",
+        request=None,
+        responses={201: s.RequestSerializer, **ACTION_ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="request-again", url_name="request-again")
+    def request_again(self, request, pk=None):
+        req = self.get_object()
+        workflow.check_move(req, "request_again", signed_in_user(request))
+        again = workflow.request_again(req.pk, actor=request.user)
+        response = self._shown(again.pk, status.HTTP_201_CREATED)
+        response["Location"] = reverse("api:request-detail", args=[again.pk])
+        return response
+
+    # --- The ledger ------------------------------------------------------------------------
+
+    @team_endpoint("void-charge", s.VoidChargeSerializer, "Void a charge by a reversing entry")
+    def void_charge(self, request, pk=None):
+        req, data = self._input(None, s.VoidChargeSerializer, team_only=True)
+        services.void_charge(
+            req.pk, actor=request.user, charge_id=data["charge"], reason=data["reason"]
+        )
+        return self._shown(req.pk)
+
+    @team_endpoint("charge-invoiced", s.ChargeInvoicedSerializer, "Record when a charge was billed")
+    def charge_invoiced(self, request, pk=None):
+        req, data = self._input(None, s.ChargeInvoicedSerializer, team_only=True)
+        services.charge_invoiced(
+            req.pk, actor=request.user, charge_id=data["charge"], invoiced_on=data["invoiced_on"]
+        )
+        return self._shown(req.pk)
+
+    @team_endpoint("charge-paid", s.ChargePaidSerializer, "Record when a charge was paid")
+    def charge_paid(self, request, pk=None):
+        req, data = self._input(None, s.ChargePaidSerializer, team_only=True)
+        services.charge_paid(
+            req.pk, actor=request.user, charge_id=data["charge"], paid_on=data["paid_on"]
+        )
+        return self._shown(req.pk)
+
     @team_endpoint("assign", s.AssignSerializer, "Give the request to a team member")
     def assign(self, request, pk=None):
         req, data = self._input(None, s.AssignSerializer, team_only=True)
@@ -340,3 +467,67 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             req.pk, actor=request.user, max_cost=data["max_cost"], reason=data["reason"]
         )
         return self._shown(req.pk)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Items received but not requested",
+        description="Newest first; `?open=true` for those not resolved yet, oldest first. "
+        "Library staff see their own library's reports; the team sees all.",
+        responses={200: s.UnrequestedItemSerializer(many=True), **READ_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One report", responses={200: s.UnrequestedItemSerializer, **READ_ERRORS}
+    ),
+)
+class UnrequestedItemViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Reports of items libraries received unasked, and the team's resolution of each."""
+
+    serializer_class = s.UnrequestedItemSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        reports = selectors.unrequested_items_visible_to(self.request.user)
+        if self.action == "list" and self.request.query_params.get("open") == "true":
+            reports = reports.filter(resolved_at__isnull=True).order_by("created_at", "id")
+        return reports
+
+    @extend_schema(
+        summary="Report an item received unasked (library staff)",
+        request=s.NewUnrequestedItemSerializer,
+        responses={201: s.UnrequestedItemSerializer, **WRITE_ERRORS},
+    )
+    def create(self, request):
+        given = s.NewUnrequestedItemSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        report = services.report_unrequested_item(actor=request.user, **given.validated_data)
+        shown = self.get_queryset().get(pk=report.pk)
+        return Response(s.UnrequestedItemSerializer(shown).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Resolve a report (the team)",
+        description="Matched to a request, sent on to the library it belongs to, or returned "
+        "to the lender; the note tells the library what to do with the item.",
+        request=s.ResolveSerializer,
+        responses={200: s.UnrequestedItemSerializer, **ACTION_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        report = self.get_object()
+        if not signed_in_user(request).is_team:
+            raise PermissionDenied("Only the resource sharing team resolves these reports.")
+        given = s.ResolveSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        services.resolve_unrequested_item(
+            report.pk,
+            actor=request.user,
+            outcome=data["outcome"],
+            note=data["note"],
+            request_id=data["request"],
+            send_to=data["send_to"],
+            returned_to=data["returned_to"],
+        )
+        return Response(s.UnrequestedItemSerializer(self.get_queryset().get(pk=report.pk)).data)

@@ -588,9 +588,12 @@ class _Quarter(TypedDict):
 
 
 def _charges(scope: Scope) -> "QuerySet[WithAnnotations[Charge, _Quarter], dict[str, Any]]":
-    """Charges recorded in the period's whole quarters, by library and quarter."""
+    """Charges recorded in the period's whole quarters, by library and quarter. A voided
+    charge and its void are left out: a mistake voided counts for nothing, in the quarter
+    it was recorded as in any other (the request's ledger keeps both)."""
+    standing = Charge.objects.filter(voids__isnull=True, voided_by__isnull=True)
     return (
-        scope.in_period(Charge.objects.all(), "request__library_id", "created_at")
+        scope.in_period(standing, "request__library_id", "created_at")
         .annotate(quarter=TruncQuarter("created_at"))
         .values("request__library_id", "quarter")
     )
@@ -605,8 +608,8 @@ def charges_by_quarter(scope: Scope) -> list[ChargeRow]:
         .annotate(
             charges=Count("id"),
             total=Sum("amount"),
-            invoiced=Sum("amount", filter=Q(invoiced=True)),
-            paid=Sum("amount", filter=Q(paid=True)),
+            invoiced_amount=Sum("amount", filter=Q(invoiced_on__isnull=False)),
+            paid_amount=Sum("amount", filter=Q(paid_on__isnull=False)),
         )
     )
     codes = _names(MemberLibrary, (row["request__library_id"] for row in rows), "ill_code")
@@ -618,8 +621,8 @@ def charges_by_quarter(scope: Scope) -> list[ChargeRow]:
             payer=row["payer"],
             charges=row["charges"],
             total=to_cents(row["total"]),
-            invoiced=to_cents(row["invoiced"]),
-            paid=to_cents(row["paid"]),
+            invoiced=to_cents(row["invoiced_amount"]),
+            paid=to_cents(row["paid_amount"]),
         )
         for row in rows
     ]

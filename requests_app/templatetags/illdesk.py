@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString
 from requests_app import timeline
 from requests_app.flags import LIST_FLAGS, RENEWAL_PENDING, flags_of
 from requests_app.models import Format, Status
+from requests_app.traces import STEP_CHOICES
 
 register = template.Library()
 
@@ -118,8 +119,23 @@ def event_label(event) -> str:
     """What a timeline event did, in words: "Shipped → Received", "Charge recorded"."""
     if event.from_status != event.to_status:
         before = event.get_from_status_display() or "New"
-        return f"{before} → {event.get_to_status_display()}"
+        change = f"{before} → {event.get_to_status_display()}"
+        if event.action in timeline.TAKEN_BACK_OR_ASIDE:
+            return f"{timeline.event_label(event.action)}: {change}"
+        return change
     return timeline.event_label(event.action)
+
+
+@register.filter
+def change_lines(changes) -> list[tuple[str, str, str]]:
+    """A correction's changes as (what, before, after), in words."""
+    return timeline.change_lines(changes)
+
+
+@register.filter
+def trace_label(step: str) -> str:
+    """Where a not-arrived loan's trace stands, in a few words."""
+    return dict(STEP_CHOICES).get(step, step)
 
 
 @register.filter

@@ -3,16 +3,20 @@
 Each is a URL name, the form that reads its input, the one workflow or service function
 that does it, and the words around it. Whether a form is offered follows the workflow
 (``workflow.allowed_actions``), so the page never offers a move the workflow would refuse.
+
+The page leads with the request's facts and its likely next step (``primary``); every other
+action is folded, one click away. An action that ends something (``confirm``) asks first,
+on a page of its own, saying what will happen: a second step that needs no JavaScript.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from core.forms import WorkflowForm
 from members.models import User
 
-from .. import services, workflow
+from .. import corrections, services, traces, workflow
 from ..models import BorrowingRequest
 from . import forms as f
 
@@ -21,7 +25,7 @@ from . import forms as f
 class PageAction:
     slug: str
     form: type[WorkflowForm]
-    perform: Callable[[int, User, dict[str, Any]], object]
+    perform: Callable[[int, User, WorkflowForm], object]
     heading: str
     button: str
     done: str
@@ -29,21 +33,34 @@ class PageAction:
     move: str | None = None
     #: For a non-status action: only the team may take it.
     team_only: bool = False
-    #: Shown first and emphasised: the usual next step.
-    primary: bool = False
-    #: Shown beside the request's facts, not among its next steps.
+    #: Shown first and open: the usual next step (always, or for a request it says).
+    primary: bool | Callable[[BorrowingRequest], bool] = False
+    #: Shown beside the request's facts (assignment, charges, messages), not among its steps.
     side: bool = False
     #: A warning colour on its button: it ends something.
     danger: bool = False
+    #: What will happen, asked to confirm on a page of its own before it is done.
+    confirm: str = ""
+    #: Whether it has something to act on (a ledger action needs a charge it applies to).
+    applies: Callable[[WorkflowForm], bool] | None = None
     #: The form's starting values, from the request.
     initial: Callable[[BorrowingRequest], dict[str, Any]] | None = None
+    #: Go to the page of what it made (``request-again`` makes a new request).
+    shows_result: bool = False
 
     def __post_init__(self) -> None:
         if self.move is not None and self.slug != workflow.MOVES[self.move].slug:
             raise ValueError(f"{self.slug}: a move's page action goes by the move's slug")
 
+    def is_primary(self, req: BorrowingRequest) -> bool:
+        return self.primary(req) if callable(self.primary) else self.primary
+
     def unbound_form(self, req: BorrowingRequest) -> WorkflowForm:
-        return self.form(prefix=self.slug, initial=self.initial(req) if self.initial else None)
+        initial = self.initial(req) if self.initial else None
+        return self.form(prefix=self.slug, initial=initial, subject=req)
+
+    def bound_form(self, req: BorrowingRequest, data: Any) -> WorkflowForm:
+        return self.form(data, prefix=self.slug, subject=req)
 
     def permitted(self, req: BorrowingRequest, user: User) -> bool:
         """Whether this user's role may ever take the action on this request."""
@@ -58,123 +75,265 @@ class PageAction:
         return self.permitted(req, user)
 
 
+def _being_traced(req: BorrowingRequest) -> bool:
+    """A loan flagged not arrived: its trace is the team's next step."""
+    return traces.step_of(req) in traces.OPEN_STEPS
+
+
+def _has_entries(form: WorkflowForm) -> bool:
+    """A ledger action's form offers a charge it applies to."""
+    return bool(cast(f.ChargeEntryForm, form).entries())
+
+
+def _citation(form: WorkflowForm) -> dict[str, Any]:
+    return cast(f.CitationForm, form).citation()
+
+
 ACTIONS = [
     # The library's next steps.
     PageAction(
         "receive", f.ReceiveForm,
-        lambda pk, user, d: workflow.mark_received(pk, actor=user, received_on=d["received_on"]),
+        lambda pk, user, form: workflow.mark_received(
+            pk, actor=user, received_on=form.cleaned_data["received_on"]
+        ),
         "Has it arrived?", "Mark received", "Marked received.",
         move="mark_received", primary=True,
     ),
     PageAction(
         "return", f.ReturnForm,
-        lambda pk, user, d: workflow.mark_returned(
-            pk, actor=user, method=d["method"], tracking_number=d["tracking_number"]
+        lambda pk, user, form: workflow.mark_returned(
+            pk, actor=user, method=form.cleaned_data["method"],
+            tracking_number=form.cleaned_data["tracking_number"],
         ),
         "Send it back", "Mark returned", "Marked returned.",
         move="mark_returned", primary=True,
     ),
     PageAction(
         "request-renewal", f.RenewalForm,
-        lambda pk, user, d: workflow.request_renewal(pk, actor=user, due_date=d["due_date"]),
+        lambda pk, user, form: workflow.request_renewal(
+            pk, actor=user, due_date=form.cleaned_data["due_date"]
+        ),
         "Need it longer?", "Request renewal",
         "Renewal requested; you will hear the lender's answer.",
-        move="request_renewal",
+        move="request_renewal", primary=True,
     ),
     PageAction(
         "not-arrived", f.NotArrivedForm,
-        lambda pk, user, d: workflow.report_not_arrived(pk, actor=user, note=d["note"]),
+        lambda pk, user, form: traces.report_not_arrived(
+            pk, actor=user, note=form.cleaned_data["note"]
+        ),
         "Not arrived?", "Report not arrived",
         "Reported as not arrived; the team will check with the lender.",
-        move="report_not_arrived",
+        move="report_not_arrived", primary=True,
+    ),
+    PageAction(
+        "request-again", f.NoInputForm,
+        lambda pk, user, form: workflow.request_again(pk, actor=user),
+        "Ask again", "Request it again", "Requested again.",
+        move="request_again", primary=True, shows_result=True,
     ),
     # The team's next steps.
     PageAction(
         "start-sourcing", f.NoteForm,
-        lambda pk, user, d: workflow.start_sourcing(pk, actor=user, note=d["note"]),
+        lambda pk, user, form: workflow.start_sourcing(
+            pk, actor=user, note=form.cleaned_data["note"]
+        ),
         "Find a lender", "Start sourcing",
         "Sourcing started; it is assigned to you if nobody had it.",
         move="start_sourcing", primary=True,
     ),
     PageAction(
         "send-to-lender", f.SendToLenderForm,
-        lambda pk, user, d: workflow.send_to_lender(
-            pk, actor=user, lender=d["lender"], lender_request_number=d["lender_request_number"]
+        lambda pk, user, form: workflow.send_to_lender(
+            pk, actor=user, lender=form.cleaned_data["lender"],
+            lender_request_number=form.cleaned_data["lender_request_number"],
         ),
         "Send to a lender", "Send", "Sent to the lender.",
         move="send_to_lender", primary=True,
     ),
     PageAction(
         "ship", f.ShipForm,
-        lambda pk, user, d: workflow.ship(
-            pk, actor=user, shipped_on=d["shipped_on"], due_date=d["due_date"],
-            method=d["method"], tracking_number=d["tracking_number"],
+        lambda pk, user, form: workflow.ship(
+            pk, actor=user, shipped_on=form.cleaned_data["shipped_on"],
+            due_date=form.cleaned_data["due_date"], method=form.cleaned_data["method"],
+            tracking_number=form.cleaned_data["tracking_number"],
         ),
         "The lender shipped it", "Record shipment", "Shipment recorded; the library is told.",
         move="ship", primary=True,
     ),
     PageAction(
+        "trace", f.RequiredNoteForm,
+        lambda pk, user, form: traces.trace(pk, actor=user, note=form.cleaned_data["note"]),
+        "Trace it with the lender", "Record the trace",
+        "Trace recorded; the library sees where it stands.",
+        move="trace", primary=_being_traced,
+    ),
+    PageAction(
+        "replacement-shipped", f.ReplacementForm,
+        lambda pk, user, form: traces.replacement_shipped(
+            pk, actor=user, shipped_on=form.cleaned_data["shipped_on"],
+            due_date=form.cleaned_data["due_date"], method=form.cleaned_data["method"],
+            tracking_number=form.cleaned_data["tracking_number"],
+            note=form.cleaned_data["note"],
+        ),
+        "The lender shipped a replacement", "Record the replacement",
+        "Replacement recorded; the library is told to look for it.",
+        move="replacement_shipped", primary=True,
+    ),
+    PageAction(
+        "cleared", f.ClearedForm,
+        lambda pk, user, form: traces.cleared(
+            pk, actor=user, received_on=form.cleaned_data["received_on"],
+            note=form.cleaned_data["note"],
+        ),
+        "It turned up", "Mark received and close the trace", "Received; the trace is closed.",
+        move="cleared", primary=True,
+    ),
+    PageAction(
         "lender-unfilled", f.ReasonForm,
-        lambda pk, user, d: workflow.lender_unfilled(pk, actor=user, reason=d["reason"]),
+        lambda pk, user, form: workflow.lender_unfilled(
+            pk, actor=user, reason=form.cleaned_data["reason"]
+        ),
         "The lender cannot supply", "Record and try the next lender",
         "Recorded; back to sourcing.",
         move="lender_unfilled",
     ),
     PageAction(
         "answer-renewal", f.AnswerRenewalForm,
-        lambda pk, user, d: workflow.answer_renewal(
-            pk, actor=user, approved=d["approved"], due_date=d["due_date"], note=d["note"]
+        lambda pk, user, form: workflow.answer_renewal(
+            pk, actor=user, approved=form.cleaned_data["approved"],
+            due_date=form.cleaned_data["due_date"], note=form.cleaned_data["note"],
         ),
         "The lender's renewal answer", "Record answer", "Renewal answer recorded.",
         move="answer_renewal", primary=True,
     ),
     PageAction(
         "complete", f.NoteForm,
-        lambda pk, user, d: workflow.complete(pk, actor=user, note=d["note"]),
+        lambda pk, user, form: workflow.complete(pk, actor=user, note=form.cleaned_data["note"]),
         "The lender checked it in", "Complete", "Completed.",
         move="complete", primary=True,
     ),
+    # Corrections: folded, one click away.
+    PageAction(
+        "edit-item", f.EditItemForm,
+        lambda pk, user, form: corrections.edit_item(pk, actor=user, citation=_citation(form)),
+        "Edit the item", "Save the item", "Item saved; the timeline shows what changed.",
+        move="edit_item", initial=f.EditItemForm.initial_from,
+    ),
+    PageAction(
+        "correct-shipment", f.CorrectShipmentForm,
+        lambda pk, user, form: corrections.correct_shipment(pk, actor=user, **form.cleaned_data),
+        "Correct the shipment", "Save the shipment",
+        "Shipment corrected; the timeline shows what changed.",
+        move="correct_shipment", initial=f.CorrectShipmentForm.initial_from,
+    ),
+    PageAction(
+        "correct-receipt", f.CorrectReceiptForm,
+        lambda pk, user, form: corrections.correct_receipt(pk, actor=user, **form.cleaned_data),
+        "Correct the receipt", "Save the receipt",
+        "Receipt corrected; the timeline shows what changed.",
+        move="correct_receipt", initial=f.CorrectReceiptForm.initial_from,
+    ),
+    PageAction(
+        "correct-return", f.CorrectReturnForm,
+        lambda pk, user, form: corrections.correct_return(pk, actor=user, **form.cleaned_data),
+        "Correct the return", "Save the return",
+        "Return corrected; the timeline shows what changed.",
+        move="correct_return", initial=f.CorrectReturnForm.initial_from,
+    ),
+    PageAction(
+        "reopen", f.ReasonForm,
+        lambda pk, user, form: corrections.reopen(
+            pk, actor=user, reason=form.cleaned_data["reason"]
+        ),
+        "Marked by mistake?", "Take back the last step", "The last step is taken back.",
+        move="reopen",
+        confirm="The request goes back to the status before its last step, and that step's "
+        "date is cleared. The library is told, with your reason.",
+    ),
+    # Endings: they ask to confirm.
     PageAction(
         "mark-unfilled", f.ReasonForm,
-        lambda pk, user, d: workflow.mark_unfilled(pk, actor=user, reason=d["reason"]),
+        lambda pk, user, form: workflow.mark_unfilled(
+            pk, actor=user, reason=form.cleaned_data["reason"]
+        ),
         "No lender found", "Mark unfilled", "Marked unfilled; the library is told.",
-        move="mark_unfilled",
+        move="mark_unfilled", danger=True,
+        confirm="The request ends unfilled and any lender still asked is withdrawn. The "
+        "library is told, with your reason, and may ask again.",
     ),
     PageAction(
         "mark-lost", f.NoteForm,
-        lambda pk, user, d: workflow.mark_lost(pk, actor=user, note=d["note"]),
+        lambda pk, user, form: workflow.mark_lost(pk, actor=user, note=form.cleaned_data["note"]),
         "Lost", "Mark lost", "Marked lost.",
         move="mark_lost", danger=True,
+        confirm="The loan ends lost (a trace under way ends with it). Record what the "
+        "lender bills for it as a charge. If it turns up, reopen the request.",
     ),
     PageAction(
         "cancel", f.CancelForm,
-        lambda pk, user, d: workflow.cancel(pk, actor=user, reason=d["reason"]),
+        lambda pk, user, form: workflow.cancel(pk, actor=user, reason=form.cleaned_data["reason"]),
         "No longer needed?", "Cancel this request", "Request cancelled.",
         move="cancel", danger=True,
+        confirm="The request ends cancelled and any lender still asked is withdrawn. The "
+        "other side (the team, or the library) is told.",
     ),
+    # Beside the facts.
     PageAction(
         "add-charge", f.ChargeForm,
-        lambda pk, user, d: services.add_charge(pk, actor=user, **d),
+        lambda pk, user, form: services.add_charge(pk, actor=user, **form.cleaned_data),
         "Record a charge", "Add charge", "Charge recorded.",
         team_only=True, side=True,
     ),
     PageAction(
+        "void-charge", f.VoidChargeForm,
+        lambda pk, user, form: services.void_charge(
+            pk, actor=user, charge_id=form.cleaned_data["charge"],
+            reason=form.cleaned_data["reason"],
+        ),
+        "Void a charge", "Void it", "Charge voided by a reversing entry.",
+        team_only=True, side=True, applies=_has_entries,
+    ),
+    PageAction(
+        "charge-invoiced", f.ChargeInvoicedForm,
+        lambda pk, user, form: services.charge_invoiced(
+            pk, actor=user, charge_id=form.cleaned_data["charge"],
+            invoiced_on=form.cleaned_data["invoiced_on"],
+        ),
+        "Record an invoice", "Mark invoiced", "Marked invoiced.",
+        team_only=True, side=True, applies=_has_entries,
+    ),
+    PageAction(
+        "charge-paid", f.ChargePaidForm,
+        lambda pk, user, form: services.charge_paid(
+            pk, actor=user, charge_id=form.cleaned_data["charge"],
+            paid_on=form.cleaned_data["paid_on"],
+        ),
+        "Record a payment", "Mark paid", "Marked paid.",
+        team_only=True, side=True, applies=_has_entries,
+    ),
+    PageAction(
         "max-cost", f.MaxCostForm,
-        lambda pk, user, d: services.set_max_cost(
-            pk, actor=user, max_cost=d["max_cost"], reason=d["reason"]
+        lambda pk, user, form: services.set_max_cost(
+            pk, actor=user, max_cost=form.cleaned_data["max_cost"],
+            reason=form.cleaned_data["reason"],
         ),
         "Change the max cost", "Set max cost", "Max cost changed.",
         team_only=True, side=True, initial=lambda req: {"max_cost": req.max_cost},
     ),
     PageAction(
         "assign", f.AssignForm,
-        lambda pk, user, d: services.assign(pk, actor=user, assignee=d["assignee"]),
+        lambda pk, user, form: services.assign(
+            pk, actor=user, assignee=form.cleaned_data["assignee"]
+        ),
         "Who works on it", "Assign", "Assignment changed.",
         team_only=True, side=True, initial=lambda req: {"assignee": req.assigned_to_id},
     ),
     PageAction(
         "message", f.MessageForm,
-        lambda pk, user, d: services.post_message(pk, actor=user, body=d["body"]),
+        lambda pk, user, form: services.post_message(
+            pk, actor=user, body=form.cleaned_data["body"]
+        ),
         "Messages", "Send message", "Message sent.",
         side=True,
     ),

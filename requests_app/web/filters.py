@@ -16,6 +16,7 @@ from members.models import MemberLibrary
 
 from .. import flags, selectors
 from ..models import BorrowingRequest, Status
+from ..traces import STEP_CHOICES
 
 SORTS = {"newest": ("-created_at", "-id"), "oldest": ("created_at", "id")}
 
@@ -118,6 +119,12 @@ class QueueFilter(StatusTabsMixin, django_filters.FilterSet):
         empty_label="Any flag",
         method="filter_flag",
     )
+    trace = django_filters.ChoiceFilter(
+        label="Not arrived: trace",
+        choices=STEP_CHOICES,
+        empty_label="Any",
+        method="filter_trace",
+    )
     needed_before = django_filters.DateFilter(
         field_name="needed_by",
         lookup_expr="lte",
@@ -188,6 +195,9 @@ class QueueFilter(StatusTabsMixin, django_filters.FilterSet):
 
     def filter_flag(self, queryset, name, value):
         return selectors.with_flag(queryset, value)
+
+    def filter_trace(self, queryset, name, value):
+        return selectors.with_trace_step(queryset, value)
 
     def filter_older_than(self, queryset, name, value):
         return queryset.filter(created_at__lte=timezone.now() - dt.timedelta(days=int(value)))

@@ -4,7 +4,7 @@ field's own rule early (a date's window, a text's length) so a page shows every 
 at once; it uses the rule's one definition (``core.checks``, ``requests_app.rules``), so
 its words are the workflow's and the API's."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from core.checks import length_limit, near_today
 from core.forms import DATE, WorkflowForm
 from lenders.models import Lender
-from members.models import Patron
+from members.models import MemberLibrary, Patron
 from members.selectors import team_members
 from members.services import check_patron
 
@@ -20,6 +20,7 @@ from .. import rules, workflow
 from ..identifiers import validate_isbn, validate_issn, validate_oclc_number
 from ..models import (
     BorrowingRequest,
+    Charge,
     ChargeKind,
     ChargePayer,
     DvdRegion,
@@ -55,26 +56,9 @@ def _identifier(label: str, typed_length: int, validator) -> forms.CharField:
     )
 
 
-class NewRequestForm(WorkflowForm):
-    # The patron's card and name are checked by ``check_patron`` (in ``clean``), as for
-    # the API; the boxes only stop typing at the limit.
-    card_number = forms.CharField(
-        label="Patron's card number",
-        required=False,
-        widget=forms.TextInput(
-            attrs={"maxlength": length_limit(Patron, "card_number"), "required": True}
-        ),
-        help_text="Scan or type the card. A patron new to illdesk needs a name below too.",
-    )
-    patron_name = forms.CharField(
-        label="Patron's name (new patrons)",
-        required=False,
-        widget=forms.TextInput(attrs={"maxlength": length_limit(Patron, "name")}),
-    )
-    patron_email = forms.EmailField(label="Patron's e-mail (optional)", required=False)
-    homebound = forms.BooleanField(
-        label="Homebound patron (record the chain of custody)", required=False
-    )
+class CitationForm(WorkflowForm):
+    """The item's fields, as a new request and an edit of the item read them."""
+
     format = forms.ChoiceField(choices=FORMAT_CHOICES, initial=Format.BOOK)
     title = forms.CharField(max_length=_limit("title"), error_messages={"required": rules.BLANK})
     author = forms.CharField(max_length=_limit("author"), required=False)
@@ -104,6 +88,38 @@ class NewRequestForm(WorkflowForm):
         required=False,
         help_text="DVD / Blu-ray only. North American players need NTSC.",
     )
+
+    # The workflow's own check, run here too so every problem shows in one round.
+    def clean_format(self) -> str:
+        workflow.check_format(self.cleaned_data["format"])
+        return self.cleaned_data["format"]
+
+    def citation(self) -> dict:
+        return {name: self.cleaned_data[name] for name in workflow.CITATION_FIELDS}
+
+
+class NewRequestForm(CitationForm):
+    field_order = ["card_number", "patron_name", "patron_email", "homebound"]
+
+    # The patron's card and name are checked by ``check_patron`` (in ``clean``), as for
+    # the API; the boxes only stop typing at the limit.
+    card_number = forms.CharField(
+        label="Patron's card number",
+        required=False,
+        widget=forms.TextInput(
+            attrs={"maxlength": length_limit(Patron, "card_number"), "required": True}
+        ),
+        help_text="Scan or type the card. A patron new to illdesk needs a name below too.",
+    )
+    patron_name = forms.CharField(
+        label="Patron's name (new patrons)",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": length_limit(Patron, "name")}),
+    )
+    patron_email = forms.EmailField(label="Patron's e-mail (optional)", required=False)
+    homebound = forms.BooleanField(
+        label="Homebound patron (record the chain of custody)", required=False
+    )
     needed_by = forms.DateField(label="Needed by", required=False, widget=DATE)
     max_cost = forms.DecimalField(
         label="Max cost (USD)",
@@ -124,10 +140,6 @@ class NewRequestForm(WorkflowForm):
         self.actor = actor
 
     # The workflow's own checks, run here too so every problem shows in one round.
-    def clean_format(self) -> str:
-        workflow.check_format(self.cleaned_data["format"])
-        return self.cleaned_data["format"]
-
     def clean_needed_by(self):
         needed_by = self.cleaned_data["needed_by"]
         workflow.check_needed_by(needed_by)
@@ -151,8 +163,13 @@ class NewRequestForm(WorkflowForm):
             self.add_workflow_errors(error)
         return data
 
-    def citation(self) -> dict:
-        return {name: self.cleaned_data[name] for name in workflow.CITATION_FIELDS}
+
+class EditItemForm(CitationForm):
+    """The item, as it stands, to correct."""
+
+    @staticmethod
+    def initial_from(req: BorrowingRequest) -> dict[str, Any]:
+        return {name: getattr(req, name) for name in workflow.CITATION_FIELDS}
 
 
 class ReceiveForm(WorkflowForm):
@@ -237,6 +254,193 @@ class ReasonForm(WorkflowForm):
     )
 
 
+class RequiredNoteForm(WorkflowForm):
+    note = forms.CharField(
+        label="What you learned",
+        max_length=rules.NOTE,
+        required=False,  # the workflow says what is missing, as to the API
+        widget=forms.Textarea(attrs={"rows": 2, "required": True}),
+        help_text="Whom you contacted (the lender, Delivery) and what they said.",
+    )
+
+
+class ShipmentFields(WorkflowForm):
+    shipped_on = forms.DateField(label="Shipped on", widget=DATE, validators=[near_today])
+    due_date = forms.DateField(label="Due date", widget=DATE, validators=[near_today])
+    method = forms.ChoiceField(
+        label="Shipped by", choices=ShippingMethod.choices, widget=forms.RadioSelect
+    )
+    tracking_number = forms.CharField(
+        label="Tracking number", max_length=rules.TRACKING_NUMBER, required=False
+    )
+
+
+class ReplacementForm(ShipmentFields):
+    note = forms.CharField(label="Note (optional)", max_length=rules.NOTE, required=False)
+
+
+class ClearedForm(WorkflowForm):
+    received_on = forms.DateField(
+        label="Received on",
+        required=False,
+        widget=DATE,
+        validators=[near_today],
+        help_text="Leave empty for today.",
+    )
+    note = forms.CharField(label="Where it was (optional)", max_length=rules.NOTE, required=False)
+
+
+class CorrectShipmentForm(ShipmentFields):
+    lender_request_number = forms.CharField(
+        label="Lender's request number (OCLC/ILL)", max_length=rules.ILL_NUMBER, required=False
+    )
+    note = forms.CharField(label="Note (optional)", max_length=rules.NOTE, required=False)
+
+    @staticmethod
+    def initial_from(req: BorrowingRequest) -> dict[str, Any]:
+        return {
+            "shipped_on": req.shipped_on,
+            "due_date": req.due_date,
+            "method": req.shipping_method,
+            "tracking_number": req.shipping_tracking,
+            "lender_request_number": req.lender_request_number,
+        }
+
+
+class CorrectReceiptForm(WorkflowForm):
+    received_on = forms.DateField(label="Received on", widget=DATE, validators=[near_today])
+    note = forms.CharField(label="Note (optional)", max_length=rules.NOTE, required=False)
+
+    @staticmethod
+    def initial_from(req: BorrowingRequest) -> dict[str, Any]:
+        return {"received_on": req.received_on}
+
+
+class CorrectReturnForm(WorkflowForm):
+    returned_on = forms.DateField(label="Returned on", widget=DATE, validators=[near_today])
+    method = forms.ChoiceField(
+        label="Returned by", choices=ShippingMethod.choices, widget=forms.RadioSelect
+    )
+    tracking_number = forms.CharField(
+        label="Tracking number",
+        max_length=rules.TRACKING_NUMBER,
+        required=False,
+        help_text="Needed for mail.",
+    )
+    note = forms.CharField(label="Note (optional)", max_length=rules.NOTE, required=False)
+
+    @staticmethod
+    def initial_from(req: BorrowingRequest) -> dict[str, Any]:
+        return {
+            "returned_on": req.returned_on,
+            "method": req.return_method,
+            "tracking_number": req.return_tracking,
+        }
+
+
+class NoInputForm(WorkflowForm):
+    """An action that needs nothing more than its button."""
+
+
+class ChargeEntryForm(WorkflowForm):
+    """An action on one charge of the request's ledger, chosen from those it applies to."""
+
+    charge = forms.TypedChoiceField(label="Charge", coerce=int)
+
+    #: Which entries the action applies to (a standing one; one not yet invoiced, paid).
+    @staticmethod
+    def applies_to(charge: Charge) -> bool:
+        return True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.TypedChoiceField, self.fields["charge"])
+        field.choices = [(c.pk, charge_label(c)) for c in self.entries()]
+
+    def entries(self) -> list[Charge]:
+        return [c for c in standing_charges(self.subject) if self.applies_to(c)]
+
+
+def standing_charges(req: BorrowingRequest | None) -> list[Charge]:
+    """The request's charges that stand: neither voided nor a void (read once a page)."""
+    if req is None:
+        return []
+    cached = req.__dict__.get("_standing_charges")
+    if cached is None:
+        cached = [
+            charge
+            for charge in req.charges.select_related("voided_by").order_by("created_at", "id")
+            if charge.voids_id is None and getattr(charge, "voided_by", None) is None
+        ]
+        req.__dict__["_standing_charges"] = cached
+    return cached
+
+
+def charge_label(charge: Charge) -> str:
+    return (
+        f"{charge.created_at:%Y-%m-%d} {charge.get_kind_display()} "
+        f"{charge.amount} {charge.currency}"
+        + (f" ({charge.reference})" if charge.reference else "")
+    )
+
+
+class VoidChargeForm(ChargeEntryForm):
+    reason = forms.CharField(
+        label="Why it is voided",
+        max_length=rules.REASON,
+        required=False,  # the service says what is missing, as to the API
+        widget=forms.TextInput(attrs={"required": True}),
+        help_text="For example: typed 1e3 for 10.00.",
+    )
+
+
+class ChargeInvoicedForm(ChargeEntryForm):
+    invoiced_on = forms.DateField(
+        label="Invoiced on", required=False, widget=DATE, help_text="Leave empty for today."
+    )
+
+    @staticmethod
+    def applies_to(charge: Charge) -> bool:
+        return charge.invoiced_on is None
+
+
+class ChargePaidForm(ChargeEntryForm):
+    paid_on = forms.DateField(
+        label="Paid on", required=False, widget=DATE, help_text="Leave empty for today."
+    )
+
+    @staticmethod
+    def applies_to(charge: Charge) -> bool:
+        return charge.paid_on is None
+
+
+class ResolveUnrequestedForm(WorkflowForm):
+    outcome = forms.ChoiceField(
+        label="What became of it",
+        choices=UnrequestedItemReport.Outcome.choices,
+        widget=forms.RadioSelect,
+    )
+    request = forms.IntegerField(label="Request number (when matched)", required=False, min_value=1)
+    send_to = forms.ModelChoiceField(
+        label="Send on to (when it is another library's)",
+        queryset=MemberLibrary.objects.filter(is_active=True).order_by("ill_code"),
+        required=False,
+        to_field_name="ill_code",
+    )
+    returned_to = forms.ModelChoiceField(
+        label="Lender (when it goes back, if in the directory)",
+        queryset=Lender.objects.filter(is_active=True).order_by("name"),
+        required=False,
+    )
+    note = forms.CharField(
+        label="Note to the library",
+        max_length=rules.NOTE,
+        required=False,  # the service says what is missing, as to the API
+        widget=forms.Textarea(attrs={"rows": 2, "required": True}),
+        help_text="What to do with the item: where to send it, by which route.",
+    )
+
+
 class LenderPickerForm(forms.Form):
     """The request page's search of the lender directory, ``?lender_q=``."""
 
@@ -257,15 +461,8 @@ class SendToLenderForm(WorkflowForm):
     )
 
 
-class ShipForm(WorkflowForm):
-    shipped_on = forms.DateField(label="Shipped on", widget=DATE, validators=[near_today])
-    due_date = forms.DateField(label="Due date", widget=DATE, validators=[near_today])
-    method = forms.ChoiceField(
-        label="Shipped by", choices=ShippingMethod.choices, widget=forms.RadioSelect
-    )
-    tracking_number = forms.CharField(
-        label="Tracking number", max_length=rules.TRACKING_NUMBER, required=False
-    )
+class ShipForm(ShipmentFields):
+    """The lender's shipment."""
 
 
 class AnswerRenewalForm(WorkflowForm):

@@ -12,6 +12,7 @@ from typing import Any, cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,12 +26,18 @@ from lenders.selectors import availability_warnings, lenders_with_availability, 
 from members.access import library_staff_only, signed_in_user, team_only
 from members.models import MemberLibrary, User
 
-from .. import selectors, services
+from .. import selectors, services, traces
 from ..flags import DUE_SOON_DAYS
 from ..models import BorrowingRequest, Status
 from .actions import BY_SLUG, offered_actions
 from .filters import QueueFilter, RequestFilter
-from .forms import BulkForm, LenderPickerForm, NewRequestForm, UnrequestedItemForm
+from .forms import (
+    BulkForm,
+    LenderPickerForm,
+    NewRequestForm,
+    ResolveUnrequestedForm,
+    UnrequestedItemForm,
+)
 from .openurl import initial_from_openurl
 
 
@@ -177,22 +184,50 @@ def _render_detail(
         (action, bound[1] if bound and bound[0] == action.slug else action.unbound_form(req))
         for action in offered_actions(req, user)
     ]
+    actions = [(a, form) for a, form in actions if a.applies is None or a.applies(form)]
+    steps = [(a, form) for a, form in actions if not a.side]
+    events = list(req.events.select_related("actor"))
     context: dict[str, Any] = {
         "req": req,
-        "actions": [(a, form) for a, form in actions if not a.side],
+        "actions": steps,
+        "next_steps": [(a, form) for a, form in steps if a.is_primary(req)],
+        "more_steps": [(a, form) for a, form in steps if not a.is_primary(req)],
         "side_actions": {a.slug: (a, form) for a, form in actions if a.side},
-        "events": req.events.select_related("actor"),
+        "events": events,
         "messages_on_request": req.messages.select_related("author"),
-        "charges": req.charges.all(),
+        "charges": req.charges.select_related("voided_by", "voids"),
         "renewals": req.renewals.all(),
         "attempts": req.attempts.select_related("lender") if user.is_team else None,
         "show_patron_name": user.is_library_staff,
+        "trace_step": traces.step_of(req),
+        "trace_words": traces.STEP_WORDS.get(traces.step_of(req), ""),
+        "reportable_from": _reportable_from(req, user),
+        "unfilled_reason": _unfilled_reason(req, events),
+        "followed_by": req.followed_by.order_by("pk").first(),
+        "unrequested_reports": req.unrequested_reports.select_related("library"),
     }
     refused = bound is not None
     if any(a.slug == "send-to-lender" for a, _ in actions):
         context |= _lender_search(request, req)
         refused = refused or bool(context["lender_search"].errors)
     return render(request, "requests_app/detail.html", context, status=400 if refused else 200)
+
+
+def _reportable_from(req: BorrowingRequest, user: User) -> dt.date | None:
+    """For the library, the day a loan in transit may be reported not arrived, while that
+    day is still to come (the page says when, instead of offering the report)."""
+    if not user.is_library_staff or req.status != Status.SHIPPED or req.trace:
+        return None
+    day = traces.reportable_from(req)
+    return day if day is not None and day > timezone.localdate() else None
+
+
+def _unfilled_reason(req: BorrowingRequest, events: list) -> str:
+    """Why no lender could supply an unfilled request: the reason its ending gave."""
+    if req.status != Status.UNFILLED:
+        return ""
+    endings = [event for event in events if event.action == "mark_unfilled"]
+    return endings[-1].note if endings else ""
 
 
 def _lender_search(request: HttpRequest, req: BorrowingRequest) -> dict[str, Any]:
@@ -224,10 +259,15 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     page_action = BY_SLUG[action]
     if not page_action.permitted(req, user):
         raise PermissionDenied("You may not do this on this request.")
-    form = page_action.form(request.POST, prefix=action)
+    form = page_action.bound_form(req, request.POST)
     if form.is_valid():
+        # An action that ends something is tried first and undone, so the page asks to
+        # confirm only what would be done, and says what is wrong with the rest at once.
+        trying = bool(page_action.confirm) and request.POST.get("confirmed") != "yes"
         try:
-            page_action.perform(req.pk, user, form.cleaned_data)
+            with transaction.atomic():
+                result = page_action.perform(req.pk, user, form)
+                transaction.set_rollback(trying)
         except NotPermitted as refused:
             raise PermissionDenied(refused.message) from refused
         except WorkflowError as refused:
@@ -236,6 +276,12 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         except ValidationError as error:
             form.add_workflow_errors(error)
         else:
+            if trying:
+                context = {"req": req, "action": page_action, "form": form}
+                return render(request, "requests_app/confirm.html", context)
+            if page_action.shows_result and isinstance(result, BorrowingRequest):
+                messages.success(request, f"{page_action.done} This is the new request.")
+                return redirect("request_detail", pk=result.pk)
             messages.success(request, page_action.done)
             return redirect("request_detail", pk=req.pk)
     return _render_detail(request, req, bound=(action, form))
@@ -266,6 +312,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "open_count": _total(counts[status] for status in selectors.OPEN_STATUSES),
         "bulk_form": BulkForm(),
         "today": timezone.localdate(),
+        "unrequested_open": selectors.open_unrequested_count(),
     }
     return render(request, "requests_app/queue.html", context)
 
@@ -317,7 +364,49 @@ def unrequested_item_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def unrequested_item_list(request: HttpRequest) -> HttpResponse:
-    reports = selectors.unrequested_items_visible_to(signed_in_user(request))
-    return render(
-        request, "requests_app/unrequested_list.html", {"page": paginate(request, reports)}
-    )
+    """Items received unasked: the library's own, with what the team found; every
+    library's for the team, the open ones first when it asks (``?open=yes``)."""
+    user = signed_in_user(request)
+    reports = selectors.unrequested_items_visible_to(user)
+    only_open = request.GET.get("open") == "yes"
+    if only_open:
+        reports = reports.filter(resolved_at__isnull=True).order_by("created_at", "id")
+    context = {"page": paginate(request, reports), "only_open": only_open}
+    return render(request, "requests_app/unrequested_list.html", context)
+
+
+@login_required
+def unrequested_item_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One report: what arrived, and what became of it; the team resolves it here."""
+    user = signed_in_user(request)
+    report = get_object_or_404(selectors.unrequested_items_visible_to(user), pk=pk)
+    form = None
+    status = 200
+    if user.is_team and report.resolved_at is None:
+        form = ResolveUnrequestedForm(request.POST or None, prefix="resolve")
+        if request.method == "POST":
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    services.resolve_unrequested_item(
+                        report.pk,
+                        actor=user,
+                        outcome=data["outcome"],
+                        note=data["note"],
+                        request_id=data["request"],
+                        send_to=data["send_to"],
+                        returned_to=data["returned_to"],
+                    )
+                except WorkflowError as refused:
+                    messages.error(request, refused.message)
+                    return redirect("unrequested_item_detail", pk=report.pk)
+                except ValidationError as error:
+                    form.add_workflow_errors(error)
+                else:
+                    messages.success(request, "Resolved; the library is told what to do.")
+                    return redirect("unrequested_item_detail", pk=report.pk)
+            status = 400
+    elif request.method == "POST":
+        raise PermissionDenied("This report is resolved, or not yours to resolve.")
+    context = {"report": report, "form": form}
+    return render(request, "requests_app/unrequested_detail.html", context, status=status)

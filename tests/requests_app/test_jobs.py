@@ -43,10 +43,16 @@ def test_not_arrived_starts_at_fourteen_days(request_in):
     assert thirteen not in flagged
 
 
-def test_the_number_of_days_is_a_setting(request_in, settings):
-    settings.ILLDESK_NOT_ARRIVED_DAYS = 20
-    request_in("shipped", shipped_days_ago=15)
-    assert jobs.flag_not_arrived().count == 0
+def test_the_number_of_days_is_a_setting_by_shipping_method(request_in, settings):
+    settings.ILLDESK_NOT_ARRIVED_DAYS = {"delivery": 20, "mail": 25}
+    fifteen = request_in("shipped", shipped_days_ago=15)  # by Delivery
+    twenty = request_in("shipped", shipped_days_ago=20)
+    by_mail = request_in("shipped", shipped_days_ago=22)
+    BorrowingRequest.objects.filter(pk=by_mail.pk).update(shipping_method="mail")
+    assert jobs.flag_not_arrived().count == 1
+    flagged = BorrowingRequest.objects.filter(not_arrived_flagged_at__isnull=False)
+    assert set(flagged) == {twenty}
+    assert fifteen not in flagged and by_mail not in flagged
 
 
 def test_flagging_twice_flags_and_tells_once(request_in):

@@ -17,6 +17,10 @@ MEGABYTE = "x" * 1_048_576
 
 SHIP = {"shipped_on": str(TODAY), "due_date": LATER, "method": "mail", "tracking_number": ""}
 CHARGE = {"kind": "lending_fee", "amount": "10.00", "payer": "service", "reference": ""}
+ITEM = {"format": "book", "title": "A Title"}
+#: The shipment of a request ``request_in`` ships: three days ago, due in four weeks.
+SHIPMENT = {"shipped_on": str(TODAY - dt.timedelta(days=3)), "due_date": LATER,
+            "method": "delivery", "tracking_number": "", "lender_request_number": ""}  # fmt: skip
 
 #: (who acts, the status the request is in, the action, its good input, what is changed,
 #: the field refused). The API's address is the action's, or the list it adds to.
@@ -50,6 +54,26 @@ CASES = [
     ("rita", "submitted", "max-cost", {"max_cost": "5"}, {"reason": ""}, "reason"),
     ("alice", "submitted", "message", {}, {"body": ""}, "body"),
     ("alice", "submitted", "message", {}, {"body": "b" * 5001}, "body"),
+    # Traces.
+    ("rita", "shipped", "trace", {}, {"note": ""}, "note"),
+    ("rita", "flagged", "replacement-shipped", SHIP, {"due_date": str(TODAY)}, "due_date"),
+    ("rita", "flagged", "replacement-shipped", SHIP,
+     {"shipped_on": str(TODAY - dt.timedelta(days=30))}, "shipped_on"),
+    ("rita", "flagged", "cleared", {},
+     {"received_on": str(TODAY + dt.timedelta(days=1))}, "received_on"),
+    # Corrections.
+    ("alice", "submitted", "edit-item", ITEM, {"title": ""}, "title"),
+    ("rita", "sourcing", "edit-item", ITEM, {"isbn": "978-0-306-40615-8"}, "isbn"),
+    ("rita", "sourcing", "edit-item", ITEM, {"format": "article"}, "format"),
+    ("rita", "shipped", "correct-shipment", SHIPMENT,
+     {"due_date": str(TODAY - dt.timedelta(days=4))}, "due_date"),
+    ("rita", "received", "correct-shipment", SHIPMENT,
+     {"shipped_on": str(TODAY)}, "shipped_on"),  # after it was received
+    ("rita", "received", "correct-receipt", {},
+     {"received_on": str(TODAY - dt.timedelta(days=10))}, "received_on"),
+    ("rita", "returned", "correct-return", {"returned_on": str(TODAY), "method": "delivery"},
+     {"method": "mail", "tracking_number": ""}, "tracking_number"),
+    ("rita", "received", "reopen", {}, {"reason": ""}, "reason"),
 ]  # fmt: skip
 
 #: Actions the API takes at an address of their own (the list they add to).
@@ -81,6 +105,18 @@ def refusal_by_api(api, req, action: str, data: dict, field: str) -> list[str]:
     return response.json()[field]
 
 
+def made(request_in, status: str, action: str):
+    """A request in ``status`` that allows ``action``: one "flagged" not arrived has a
+    trace to work; one to report not arrived shipped long enough ago."""
+    if status == "flagged":
+        req = request_in("shipped", shipped_days_ago=20)
+        BorrowingRequest.objects.filter(pk=req.pk).update(not_arrived_flagged_at=timezone.now())
+        return req
+    if action == "not-arrived":
+        return request_in(status, shipped_days_ago=20)
+    return request_in(status)
+
+
 def record(req) -> tuple:
     req.refresh_from_db()
     return (req.status, req.charges_total, req.max_cost, StatusEvent.objects.count())
@@ -96,7 +132,7 @@ def test_the_page_and_the_api_refuse_it_alike(
 ):
     person = {"alice": alice, "rita": rita}[who]
     client.force_login(person)
-    on_page, by_api = request_in(status), request_in(status)
+    on_page, by_api = made(request_in, status, action), made(request_in, status, action)
     before = record(on_page), record(by_api)
 
     page_words = refusal_on_page(client, on_page, action, good | bad, field)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.errors import NotAllowedNow
 from lenders.models import Lender
-from requests_app import services, workflow
+from requests_app import services, traces, workflow
 from requests_app.flags import flags_of
 from requests_app.models import LenderAttempt, Notification, RenewalRequest
 
@@ -222,14 +222,14 @@ def test_the_library_cancelling_tells_the_team(request_in, alice):
 
 
 def test_the_library_reports_a_missing_item_once(request_in, alice):
-    req = request_in("shipped")
-    workflow.report_not_arrived(req.pk, actor=alice, note="Not in Tuesday's bin")
+    req = request_in("shipped", shipped_days_ago=20)
+    traces.report_not_arrived(req.pk, actor=alice, note="Not in Tuesday's bin")
     req.refresh_from_db()
     assert req.not_arrived_flagged_at is not None
     assert flags_of(req) == ["not_arrived"]
     assert req.events.last().note == "Reported not arrived. Not in Tuesday's bin"
-    with pytest.raises(NotAllowedNow, match="already flagged"):
-        workflow.report_not_arrived(req.pk, actor=alice)
+    with pytest.raises(NotAllowedNow, match="reported already"):
+        traces.report_not_arrived(req.pk, actor=alice)
     assert Notification.objects.filter(request=req, kind="not_arrived_reported").count() == 1
 
 

@@ -163,13 +163,18 @@ def test_an_inactive_lender_cannot_be_sent_to(api, request_in, rita, lender):
     assert response.json() == {"lender": ["This lender is not active in the directory."]}
 
 
-def test_the_library_reports_a_loan_not_arrived_once(api, request_in, alice):
-    req = request_in("shipped")
+def test_the_library_reports_a_loan_not_arrived_once_its_days_have_passed(api, request_in, alice):
+    too_soon = request_in("shipped", shipped_days_ago=13)  # Delivery: two weeks
+    early = post(api(alice), too_soon, "not-arrived")
+    assert early.status_code == 409
+    assert "You can report it not arrived from" in early.json()["detail"]
+    req = request_in("shipped", shipped_days_ago=14)
     response = post(api(alice), req, "not-arrived", {"note": "Nothing in Delivery"})
     assert response.status_code == 200
-    assert response.json()["flags"] == ["not_arrived"]
+    assert (response.json()["flags"], response.json()["trace"]) == (["not_arrived"], "reported")
     again = post(api(alice), req, "not-arrived")
     assert again.status_code == 409 and again.json()["status"] == "shipped"
+    assert "reported already" in again.json()["detail"]
 
 
 def test_the_team_assigns_and_raises_the_max_cost(api, request_in, rita, admin_user):

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from members.models import Patron
-from requests_app import services, workflow
+from requests_app import services, traces, workflow
 from requests_app.models import BorrowingRequest, StatusEvent
 from tests.queries import Statements, assert_same_count, captured
 
@@ -36,8 +36,8 @@ def test_library_staff_list_their_own_librarys_requests_only(api, submit, bob, l
 
 
 def test_the_list_filters_as_the_queue_does(api, rita, alice, request_in, bob, library_two):
-    shipped = request_in("shipped")
-    workflow.report_not_arrived(shipped.pk, actor=alice)
+    shipped = request_in("shipped", shipped_days_ago=20)
+    traces.report_not_arrived(shipped.pk, actor=alice)
     late = request_in("received")
     BorrowingRequest.objects.filter(pk=late.pk).update(
         due_date=timezone.localdate() - dt.timedelta(days=1)
@@ -134,7 +134,7 @@ def test_one_request_shows_the_contracted_fields(api, request_in, alice, rita):
         "edition", "edition_only", "volume", "isbn", "issn", "oclc_number", "language",
         "needed_by", "max_cost", "lender", "shipped_on", "due_date", "received_on",
         "returned_on", "not_arrived_flagged_at", "created_at", "updated_at", "charges",
-        "charges_total", "renewals",
+        "charges_total", "renewals", "trace", "follows",
     ):  # fmt: skip
         assert field in body, field
     assert body["status"] == "renewal_requested"
@@ -149,6 +149,9 @@ def test_one_request_shows_the_contracted_fields(api, request_in, alice, rita):
     assert api(rita).get(f"/api/v1/requests/{req.pk}/").json()["actions"] == [
         "answer-renewal",
         "mark-lost",
+        "edit-item",
+        "correct-shipment",
+        "correct-receipt",
     ]
 
 
@@ -179,7 +182,9 @@ def test_the_timeline_comes_oldest_first(api, request_in, alice):
         ("sent_to_lender", "shipped"),
     ]
     assert events[0]["actor"] == "alice" and events[1]["actor"] == "rita"
-    assert set(events[0]) == {"id", "action", "from_status", "to_status", "actor", "at", "note"}
+    assert set(events[0]) == {
+        "id", "action", "from_status", "to_status", "actor", "at", "note", "changes"
+    }  # fmt: skip
 
 
 # --- Submitting ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
@@ -45,7 +46,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from requests_app import workflow
+from requests_app import services, workflow
 from requests_app.models import BorrowingRequest, Status
 from requests_app.web.actions import BY_SLUG
 from requests_app.web.forms import FORMAT_CHOICES
@@ -191,9 +192,13 @@ class World:
     rows: dict = field(default_factory=dict)  # the rows admin change forms edit
 
     def request(self, status: str):
-        """A request in ``status``, made once per test."""
+        """A request in ``status``, made once per test; or in one of ``PREPARED``'s
+        states, for an action that needs more than a status."""
         if status not in self.requests:
-            self.requests[status] = self.drive(status)
+            if status in PREPARED:
+                self.requests[status] = PREPARED[status](self)
+            else:
+                self.requests[status] = self.drive(status)
         return self.requests[status]
 
     def user(self, who: str | None):
@@ -203,6 +208,45 @@ class World:
 @pytest.fixture
 def world(alice, rita, admin_user, patron, lender, library_one, request_in) -> World:
     return World(alice, rita, admin_user, patron, lender, library_one, request_in)
+
+
+def _flagged(world: "World"):
+    req = world.drive("shipped", shipped_days_ago=20)
+    BorrowingRequest.objects.filter(pk=req.pk).update(not_arrived_flagged_at=timezone.now())
+    req.refresh_from_db()
+    return req
+
+
+def _charged(world: "World"):
+    req = world.drive("shipped")
+    services.add_charge(req.pk, actor=world.rita, kind="lending_fee", amount=Decimal("10"))
+    return req
+
+
+#: States an action needs beyond a status, and how to make a request in one.
+PREPARED: dict[str, Callable[["World"], object]] = {
+    "shipped 20 days ago": lambda world: world.drive("shipped", shipped_days_ago=20),
+    "flagged not arrived": _flagged,
+    "with a charge": _charged,
+}
+#: The actions that need one of them.
+ACTION_STATE = {
+    "not-arrived": "shipped 20 days ago",
+    "replacement-shipped": "flagged not arrived",
+    "cleared": "flagged not arrived",
+    "void-charge": "with a charge",
+    "charge-invoiced": "with a charge",
+    "charge-paid": "with a charge",
+}
+
+
+def _unrequested(world: "World"):
+    """An item the first library received unasked, reported once per test."""
+    if "unrequested" not in world.rows:
+        world.rows["unrequested"] = services.report_unrequested_item(
+            actor=world.alice, title="A book nobody asked for", slip_number="ILL-998"
+        )
+    return world.rows["unrequested"]
 
 
 def _today(days: int = 0) -> str:
@@ -248,8 +292,10 @@ def _action_actor_and_status(slug: str) -> tuple[str, str]:
     """Who may take the action (the library when both may) and the first status offering it."""
     action = BY_SLUG[slug]
     if action.move is None:
-        return ("rita" if action.team_only else "alice"), Status.SOURCING
+        return ("rita" if action.team_only else "alice"), ACTION_STATE.get(slug, Status.SOURCING)
     move = workflow.MOVES[action.move]
+    if slug in ACTION_STATE:
+        return ("alice" if workflow.LIBRARY in move.sides else "rita"), ACTION_STATE[slug]
     who = "alice" if workflow.LIBRARY in move.sides else "rita"
     return who, next(status for status in Status.values if status in move.sources)
 
@@ -290,6 +336,39 @@ ACTION_INPUT: dict[str, Callable[[World, BorrowingRequest], dict]] = {
     "max-cost": lambda world, req: {"max_cost": "40.00", "reason": "The library agreed."},
     "assign": lambda world, req: {"assignee": str(world.rita.pk)},
     "message": lambda world, req: {"body": "Is it on its way?"},
+    "request-again": lambda world, req: {},
+    "trace": lambda world, req: {"note": "Called the lender: it left on the 2nd."},
+    "replacement-shipped": lambda world, req: {
+        "shipped_on": _today(),
+        "due_date": _today(28),
+        "method": "mail",
+        "tracking_number": "9400100",
+        "note": "",
+    },
+    "cleared": lambda world, req: {"received_on": _today(), "note": "Found at the desk."},
+    "edit-item": lambda world, req: {"format": "book", "title": "A corrected title"},
+    "correct-shipment": lambda world, req: {
+        "shipped_on": req.shipped_on.isoformat(),
+        "due_date": _days_after(req.shipped_on, 35),
+        "method": "mail",
+        "tracking_number": "9400200",
+        "lender_request_number": "ILL-2",
+        "note": "",
+    },
+    "correct-receipt": lambda world, req: {"received_on": req.shipped_on.isoformat(), "note": ""},
+    "correct-return": lambda world, req: {
+        "returned_on": _today(),
+        "method": "delivery",
+        "tracking_number": "",
+        "note": "",
+    },
+    "reopen": lambda world, req: {"reason": "Marked received on the wrong request."},
+    "void-charge": lambda world, req: {
+        "charge": str(req.charges.get().pk),
+        "reason": "Typed 1e3.",
+    },
+    "charge-invoiced": lambda world, req: {"charge": str(req.charges.get().pk), "invoiced_on": ""},
+    "charge-paid": lambda world, req: {"charge": str(req.charges.get().pk), "paid_on": ""},
 }
 
 
@@ -300,7 +379,10 @@ def _action_case(slug: str) -> PostCase:
 
     def valid(world: World) -> dict:
         req = world.request(status)
-        return {f"{slug}-{name}": value for name, value in ACTION_INPUT[slug](world, req).items()}
+        values = {f"{slug}-{name}": value for name, value in ACTION_INPUT[slug](world, req).items()}
+        if BY_SLUG[slug].confirm:
+            values["confirmed"] = "yes"  # the second step: asked, and confirmed
+        return values
 
     def detail(world: World) -> str:
         return reverse("request_detail", args=[world.request(status).pk])
@@ -354,6 +436,20 @@ APP_POST_CASES = [
         "alice",
         page=lambda world: reverse("unrequested_item_new"),
         valid=lambda world: {"title": "A book we never asked for"},
+        shown_on=lambda world: [reverse("unrequested_item_list")],
+    ),
+    PostCase(
+        "unrequested item resolved",
+        "unrequested_item_detail",
+        "rita",
+        page=lambda world: reverse("unrequested_item_detail", args=[_unrequested(world).pk]),
+        valid=lambda world: {
+            "resolve-outcome": st.sampled_from(["matched", "sent_on", "returned_to_lender"]),
+            "resolve-request": str(world.request(Status.SHIPPED).pk),
+            "resolve-send_to": world.library.ill_code,
+            "resolve-returned_to": str(world.lender.pk),
+            "resolve-note": "Send it on by Delivery.",
+        },
         shown_on=lambda world: [reverse("unrequested_item_list")],
     ),
     PostCase(
@@ -766,6 +862,10 @@ def test_bad_input_is_refused_on_its_field_and_saves_nothing(case, world, client
             assert not unescaped_markup(response)
             if case.refused_status == 302:
                 _check_sent_back(client, response, refused, before)
+            elif _asks_to_confirm(response):
+                # An ending not confirmed: it is only asked about, and nothing is saved.
+                assert refused is None, f"{refused!r} was not refused"
+                assert every_row(but=case.counts_failures) == before
             elif response.status_code in (201, 302) and refused is None:
                 # 201: the answer is the page itself (a new API token is shown only there).
                 _check_accepted(client, case, world, response)
@@ -773,6 +873,12 @@ def test_bad_input_is_refused_on_its_field_and_saves_nothing(case, world, client
                 _check_refused(case, response, urlsplit(action).path, refused, before)
 
     example()
+
+
+def _asks_to_confirm(response) -> bool:
+    return response.status_code == 200 and any(
+        template.name == "requests_app/confirm.html" for template in response.templates
+    )
 
 
 def _check_accepted(client, case: PostCase, world: World, response) -> None:

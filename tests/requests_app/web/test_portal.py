@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from members.models import Patron
-from requests_app import selectors, workflow
+from requests_app import selectors, traces, workflow
 from requests_app.models import (
     BorrowingRequest,
     Message,
@@ -42,8 +42,8 @@ def test_the_dashboard_shows_what_needs_the_librarys_attention(as_alice, request
     shipped = request_in("shipped")
     overdue = request_in("received", shipped_days_ago=40)
     due_soon = request_in("received", shipped_days_ago=25)  # due in 3 days
-    missing = request_in("shipped")
-    workflow.report_not_arrived(missing.pk, actor=alice)
+    missing = request_in("shipped", shipped_days_ago=20)
+    traces.report_not_arrived(missing.pk, actor=alice)
     renewed = request_in("renewal_requested")
     workflow.answer_renewal(renewed.pk, actor=rita, approved=False)
     request_in("submitted")
@@ -102,8 +102,8 @@ def test_past_the_cap_a_tab_says_so(as_alice, request_in, monkeypatch):
 
 
 def test_the_list_filters_by_flag_patron_and_text(as_alice, request_in, submit, alice):
-    flagged = request_in("shipped")
-    workflow.report_not_arrived(flagged.pk, actor=alice)
+    flagged = request_in("shipped", shipped_days_ago=20)
+    traces.report_not_arrived(flagged.pk, actor=alice)
     other = Patron.objects.create(library=alice.library, card_number="555", name="Other")
     by_isbn = workflow.submit_request(
         actor=alice, library=alice.library, patron=other,
@@ -243,9 +243,13 @@ def test_the_page_offers_only_what_the_workflow_allows_now(as_alice, request_in)
         page = as_alice.get(detail(req))
         return [a.slug for a, _ in page.context["actions"]] + sorted(page.context["side_actions"])
 
-    assert offered(request_in("shipped")) == ["receive", "not-arrived", "message"]
+    assert offered(request_in("shipped")) == ["receive", "message"]
+    assert offered(request_in("shipped", shipped_days_ago=14)) == [
+        "receive", "not-arrived", "message"
+    ]  # fmt: skip
     assert offered(request_in("received")) == ["return", "request-renewal", "message"]
-    assert offered(request_in("submitted")) == ["cancel", "message"]
+    assert offered(request_in("submitted")) == ["edit-item", "cancel", "message"]
+    assert offered(request_in("unfilled")) == ["request-again", "message"]
 
 
 def test_marking_received_then_renewing_then_returning(as_alice, request_in):
@@ -287,11 +291,13 @@ def test_a_move_someone_else_made_first_is_a_clear_message(as_alice, request_in,
 
 def test_cancel_report_not_arrived_and_message(as_alice, request_in):
     submitted = request_in("submitted")
-    as_alice.post(act(submitted, "cancel"), {"cancel-reason": "Bought it"})
+    asked = as_alice.post(act(submitted, "cancel"), {"cancel-reason": "Bought it"})
+    assert "Yes, cancel this request" in asked.content.decode()
+    as_alice.post(act(submitted, "cancel"), {"cancel-reason": "Bought it", "confirmed": "yes"})
     submitted.refresh_from_db()
     assert submitted.status == "cancelled"
 
-    shipped = request_in("shipped")
+    shipped = request_in("shipped", shipped_days_ago=15)
     as_alice.post(act(shipped, "not-arrived"), {"not-arrived-note": "Nothing yet"})
     shipped.refresh_from_db()
     assert shipped.not_arrived_flagged_at is not None

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lenders.models import AvailabilityReport, Lender
-from requests_app import selectors, services, workflow
+from requests_app import selectors, services, traces, workflow
 from requests_app.flags import OVER_MAX_COST
 from requests_app.models import BorrowingRequest, Status, StatusEvent
 from tests.queries import captured
@@ -86,22 +86,22 @@ def test_filters_by_assignee(as_rita, request_in, rita, admin_user):
 
 
 def test_filters_by_flag_date_and_age(as_rita, request_in, alice, rita):
-    flagged = request_in("shipped")
-    workflow.report_not_arrived(flagged.pk, actor=alice)
+    flagged = request_in("shipped", shipped_days_ago=20)
+    traces.report_not_arrived(flagged.pk, actor=alice)
     pricey = request_in("shipped")
     services.add_charge(pricey.pk, actor=rita, kind="lending_fee", amount=Decimal("30"))
     renewing = request_in("renewal_requested")
     urgent = request_in("submitted")
     BorrowingRequest.objects.filter(pk=urgent.pk).update(
         needed_by=timezone.localdate() + dt.timedelta(days=3),
-        created_at=timezone.now() - dt.timedelta(days=20),
+        created_at=timezone.now() - dt.timedelta(days=30),
     )
     assert ids(as_rita, "flag=not_arrived") == [flagged.pk]
     assert ids(as_rita, "flag=over_max_cost") == [pricey.pk]
     assert ids(as_rita, "flag=renewal_pending") == [renewing.pk]
     soon = (timezone.localdate() + dt.timedelta(days=5)).isoformat()
     assert ids(as_rita, f"needed_before={soon}") == [urgent.pk]
-    assert ids(as_rita, "older_than=10") == [urgent.pk]
+    assert ids(as_rita, "older_than=25") == [urgent.pk]
     assert ids(as_rita, "sort=needed_by")[0] == urgent.pk
     assert ids(as_rita, "sort=newest")[-1] == urgent.pk
     assert ids(as_rita, "sort=oldest")[0] == urgent.pk
@@ -180,12 +180,12 @@ def test_paging_needs_no_count_of_the_whole_table(as_rita, request_in):
     with captured() as queries:
         as_rita.get("/queue/?page_size=2&page=2")
     counts = [q for q in queries if "COUNT(" in q.upper()]
-    # The tabs only: one statement, of one count a status, each stopped by a LIMIT.
-    # Nothing counts the page's rows.
-    assert len(counts) == 1, counts
-    assert (
-        counts[0].upper().count("COUNT(") == counts[0].upper().count("LIMIT") == len(Status.values)
-    ), counts
+    # The tabs only: one statement, of one count a status, each stopped by a LIMIT, and
+    # the open unrequested items, stopped the same way. Nothing counts the page's rows.
+    assert len(counts) == 2, counts
+    tabs, unrequested = counts
+    assert tabs.upper().count("COUNT(") == tabs.upper().count("LIMIT") == len(Status.values)
+    assert "requests_app_unrequesteditemreport" in unrequested and "LIMIT" in unrequested
 
 
 def test_odd_page_numbers_and_sizes_are_tamed(as_rita, request_in):
@@ -203,10 +203,10 @@ def test_the_queue_costs_the_same_queries_at_any_page_size(as_rita, request_in, 
         response = as_rita.get(f"/queue/?page_size={page_size}&page={page}&status=all")
     assert response.status_code == 200
     assert len(response.context["page"]) == min(page_size, 12 - (page - 1) * page_size)
-    # session, user, the tabs' capped counts (one statement), the page's ids, its rows
-    # (joined with library, lender and assignee), the assignee choices for the bulk form,
-    # then savepoint, session refresh, release.
-    queries.expect(9)
+    # session, user, the tabs' capped counts (one statement), the open unrequested items'
+    # capped count, the page's ids, its rows (joined with library, lender and assignee),
+    # the assignee choices for the bulk form, then savepoint, session refresh, release.
+    queries.expect(10)
 
 
 # --- Bulk actions ------------------------------------------------------------------------
@@ -264,7 +264,8 @@ def act(req, slug):
 def test_the_team_sees_its_next_steps(as_rita, request_in):
     page = as_rita.get(reverse("request_detail", args=[request_in("submitted").pk]))
     slugs = [action.slug for action, _ in page.context["actions"]]
-    assert slugs == ["start-sourcing", "mark-unfilled", "cancel"]
+    assert slugs == ["start-sourcing", "edit-item", "mark-unfilled", "cancel"]
+    assert [action.slug for action, _ in page.context["next_steps"]] == ["start-sourcing"]
     assert set(page.context["side_actions"]) == {"add-charge", "max-cost", "assign", "message"}
 
 
@@ -382,7 +383,13 @@ def test_a_lender_not_taking_returns_is_shown_before_the_item_goes_back(
 
 def test_the_team_closes_out_loans_from_the_page(as_rita, request_in):
     lost = request_in("received")
-    as_rita.post(act(lost, "mark-lost"), {"mark-lost-note": "Patron moved away"})
+    asked = as_rita.post(act(lost, "mark-lost"), {"mark-lost-note": "Patron moved away"})
+    assert asked.status_code == 200 and "The loan ends lost" in asked.content.decode()
+    lost.refresh_from_db()
+    assert lost.status == "received"  # only asked, not done
+    as_rita.post(
+        act(lost, "mark-lost"), {"mark-lost-note": "Patron moved away", "confirmed": "yes"}
+    )
     returned = request_in("returned")
     as_rita.post(act(returned, "complete"), {})
     sourcing = request_in("sent_to_lender")
@@ -390,7 +397,10 @@ def test_the_team_closes_out_loans_from_the_page(as_rita, request_in):
     as_rita.post(act(sourcing, "lender-unfilled"), {"lender-unfilled-reason": "Non-circulating"})
     sourcing.refresh_from_db()
     assert sourcing.status == "sourcing"
-    as_rita.post(act(sourcing, "mark-unfilled"), {"mark-unfilled-reason": "No other holder"})
+    as_rita.post(
+        act(sourcing, "mark-unfilled"),
+        {"mark-unfilled-reason": "No other holder", "confirmed": "yes"},
+    )
     statuses = {
         req.pk: req.status
         for req in BorrowingRequest.objects.filter(pk__in=[lost.pk, returned.pk, sourcing.pk])
