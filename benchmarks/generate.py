@@ -156,7 +156,7 @@ COLUMNS = {
         "shipping_method", "shipping_tracking", "due_date", "received_on", "returned_on",
         "return_method", "return_tracking", "charges_total", "not_arrived_flagged_at",
         "overdue_flagged_at", "due_reminded_for", "due_reminded_at", "created_at",
-        "updated_at", "ended_at", "trace",
+        "updated_at", "ended_at", "trace", "follows_id",
     ),
     "requests_app_lenderattempt": (
         "sequence", "lender_request_number", "sent_at", "outcome", "reason", "resolved_at",
@@ -168,10 +168,11 @@ COLUMNS = {
     ),
     "requests_app_charge": (
         "kind", "amount", "currency", "payer", "invoiced_on", "paid_on", "reference",
-        "created_at", "created_by_id", "request_id",
+        "created_at", "created_by_id", "request_id", "voids_id", "reason",
     ),
     "requests_app_statusevent": (
         "action", "from_status", "to_status", "at", "note", "actor_id", "request_id",
+        "changes",
     ),
 }  # fmt: skip
 
@@ -1111,7 +1112,7 @@ class RequestStory:
     def _event(self, at: str, action: str, actor, to_status: str, note: str) -> None:
         self.gen.emit(
             "requests_app_statusevent",
-            action, self.status, to_status, at, note, null_or(actor), str(self.id),
+            action, self.status, to_status, at, note, null_or(actor), str(self.id), "\\N",
         )  # fmt: skip
 
     def move(self, moment: int, action: str, actor: int, to_status: str, note: str = "") -> bool:
@@ -1327,7 +1328,7 @@ class RequestStory:
         gen.emit(
             "requests_app_charge",
             kind, money(cents), gen.currency, payer, invoiced_on, paid_on if paid else "\\N",
-            reference, at, str(actor), str(self.id),
+            reference, at, str(actor), str(self.id), "\\N", "",
         )  # fmt: skip
         note = (
             f"{gen.charge_labels[kind]}: {money(cents)} {gen.currency}, paid by "
@@ -1554,7 +1555,7 @@ class RequestStory:
             money(self.charges_cents), null_or(self.not_arrived), null_or(self.overdue),
             day(self.reminded_for), null_or(self.reminded_at), clock.text(self.created),
             clock.text(self.updated), "\\N" if self.ended is None else clock.text(self.ended),
-            self.trace,
+            self.trace, "\\N",
         )  # fmt: skip
         gen.statuses[self.status] += 1
 

@@ -250,11 +250,16 @@ def reopen(
             .first()
         )
         if last is None or last.action not in steps:
-            taken = event_label(last.action).lower() if last else "the submission"
+            taken = (
+                f"took it from {status_label(last.from_status)} to {status_label(last.to_status)}"
+                if last
+                else "submitted it"
+            )
             raise NotAllowedNow(
                 "reopen",
                 req.status,
-                f"Only a step just taken can be taken back; the last one was {taken}.",
+                f"Only a step just taken by mistake can be taken back; the last one {taken} "
+                f"({event_label(last.action).lower() if last else 'submit'}).",
             )
         values = dict(cleared_fields)
         if last.changes and "trace" in last.changes:

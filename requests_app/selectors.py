@@ -46,6 +46,29 @@ def unrequested_items_visible_to(user: User | AnonymousUser) -> QuerySet[Unreque
     return scoped_to_library(reports, user, "library_id")
 
 
+def possible_matches(report: UnrequestedItemReport, limit: int = 5) -> list[BorrowingRequest]:
+    """Requests an unrequested item may belong to, for the team to check: the slip's
+    number as a request's number, OCLC/ILL number, ISBN or OCLC number, then the title
+    (its part before an author's "/"), loans in transit first."""
+    found: dict[int, BorrowingRequest] = {}
+    everyone = BorrowingRequest.objects.select_related("library", "lender")
+    number = report.slip_number.strip().lstrip("#")
+    queries = []
+    if number:
+        by_number = search(everyone, number, team=True)
+        if number.isdigit() and len(number) < 12:
+            by_number = by_number | everyone.filter(pk=int(number))
+        queries.append(by_number)
+    title = report.title.split(" / ")[0].strip()
+    if len(title) >= 4:
+        queries.append(everyone.filter(title__icontains=title))
+    for query in queries:
+        in_transit_first = Case(When(status=Status.SHIPPED, then=0), default=1)
+        for req in query.order_by(in_transit_first, "-created_at")[:limit]:
+            found.setdefault(req.pk, req)
+    return list(found.values())[:limit]
+
+
 def open_unrequested_count(cap: int | None = None) -> int | None:
     """How many reports the team has not resolved yet, for its tabs: counted up to ``cap``
     through ``unrequested_open`` (None beyond it, "1,000+"), as the status tabs are."""

@@ -142,7 +142,7 @@ def add_charge(
     today = timezone.localdate(now)
     charge = Charge(
         kind=kind,
-        amount=amount,
+        amount=to_cents(amount),
         currency=currency,
         payer=payer,
         invoiced_on=today if invoiced else None,

@@ -25,6 +25,20 @@ OTHER_EVENTS = {
     "flag_overdue": "Flagged overdue",
 }
 
+#: Moves recorded as done, where the move's own words ask for it ("edit the item").
+DONE = {
+    "report_not_arrived": "Reported not arrived",
+    "trace": "Traced with the lender",
+    "replacement_shipped": "Replacement shipped",
+    "cleared": "Cleared: it turned up",
+    "edit_item": "Item corrected",
+    "correct_shipment": "Shipment corrected",
+    "correct_receipt": "Receipt corrected",
+    "correct_return": "Return corrected",
+    "reopen": "Reopened",
+    "request_again": "Requested again",
+}
+
 #: Moves whose status change reads better with their name: "Reopened: Received → Shipped".
 TAKEN_BACK_OR_ASIDE = frozenset({"reopen", "cleared"})
 
@@ -32,6 +46,7 @@ TAKEN_BACK_OR_ASIDE = frozenset({"reopen", "cleared"})
 EVENT_LABELS = {
     **OTHER_EVENTS,
     **{action: move.label[:1].upper() + move.label[1:] for action, move in MOVES.items()},
+    **DONE,
 }
 
 

@@ -53,6 +53,15 @@ STEP_WORDS = {
     Trace.CLEARED: "It turned up and was marked received.",
     Trace.LOST: "It could not be found: the loan is closed as lost.",
 }
+#: Each step in a word or two, for a badge.
+STEP_BADGES = {
+    FLAGGED: "Not reported yet",
+    Trace.REPORTED: "Reported",
+    Trace.TRACING: "Tracing",
+    Trace.REPLACEMENT_SHIPPED: "Replacement shipped",
+    Trace.CLEARED: "Cleared",
+    Trace.LOST: "Lost",
+}
 #: The steps at which the team still has the trace to work.
 OPEN_STEPS = (FLAGGED, *OPEN_TRACES)
 #: The steps as the queue's filter names them, in order.

@@ -528,7 +528,9 @@ class ChargePaidSerializer(ChargeEntrySerializer):
 
 
 class UnrequestedItemSerializer(serializers.ModelSerializer):
-    """A report of an item a library received unasked, and what the team found."""
+    """A report of an item a library received unasked, and what the team found ("" while
+    it is open). Output only (not marked read-only, so the schema keeps the blank choice
+    of ``outcome``, as ``RequestSerializer`` does)."""
 
     library: serializers.SlugRelatedField[MemberLibrary] = serializers.SlugRelatedField(
         slug_field="ill_code", read_only=True
@@ -558,7 +560,6 @@ class UnrequestedItemSerializer(serializers.ModelSerializer):
             "resolved_by",
             "resolved_at",
         ]
-        read_only_fields = fields
 
 
 class NewUnrequestedItemSerializer(serializers.Serializer):

@@ -18,8 +18,10 @@ Definitions (docs/reports.md says them in words):
   the received-on date. Median and 90th percentile are nearest-rank (the smallest value
   with at least that share of the loans at or below it), as PostgreSQL's
   ``percentile_disc`` computes them.
-- **Flags** count from the timeline (the jobs' and the library's flag events), so a flag
-  a renewal later cleared still counts in the month it was set.
+- **Flags** count from the timeline (the job's flag, the library's report, the team's
+  trace), so a flag a renewal later cleared still counts in the month it was set; a loan
+  counts once a month however many of them it had. Replacements count as the lenders
+  shipped them.
 """
 
 import calendar
@@ -411,13 +413,14 @@ def turnaround_distribution(scope: Scope) -> list[DaysRow]:
 class FlagRow:
     month: dt.date
     not_arrived: int = 0
+    replaced: int = 0
     overdue: int = 0
     renewals_asked: int = 0
     renewals_approved: int = 0
     renewals_denied: int = 0
 
 
-NOT_ARRIVED_EVENTS = ("flag_not_arrived", "report_not_arrived")
+NOT_ARRIVED_EVENTS = ("flag_not_arrived", "report_not_arrived", "trace")
 OVERDUE_EVENTS = ("flag_overdue",)
 
 
@@ -442,11 +445,18 @@ def flags_by_month(scope: Scope) -> list[FlagRow]:
     answer = RenewalRequest.Answer
     renewals = RenewalRequest.objects.all()
     add(
-        StatusEvent.objects.filter(action__in=NOT_ARRIVED_EVENTS + OVERDUE_EVENTS),
+        StatusEvent.objects.filter(
+            action__in=(*NOT_ARRIVED_EVENTS, *OVERDUE_EVENTS, "replacement_shipped")
+        ),
         "request__library_id",
         "at",
         {
-            "not_arrived": Count("id", filter=Q(action__in=NOT_ARRIVED_EVENTS)),
+            # A loan the job flagged, its library reported and the team traced in one
+            # month is one loan not arrived that month.
+            "not_arrived": Count(
+                "request_id", distinct=True, filter=Q(action__in=NOT_ARRIVED_EVENTS)
+            ),
+            "replaced": Count("id", filter=Q(action="replacement_shipped")),
             "overdue": Count("id", filter=Q(action__in=OVERDUE_EVENTS)),
         },
     )

@@ -252,7 +252,8 @@ def _flags_page(scope: reports.Scope) -> list[Table]:
             "Flags and renewals by month",
             [
                 Column("Month", _month, numeric=False),
-                Column("Flagged not arrived", _attr("not_arrived")),
+                Column("Not arrived", _attr("not_arrived")),
+                Column("Replacements shipped", _attr("replaced")),
                 Column("Flagged overdue", _attr("overdue")),
                 Column("Renewals asked", _attr("renewals_asked")),
                 Column("Renewals approved", _attr("renewals_approved")),

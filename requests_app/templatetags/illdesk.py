@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 from requests_app import timeline
 from requests_app.flags import LIST_FLAGS, RENEWAL_PENDING, flags_of
 from requests_app.models import Format, Status
-from requests_app.traces import STEP_CHOICES
+from requests_app.traces import STEP_BADGES
 
 register = template.Library()
 
@@ -134,8 +134,8 @@ def change_lines(changes) -> list[tuple[str, str, str]]:
 
 @register.filter
 def trace_label(step: str) -> str:
-    """Where a not-arrived loan's trace stands, in a few words."""
-    return dict(STEP_CHOICES).get(step, step)
+    """Where a not-arrived loan's trace stands, in a word or two."""
+    return STEP_BADGES.get(step, step)
 
 
 @register.filter

@@ -47,6 +47,9 @@ class PageAction:
     initial: Callable[[BorrowingRequest], dict[str, Any]] | None = None
     #: Go to the page of what it made (``request-again`` makes a new request).
     shows_result: bool = False
+    #: Left off the page for this request and user though the workflow allows it, as
+    #: another action does the same better there.
+    left_off: Callable[[BorrowingRequest, User], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.move is not None and self.slug != workflow.MOVES[self.move].slug:
@@ -70,6 +73,8 @@ class PageAction:
 
     def offered(self, req: BorrowingRequest, user: User, allowed: set[str]) -> bool:
         """Whether to show its form now: permitted, and the status allows it."""
+        if self.left_off is not None and self.left_off(req, user):
+            return False
         if self.move is not None:
             return self.move in allowed
         return self.permitted(req, user)
@@ -98,6 +103,8 @@ ACTIONS = [
         ),
         "Has it arrived?", "Mark received", "Marked received.",
         move="mark_received", primary=True,
+        # For the team, a loan being traced is received by "It turned up", with a note.
+        left_off=lambda req, user: user.is_team and _being_traced(req),
     ),
     PageAction(
         "return", f.ReturnForm,
@@ -131,6 +138,7 @@ ACTIONS = [
         lambda pk, user, form: workflow.request_again(pk, actor=user),
         "Ask again", "Request it again", "Requested again.",
         move="request_again", primary=True, shows_result=True,
+        left_off=lambda req, user: req.followed_by.exists(),  # asked again already
     ),
     # The team's next steps.
     PageAction(

@@ -408,5 +408,9 @@ def unrequested_item_detail(request: HttpRequest, pk: int) -> HttpResponse:
             status = 400
     elif request.method == "POST":
         raise PermissionDenied("This report is resolved, or not yours to resolve.")
-    context = {"report": report, "form": form}
+    context = {
+        "report": report,
+        "form": form,
+        "matches": selectors.possible_matches(report) if form is not None else [],
+    }
     return render(request, "requests_app/unrequested_detail.html", context, status=status)

@@ -77,4 +77,6 @@ def test_a_job_runs_on_the_worker_and_its_digest_is_mailed(worker, mailbox, requ
 
     wait_for(digest_sent, log=worker)
     assert f"#{req.pk} The Wampanoag Way" in sent_mail(mailbox)
-    assert "Subject: Not arrived 14 days after shipping: 1 loan(s)" in sent_mail(mailbox)
+    assert "Subject: Not arrived: 1 loan(s) past the days their shipping allows" in sent_mail(
+        mailbox
+    )

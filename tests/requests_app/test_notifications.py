@@ -1,6 +1,7 @@
 """The outbox: sent once, kept when the broker is down, retried, and free of patron data."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -8,7 +9,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from requests_app import mail as messages
-from requests_app import notifications, tasks
+from requests_app import notifications, services, tasks, traces, workflow
 from requests_app.models import BorrowingRequest, Notification
 
 
@@ -179,3 +180,42 @@ def test_each_mail_says_what_happened_and_links_the_request(request_in, status, 
     body = mail.outbox[-1].body
     assert words in body
     assert f"/requests/{req.pk}/" in body
+
+
+def _mailed(kind: str, req) -> str:
+    notification = Notification.objects.filter(request=req, kind=kind).latest("id")
+    tasks.send_notification.apply(args=[notification.pk])
+    return mail.outbox[-1].body
+
+
+def test_the_mails_that_end_or_refuse_something_carry_the_reason(request_in, rita, alice):
+    """The unfilled, cancelled, renewal-denied and not-arrived mails quote what was said,
+    not "see the timeline"."""
+    unfilled = request_in("sourcing")
+    workflow.mark_unfilled(unfilled.pk, actor=rita, reason="Only two copies, both reference.")
+    assert "Why: Only two copies, both reference." in _mailed("unfilled", unfilled)
+
+    cancelled = request_in("sourcing")
+    workflow.cancel(cancelled.pk, actor=rita, reason="The patron bought a copy.")
+    assert "Why: The patron bought a copy." in _mailed("cancelled", cancelled)
+
+    by_library = request_in("sourcing")
+    workflow.cancel(by_library.pk, actor=alice, reason="Patron moved away.")
+    assert "Why: Patron moved away." in _mailed("cancelled_by_library", by_library)
+
+    denied = request_in("renewal_requested")
+    workflow.answer_renewal(denied.pk, actor=rita, approved=False, note="It has a hold on it.")
+    assert "Renewal denied. It has a hold on it." in _mailed("renewal_answered", denied)
+
+    missing = request_in("shipped", shipped_days_ago=20)
+    traces.report_not_arrived(missing.pk, actor=alice, note="Not in Friday's bin.")
+    body = _mailed("not_arrived_reported", missing)
+    assert "The library says: Reported not arrived. Not in Friday's bin." in body
+
+
+def test_a_mail_quotes_the_step_it_tells_of_not_a_later_one(request_in, rita):
+    req = request_in("renewal_requested")
+    workflow.answer_renewal(req.pk, actor=rita, approved=False, note="Hold on it.")
+    services.add_charge(req.pk, actor=rita, kind="shipping", amount=Decimal("4.10"))
+    assert req.events.latest("id").action == "add_charge"
+    assert "Hold on it." in _mailed("renewal_answered", req)

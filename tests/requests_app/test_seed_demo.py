@@ -5,6 +5,7 @@ fixtures (alice, bob, rita, admin): the command creates accounts of those names 
 """
 
 import datetime as dt
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -24,6 +25,8 @@ from requests_app.models import (
     RenewalRequest,
     Status,
     StatusEvent,
+    Trace,
+    UnrequestedItemReport,
 )
 
 DEMO_PASSWORD = "illdesk-demo"
@@ -163,6 +166,26 @@ def test_charges_messages_and_the_cases_the_jobs_will_flag(seeded):
     ).exists()
     # Somebody's first lender could not supply: the request keeps both attempts.
     assert LenderAttempt.objects.filter(outcome=LenderAttempt.Outcome.UNFILLED).exists()
+
+
+def test_the_exceptions_and_corrections_of_a_lived_in_desk(seeded):
+    traces = set(BorrowingRequest.objects.exclude(trace="").values_list("trace", flat=True))
+    assert {Trace.TRACING, Trace.REPLACEMENT_SHIPPED, Trace.CLEARED} <= traces
+    # A loan past its days that nobody reported: the morning's job flagged it.
+    assert BorrowingRequest.objects.filter(
+        status=Status.SHIPPED, trace="", not_arrived_flagged_at__isnull=False
+    ).exists()
+    actions = set(StatusEvent.objects.values_list("action", flat=True))
+    assert {"edit_item", "correct_shipment", "reopen", "request_again"} <= actions
+    assert {"void_charge", "charge_invoiced", "charge_paid"} <= actions
+    voided = Charge.objects.filter(voided_by__isnull=False).get()
+    assert voided.amount == Decimal("985.00") and voided.voided_by.amount == -voided.amount
+    assert Charge.objects.filter(paid_on__isnull=False).exists()
+    assert Charge.objects.filter(invoiced_on__isnull=False, paid_on__isnull=True).exists()
+    again = BorrowingRequest.objects.get(follows__isnull=False)
+    assert again.follows.status == Status.UNFILLED and again.status == Status.SUBMITTED
+    reports = UnrequestedItemReport.objects.order_by("created_at")
+    assert [report.outcome for report in reports] == ["sent_on", ""]
 
 
 def test_demo_data_mails_nobody(seeded):

@@ -24,13 +24,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from lenders.models import AvailabilityReport, Lender
 from members.models import MemberLibrary, Patron, User
 from members.tokens import issue_token
-from requests_app import services, workflow
+from requests_app import corrections, jobs, services, traces, workflow
 from requests_app.models import (
     BorrowingRequest,
     Charge,
@@ -45,6 +45,7 @@ from requests_app.models import (
     ShippingMethod,
     Status,
     StatusEvent,
+    UnrequestedItemReport,
     VideoEncoding,
 )
 from requests_app.scenarios import drive_to, steps_to
@@ -369,13 +370,17 @@ def _cite(fmt: str, title: str, **fields) -> dict:
 
 @dataclass(frozen=True)
 class Fee:
+    """A charge, recorded the day after the item shipped or after the last step; invoiced
+    and paid so many days after that, and ``void`` (a reason) when it was typed wrong."""
+
     kind: str
     amount: str
     payer: str = ChargePayer.LIBRARY
     reference: str = ""
     currency: str = ""
-    invoiced: bool = False
-    paid: bool = False
+    invoiced_after: int | None = None
+    paid_after: int | None = None
+    void: str = ""
 
 
 @dataclass(frozen=True)
@@ -418,6 +423,8 @@ REQUESTS = [
               author="Bessel van der Kolk", publisher="Penguin Books", year="2015",
               isbn="9780143127741", language="English"),
         status=Status.SOURCING,
+        # The OCLC number found while sourcing, added to the item.
+        steps=(("edit_item", {"oclc_number": "857088669", "edition": "Reprint edition"}),),
     ),
     Demo(
         "MFPL", 1,
@@ -439,7 +446,10 @@ REQUESTS = [
               year="2023", isbn="9780802162175"),
         status=Status.RECEIVED, lender="GMQ", shipped_days_ago=6,
         charges=(
-            Fee(ChargeKind.LENDING_FEE, "25.00", reference="GMU invoice 23-1187", invoiced=True),
+            Fee(ChargeKind.LENDING_FEE, "25.00", reference="GMU invoice 23-1187",
+                invoiced_after=1),
+            Fee(ChargeKind.SHIPPING, "985.00", reference="UPS return label",
+                void="Typed without the decimal point: the label was $9.85."),
             Fee(ChargeKind.SHIPPING, "9.85", reference="UPS return label"),
         ),
         messages=(
@@ -460,6 +470,18 @@ REQUESTS = [
         _cite(B, "Becoming", author="Michelle Obama", publisher="Crown", year="2018",
               isbn="9781524763138"),
         status=Status.COMPLETED, lender="CWQ", shipped_days_ago=35, team="vincent",
+    ),
+    Demo(
+        # Not come after 17 days on Delivery: reported, traced, a replacement on its way.
+        "MFPL", 1,
+        _cite(B, "Lessons in Chemistry", author="Bonnie Garmus", publisher="Doubleday",
+              year="2022", isbn="9780385547345"),
+        status=Status.SHIPPED, lender="CWQ", shipped_days_ago=19,
+        steps=(
+            ("not_arrived", (15, "Not in our Delivery bins; we checked both branches.")),
+            ("trace", "Charles W. is searching its Delivery out-bin and van log."),
+            ("replacement", (1, "CWQ-REPL-5521")),
+        ),
     ),
     Demo(
         "MFPL", 0,
@@ -484,12 +506,16 @@ REQUESTS = [
         ),
     ),
     Demo(
-        # Shipped 16 days ago and still not here: the not-arrived job will flag it.
+        # Mailed 23 days ago and still not here: reported, and the team is tracing it.
         "HILLT", 0,
         _cite(B, "The Road", author="Cormac McCarthy", publisher="Vintage International",
               year="2007", isbn="9780307387899"),
         status=Status.SENT_TO_LENDER, lender="NBQ",
-        steps=(("ship_mail", (16, "9400111899562837440193")),),
+        steps=(
+            ("ship_mail", (23, "9400111899562837440193")),
+            ("not_arrived", (22, "Nothing in three weeks of mail.")),
+            ("trace", "Asked USPS to trace: the tracking stops at the Worcester hub."),
+        ),
         messages=(
             ("staff", "Still nothing in our mail. Did it go to the street address? "
                       "Our PO box does not take parcels."),
@@ -525,7 +551,8 @@ REQUESTS = [
             ("complete", ""),
         ),
         charges=(
-            Fee(ChargeKind.SHIPPING, "5.35", reference="USPS Media Mail, return", paid=True),
+            Fee(ChargeKind.SHIPPING, "5.35", reference="USPS Media Mail, return",
+                paid_after=0),
         ),
     ),
     # Quinapoxet Regional High School (carmen; max 10.00; on Delivery)
@@ -604,7 +631,8 @@ REQUESTS = [
         status=Status.COMPLETED, lender="UEQ", shipped_days_ago=60,
         charges=(
             Fee(ChargeKind.LENDING_FEE, "14.65", payer=ChargePayer.SERVICE,
-                reference="UEQ facture 2291: CAD 20.00", invoiced=True, paid=True),
+                reference="UEQ facture 2291: CAD 20.00",
+                invoiced_after=2, paid_after=30),
         ),
     ),
     Demo(
@@ -614,7 +642,7 @@ REQUESTS = [
         status=Status.RENEWAL_REQUESTED, lender="NCQ", shipped_days_ago=20,
         steps=(("renewal", False),),
         charges=(
-            Fee(ChargeKind.IFLA_VOUCHER, "16.00", reference="2 IFLA vouchers", paid=True),
+            Fee(ChargeKind.IFLA_VOUCHER, "16.00", reference="2 IFLA vouchers", paid_after=0),
         ),
     ),
     Demo(
@@ -623,6 +651,15 @@ REQUESTS = [
               publisher="Little, Brown", year="2008", isbn="9780316017930",
               edition="Large print", edition_only=True),
         status=Status.UNFILLED, team="vincent",
+        # The patron still wants it: the library asks again, a new request.
+        steps=(("request_again", ""),),
+    ),
+    Demo(
+        # 16 days on Delivery and nobody has said so yet: the queue flags it.
+        "ARCL", 0,
+        _cite(B, "Braiding Sweetgrass", author="Robin Wall Kimmerer",
+              publisher="Milkweed Editions", year="2013", isbn="9781571313560"),
+        status=Status.SHIPPED, lender="GMQ", shipped_days_ago=16,
     ),
     Demo(
         "ARCL", 1,
@@ -667,6 +704,20 @@ REQUESTS = [
             ("return_mail", "9400111899223344557001"),
         ),
     ),
+    Demo(
+        # Marked returned by mistake, and put back by the team.
+        "AVHS", 0,
+        _cite(B, "The Wright Brothers", author="David McCullough",
+              publisher="Simon & Schuster", year="2015", isbn="9781476728742"),
+        status=Status.SENT_TO_LENDER, lender="CWQ",
+        steps=(
+            ("ship_mail", (20, "9400111899562837449911")),
+            ("received", 4),
+            ("return_mail", "9400111899223344559034"),
+            ("reopen", "Marked returned by mistake: it was the Thoreau volume that went "
+                       "back; this one is still with the patron."),
+        ),
+    ),
     # Fort Point Channel (farah; max 25.00; on Delivery)
     Demo(
         "FTPT", 0,
@@ -689,6 +740,18 @@ REQUESTS = [
         status=Status.RECEIVED, lender="NCQ", shipped_days_ago=9,
         notes="French edition with French subtitles; our player is region-free and plays PAL.",
         charges=(Fee(ChargeKind.IFLA_VOUCHER, "16.00", reference="2 IFLA vouchers"),),
+    ),
+    Demo(
+        # Reported not arrived, then found in the branch's own Delivery bin.
+        "FTPT", 1,
+        _cite(B, "Tomorrow, and Tomorrow, and Tomorrow", author="Gabrielle Zevin",
+              publisher="Alfred A. Knopf", year="2022", isbn="9780593321201"),
+        status=Status.SHIPPED, lender="NVQ", shipped_days_ago=18,
+        steps=(
+            ("not_arrived", (14, "")),
+            ("trace", "North Valley says it went out on the Tuesday van."),
+            ("cleared", "Found in the Seaport branch's Delivery bin, mis-sorted."),
+        ),
     ),
     Demo(
         "FTPT", 2,
@@ -715,6 +778,7 @@ REQUESTS = [
               year="2003", isbn="9780452284234"),
         status=Status.SHIPPED, lender="PVQ", shipped_days_ago=3, max_cost="10.00",
         notes="Patron will pay up to $10, not more.",
+        steps=(("correct_due", (42, "PVQ-88231", "The lender's slip says six weeks.")),),
     ),
     Demo(
         "FTPT", 1,
@@ -786,10 +850,11 @@ class Command(BaseCommand):
                     "nothing changed."
                 )
                 return
+            before = Notification.objects.aggregate(last=Max("pk"))["last"] or 0
             self._seed()
-            self.silenced = Notification.objects.filter(
-                request__library__ill_code__in=DEMO_ILL_CODES, sent_at__isnull=True
-            ).update(sent_at=timezone.now(), last_error="Demo data from seed_demo: not sent.")
+            self.silenced = Notification.objects.filter(pk__gt=before, sent_at__isnull=True).update(
+                sent_at=timezone.now(), last_error="Demo data from seed_demo: not sent."
+            )
         self._summary()
 
     # --- Building -----------------------------------------------------------------------
@@ -833,6 +898,10 @@ class Command(BaseCommand):
                 )
         for demo in REQUESTS:
             self._request(demo)
+        self._unrequested_items()
+        # This morning's jobs have run, as they would have on a live desk.
+        jobs.flag_not_arrived()
+        jobs.flag_overdue()
         # API tokens the people made for their scripts; their keys were shown once, then.
         for username, name, days_ago, lifetime in (
             ("rita", "Weekly statistics export", 20, 30),
@@ -844,6 +913,29 @@ class Command(BaseCommand):
                 lifetime=dt.timedelta(days=lifetime),
                 now=timezone.now() - dt.timedelta(days=days_ago),
             )
+
+    def _unrequested_items(self) -> None:
+        """Two items that came unasked: one the team sent on, one still open."""
+        for code, title, slip, sent_by, days_ago, note in (
+            ("QRHS", "Dune, by Frank Herbert (Ace, 2005)", "ILL 2291873", "Green Mountain Univ.",
+             6, "In our Delivery bin with a slip for Fort Point Channel."),
+            ("MFPL", "The Lincoln Highway, by Amor Towles (large print)", "", "",
+             1, "No slip at all; the label says only 'ILL'."),
+        ):  # fmt: skip
+            report = services.report_unrequested_item(
+                actor=self.staff[code], title=title, slip_number=slip, sent_by=sent_by, note=note
+            )
+            report.created_at = timezone.now() - dt.timedelta(days=days_ago)
+            report.save(update_fields=["created_at"])
+        first = UnrequestedItemReport.objects.get(library=self.libraries["QRHS"])
+        services.resolve_unrequested_item(
+            first.pk,
+            actor=self.users["rita"],
+            outcome=UnrequestedItemReport.Outcome.SENT_ON,
+            note="It is Fort Point Channel's: put it in Delivery to FTPT, no new slip needed.",
+            send_to=self.libraries["FTPT"],
+            at=first.created_at + dt.timedelta(hours=3),
+        )
 
     def _account(self, username, first, last, role, library) -> User:
         """The demo account, or the existing one of that name when it already fits."""
@@ -919,21 +1011,47 @@ class Command(BaseCommand):
         )
         for (action, argument), at in zip(demo.steps, times[1 + len(path) :], strict=True):
             req = self._step(req, action, argument, team=team, staff=staff, at=at)
+        steps = ["submit", *path, *extra]
+        shipped = [at for step, at in zip(steps, times, strict=True) if step.startswith("ship")]
+        # After the last step (a charge notes the status it was recorded in).
+        last = times[-1] + dt.timedelta(minutes=10)
+        charged_at = max(shipped[0] + dt.timedelta(days=1), last) if shipped else last
         for fee in demo.charges:
-            services.add_charge(
-                req.pk,
-                actor=team,
-                kind=fee.kind,
-                amount=Decimal(fee.amount),
-                currency=fee.currency,
-                payer=fee.payer,
-                invoiced=fee.invoiced,
-                paid=fee.paid,
-                reference=fee.reference,
-            )
+            self._charge(req, fee, team, min(charged_at, timezone.now()))
         for side, body in demo.messages:
             services.post_message(req.pk, actor=staff if side == "staff" else team, body=body)
         return req
+
+    def _charge(self, req: BorrowingRequest, fee: Fee, team: User, at: dt.datetime) -> None:
+        """Record ``fee`` at ``at``, then its invoice, payment or void on their days."""
+        charge = services.add_charge(
+            req.pk,
+            actor=team,
+            kind=fee.kind,
+            amount=Decimal(fee.amount),
+            currency=fee.currency,
+            payer=fee.payer,
+            reference=fee.reference,
+            at=at,
+        )
+        if fee.void:
+            later = min(at + dt.timedelta(hours=2), timezone.now())
+            services.void_charge(req.pk, actor=team, charge_id=charge.pk, reason=fee.void, at=later)
+        if fee.invoiced_after is not None:
+            on, when = self._days_after(at, fee.invoiced_after)
+            services.charge_invoiced(
+                req.pk, actor=team, charge_id=charge.pk, invoiced_on=on, at=when
+            )
+        if fee.paid_after is not None:
+            on, when = self._days_after(at, fee.paid_after)
+            services.charge_paid(req.pk, actor=team, charge_id=charge.pk, paid_on=on, at=when)
+
+    def _days_after(self, at: dt.datetime, days: int) -> tuple[dt.date, dt.datetime]:
+        """The day ``days`` after ``at`` (today at the latest) and a moment on it, in the
+        afternoon, between ``at`` and now."""
+        on = min(self.today, timezone.localdate(at) + dt.timedelta(days=days))
+        afternoon = timezone.make_aware(dt.datetime.combine(on, dt.time(14)))
+        return on, min(max(afternoon, at), timezone.now())
 
     def _timeline(self, demo: Demo, steps: list[str]) -> list[dt.datetime]:
         """When each step happens, submission first, in order, ending by now: a shipment
@@ -964,6 +1082,12 @@ class Command(BaseCommand):
                     days = 2 if next_step == "mark_received" else arguments["received"]
                     received_on = min(self.today, shipped_on + dt.timedelta(days=days))
                     anchors[later] = max(anchors[index], day_at(received_on, 11))
+                elif next_step == "not_arrived":  # reported on its day after shipping
+                    reported_on = shipped_on + dt.timedelta(days=arguments["not_arrived"][0])
+                    anchors[later] = day_at(reported_on, 10)
+                elif next_step == "replacement":  # recorded the day it shipped
+                    replaced_on = self.today - dt.timedelta(days=arguments["replacement"][0])
+                    anchors[later] = day_at(replaced_on, 15)
         if 0 not in anchors:
             anchors[0] = now - dt.timedelta(hours=len(steps) + 1)
         anchors.setdefault(len(steps), now)  # the end: now (not a step)
@@ -1029,6 +1153,41 @@ class Command(BaseCommand):
             )
         if action == "complete":
             return workflow.complete(pk, actor=team, at=at)
+        if action == "not_arrived":
+            return traces.report_not_arrived(pk, actor=staff, note=argument[1], at=at)
+        if action == "trace":
+            return traces.trace(pk, actor=team, note=argument, at=at)
+        if action == "replacement":
+            days_ago, tracking = argument
+            shipped_on = self.today - dt.timedelta(days=days_ago)
+            return traces.replacement_shipped(
+                pk,
+                actor=team,
+                shipped_on=shipped_on,
+                due_date=shipped_on + dt.timedelta(days=28),
+                method=req.shipping_method,
+                tracking_number=tracking,
+                at=at,
+            )
+        if action == "cleared":
+            return traces.cleared(pk, actor=team, note=argument, at=at)
+        if action == "edit_item":
+            return corrections.edit_item(pk, actor=team, citation=argument, at=at)
+        if action == "correct_due":
+            days, lender_number, note = argument
+            return corrections.correct_shipment(
+                pk,
+                actor=team,
+                due_date=req.shipped_on + dt.timedelta(days=days),
+                lender_request_number=lender_number,
+                note=note,
+                at=at,
+            )
+        if action == "reopen":
+            return corrections.reopen(pk, actor=team, reason=argument, at=at)
+        if action == "request_again":
+            workflow.request_again(pk, actor=staff, at=at)
+            return BorrowingRequest.objects.get(pk=pk)
         if action == "lost":
             return workflow.mark_lost(pk, actor=team, note=argument, at=at)
         if action == "cancel_by_team":

@@ -242,3 +242,40 @@ def test_every_workflow_move_has_its_contracted_endpoint():
     for slug in CONTRACT_ACTIONS:
         assert reverse(f"api:request-{slug}", args=[1]) == f"/api/v1/requests/1/{slug}/"
     assert {move.slug for move in MOVES.values()} <= set(action_endpoints())
+
+
+def test_the_exceptions_and_corrections_go_through_the_api(api, request_in, alice, rita):
+    """Each trace step and correction under its name, as the page offers it."""
+    team = api(rita)
+    missing = request_in("shipped", shipped_days_ago=20)
+    for action, data, check in [
+        ("trace", {"note": "Called the lender."}, lambda body: body["trace"] == "tracing"),
+        (
+            "replacement-shipped",
+            {"shipped_on": str(TODAY), "due_date": str(TODAY + dt.timedelta(days=28)),
+             "method": "mail", "tracking_number": "9400 3"},
+            lambda body: body["shipping_tracking"] == "9400 3",
+        ),
+        ("cleared", {"note": "Came at last."}, lambda body: body["status"] == "received"),
+        ("correct-receipt", {"received_on": str(TODAY), "note": "The slip's date."},
+         lambda body: body["received_on"] == str(TODAY)),
+        ("edit-item", {"oclc_number": "(OCoLC)123"}, lambda body: body["oclc_number"] == "123"),
+        ("correct-shipment", {"lender_request_number": "ILL-9"},
+         lambda body: body["lender_request_number"] == "ILL-9"),
+        ("reopen", {"reason": "Received by mistake."}, lambda body: body["status"] == "shipped"),
+    ]:  # fmt: skip
+        response = post(team, missing, action, data)
+        assert response.status_code == 200, (action, response.json())
+        assert check(response.json()), action
+    events = team.get(f"/api/v1/requests/{missing.pk}/events/").json()
+    assert events[-1]["action"] == "reopen" and events[-1]["changes"]["received_on"][1] == ""
+
+    returned = request_in("returned")
+    response = post(team, returned, "correct-return", {"method": "mail", "tracking_number": "EZ"})
+    assert response.status_code == 200 and response.json()["return_method"] == "mail"
+    mine = request_in("submitted")
+    assert post(api(alice), mine, "edit-item", {"title": "Corrected"}).json()["title"] == (
+        "Corrected"
+    )
+    refused = post(api(alice), request_in("sourcing"), "edit-item", {"title": "Late"})
+    assert refused.status_code == 409 and "ask them in a message" in refused.json()["detail"]

@@ -26,7 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from lenders.models import Lender
-from requests_app import services, workflow
+from requests_app import jobs, services, traces, workflow
 from requests_app.models import (
     BorrowingRequest,
     StatusEvent,
@@ -471,3 +471,19 @@ def test_no_turnaround_is_negative_even_for_a_row_from_before_the_date_rules(req
     assert [(d.days, d.to_ship, d.to_arrive) for d in reports.turnaround_distribution(scope)] == [
         (0, 1, 1)
     ]
+
+
+def test_a_loan_flagged_reported_and_traced_counts_once_and_replacements_count(
+    request_in, alice, rita
+):
+    req = request_in("shipped", shipped_days_ago=20)
+    jobs.flag_not_arrived()
+    traces.report_not_arrived(req.pk, actor=alice)
+    traces.trace(req.pk, actor=rita, note="Asked the lender.")
+    traces.replacement_shipped(
+        req.pk, actor=rita, shipped_on=timezone.localdate(),
+        due_date=timezone.localdate() + dt.timedelta(days=28), method="mail",
+    )  # fmt: skip
+    today = timezone.localdate()
+    (row,) = reports.flags_by_month(reports.Scope(rita, today.replace(day=1), today))
+    assert (row.not_arrived, row.replaced) == (1, 1)

@@ -11,6 +11,7 @@ from lenders.models import AvailabilityReport, Lender
 from requests_app import selectors, services, traces, workflow
 from requests_app.flags import OVER_MAX_COST
 from requests_app.models import BorrowingRequest, Status, StatusEvent
+from requests_app.web.actions import BY_SLUG
 from tests.queries import captured
 
 
@@ -425,3 +426,26 @@ def test_a_charge_above_the_forms_limit_is_refused(as_rita, request_in):
         services.add_charge(req.pk, actor=req.assigned_to, kind="invoice", amount=Decimal("99999"))
     req.refresh_from_db()
     assert req.charges_total == Decimal("199998.00")
+
+
+def test_an_ending_is_tried_first_and_only_a_possible_one_is_asked_about(as_rita, request_in, rita):
+    req = request_in("sourcing")
+    events = req.events.count()
+    missing_reason = as_rita.post(act(req, "mark-unfilled"), {"mark-unfilled-reason": ""})
+    assert missing_reason.status_code == 400  # said at once, not after the question
+    form = dict(missing_reason.context["actions"])[BY_SLUG["mark-unfilled"]]
+    assert form.errors == {"reason": ["Say why no lender could be found."]}
+
+    asked = as_rita.post(act(req, "mark-unfilled"), {"mark-unfilled-reason": "Non-circulating"})
+    page = asked.content.decode()
+    assert asked.status_code == 200
+    assert "Yes, mark unfilled" in page
+    assert 'name="mark-unfilled-reason" value="Non-circulating"' in page
+    req.refresh_from_db()
+    assert (req.status, req.events.count()) == ("sourcing", events)  # the try left nothing
+    assert not req.notifications.filter(kind="unfilled").exists()
+
+    renewed = request_in("renewal_requested")
+    workflow.answer_renewal(renewed.pk, actor=rita, approved=False)
+    refused = as_rita.post(act(renewed, "reopen"), {"reopen-reason": "Oops"}, follow=True)
+    assert "Only a step just taken by mistake can be taken back" in refused.content.decode()
