@@ -11,6 +11,8 @@ Steps, each a module of its own that can also run alone:
    (``benchmarks.reports`` also times them for one library; run it alone for that.)
 5. ``api_auth``: the API's sign-in (a token, a call with one) and the sign-in guard while
    an attack's counts are in the database.
+6. ``exceptions``: each exception and correction through the API, and the pages that
+   show them (a flagged loan, the queue at each trace step, items received unasked).
 
 Each writes its figures to ``docs/benchmarks/<step>.json``; the last step writes them
 into ``docs/performance.md``, between the markers ``<!-- measured:start -->`` and
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "docs" / "benchmarks"
 PAGE = ROOT / "docs" / "performance.md"
 START, END = "<!-- measured:start -->", "<!-- measured:end -->"
-STEPS = ("generate", "explain_filters", "load", "flag_jobs", "api_auth", "render")
+STEPS = ("generate", "explain_filters", "load", "flag_jobs", "api_auth", "exceptions", "render")
 
 
 def run(module: str, *args: str, check: bool = True) -> int:
@@ -72,7 +74,7 @@ def ensure_database(url: str, name: str, requests: int) -> None:
 
 def render() -> None:
     """The figures of every step that wrote them, into docs/performance.md."""
-    from benchmarks import api_auth, explain_filters, flag_jobs, load
+    from benchmarks import api_auth, exceptions, explain_filters, flag_jobs, load
 
     sections = []
     for pattern, module in (
@@ -80,6 +82,7 @@ def render() -> None:
         ("explain_filters*.json", explain_filters),
         ("flag_jobs*.json", flag_jobs),
         ("api_auth*.json", api_auth),
+        ("exceptions*.json", exceptions),
     ):
         # load.json, then any other run of the same step (load_10m.json: a bigger database)
         for path in sorted(FIGURES.glob(pattern), key=lambda p: (len(p.name), p.name)):
@@ -130,6 +133,8 @@ def main() -> None:
         run("flag_jobs", *runs, "--json", figures_of("flag_jobs", folder))
     if "api_auth" in steps:
         run("api_auth", *runs, "--out", figures_of("api_auth", folder))
+    if "exceptions" in steps:
+        run("exceptions", *runs, "--out", figures_of("exceptions", folder))
     if args.quick:
         print(f"figures of this quick run (not written into the page): {folder}")
     elif "render" in steps:

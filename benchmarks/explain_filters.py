@@ -75,6 +75,7 @@ def addresses(values: dict) -> list[tuple[str, str, str]]:
     from django.utils import timezone
 
     from requests_app.selectors import FLAGS
+    from requests_app.traces import STEP_CHOICES
 
     today = timezone.localdate()
     queue = [
@@ -85,6 +86,7 @@ def addresses(values: dict) -> list[tuple[str, str, str]]:
         {"lender": values["lender"]},
         *({"assigned": who} for who in ("mine", "nobody", "bench-team")),
         *({"flag": flag} for flag in FLAGS),
+        *({"status": "all", "trace": step} for step, _ in STEP_CHOICES),
         {"needed_before": (today + dt.timedelta(days=30)).isoformat()},
         {"older_than": 30},
         *({"q": text} for text in (values["word"], values["isbn"], values["oclc"])),
@@ -115,6 +117,7 @@ def addresses(values: dict) -> list[tuple[str, str, str]]:
         {"patron": values["card"]},
         {"status": "shipped", "library": values["library"]},
         {"q": values["word"]},
+        {"trace": "reported"},
     ]
     found = [("team", "/queue/", query) for query in queue]
     found += [("staff", "/requests/", query) for query in member]
