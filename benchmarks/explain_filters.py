@@ -74,7 +74,7 @@ def addresses(values: dict) -> list[tuple[str, str, str]]:
     """(who, list, query string) for every filter and value worth asking for."""
     from django.utils import timezone
 
-    from requests_app.selectors import FLAGS
+    from requests_app.flags import LIST_FLAGS as FLAGS
     from requests_app.traces import STEP_CHOICES
 
     today = timezone.localdate()

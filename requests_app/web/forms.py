@@ -414,6 +414,16 @@ class ChargePaidForm(ChargeEntryForm):
         return charge.paid_on is None
 
 
+class CodeChoiceField(forms.ModelChoiceField):
+    """A row chosen by typing its code (an ILL code, an OCLC symbol) in any case: a list
+    of every library or lender would weigh more than the rest of the page put together."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        return super().to_python(value.strip().upper() if isinstance(value, str) else value)
+
+
 class ResolveUnrequestedForm(WorkflowForm):
     outcome = forms.ChoiceField(
         label="What became of it",
@@ -421,16 +431,21 @@ class ResolveUnrequestedForm(WorkflowForm):
         widget=forms.RadioSelect,
     )
     request = forms.IntegerField(label="Request number (when matched)", required=False, min_value=1)
-    send_to = forms.ModelChoiceField(
-        label="Send on to (when it is another library's)",
-        queryset=MemberLibrary.objects.filter(is_active=True).order_by("ill_code"),
+    send_to = CodeChoiceField(
+        label="Send on to: the library's ILL code (when it is another library's)",
+        queryset=MemberLibrary.objects.filter(is_active=True),
         required=False,
         to_field_name="ill_code",
+        widget=forms.TextInput(attrs={"maxlength": length_limit(MemberLibrary, "ill_code")}),
+        error_messages={"invalid_choice": "No member library has that ILL code."},
     )
-    returned_to = forms.ModelChoiceField(
-        label="Lender (when it goes back, if in the directory)",
-        queryset=Lender.objects.filter(is_active=True).order_by("name"),
+    returned_to = CodeChoiceField(
+        label="Lender's OCLC symbol (when it goes back, if in the directory)",
+        queryset=Lender.objects.filter(is_active=True).exclude(oclc_symbol=""),
         required=False,
+        to_field_name="oclc_symbol",
+        widget=forms.TextInput(attrs={"maxlength": length_limit(Lender, "oclc_symbol")}),
+        error_messages={"invalid_choice": "No lender in the directory has that OCLC symbol."},
     )
     note = forms.CharField(
         label="Note to the library",

@@ -102,9 +102,7 @@ def test_an_item_nobody_asked_for_is_resolved_and_the_library_told(
     rita_page.get_by_role("link", name="Resolve").click()
     assert_no_serious_violations(rita_page)
     rita_page.get_by_label("Sent on to the library it belongs to").check()
-    rita_page.get_by_label("Send on to (when it is another library's)").select_option(
-        library_two.ill_code
-    )
+    rita_page.get_by_label("Send on to: the library's ILL code").fill(library_two.ill_code.lower())
     rita_page.get_by_label("Note to the library").fill(
         "It is Borden's loan: send it on by Delivery, slip and all."
     )

@@ -115,6 +115,34 @@ def test_a_refused_resolution_is_explained_beside_its_field(client, report, rita
     }
 
 
+def test_the_library_and_lender_are_typed_as_codes_not_picked_from_every_row(
+    client, report, rita, lender
+):
+    """A page listing 1,800 libraries and 5,000 lenders took 680 ms to draw: codes instead,
+    in any case, each refused beside its field when nobody has it."""
+    client.force_login(rita)
+    page = client.get(f"/unrequested-items/{report.pk}/").content.decode()
+    assert "<option" not in page
+    refused = client.post(
+        f"/unrequested-items/{report.pk}/",
+        {"resolve-outcome": "returned_to_lender", "resolve-returned_to": "NOPE",
+         "resolve-send_to": "NOPE", "resolve-note": "Back it goes."},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert refused.context["form"].errors == {
+        "send_to": ["No member library has that ILL code."],
+        "returned_to": ["No lender in the directory has that OCLC symbol."],
+    }
+    done = client.post(
+        f"/unrequested-items/{report.pk}/",
+        {"resolve-outcome": "returned_to_lender", "resolve-returned_to": lender.oclc_symbol.lower(),
+         "resolve-note": "Back it goes."},
+    )  # fmt: skip
+    assert done.status_code == 302
+    report.refresh_from_db()
+    assert report.returned_to == lender
+
+
 def test_the_team_is_shown_the_requests_it_may_belong_to(report, request_in, submit):
     shipped = request_in("shipped")
     from requests_app.models import BorrowingRequest

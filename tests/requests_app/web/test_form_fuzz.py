@@ -447,7 +447,7 @@ APP_POST_CASES = [
             "resolve-outcome": st.sampled_from(["matched", "sent_on", "returned_to_lender"]),
             "resolve-request": str(world.request(Status.SHIPPED).pk),
             "resolve-send_to": world.library.ill_code,
-            "resolve-returned_to": str(world.lender.pk),
+            "resolve-returned_to": world.lender.oclc_symbol,
             "resolve-note": "Send it on by Delivery.",
         },
         shown_on=lambda world: [reverse("unrequested_item_list")],
