@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 from requests_app import timeline
 from requests_app.flags import LIST_FLAGS, RENEWAL_PENDING, flags_of
 from requests_app.models import Format, Status
-from requests_app.traces import STEP_BADGES
+from requests_app.traces import OPEN_STEPS, STEP_BADGES, step_of
 
 register = template.Library()
 
@@ -36,8 +36,12 @@ def _date_or_dash(day) -> str:
 
 
 def _status_and_flags(req) -> str:
-    """The status badge and the flags after it, as both list rows show them."""
+    """The status badge and the flags after it, as both list rows show them, and where a
+    trace the team still works stands."""
     status = f'<span class="status status-{escape(req.status)}">{Status(req.status).label}</span>'
+    step = step_of(req)
+    if step in OPEN_STEPS:
+        status += f' <span class="flag flag-trace">Trace: {STEP_BADGES[step]}</span>'
     return status + flags(req)
 
 

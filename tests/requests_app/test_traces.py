@@ -193,6 +193,9 @@ def test_the_queue_and_the_api_filter_on_each_step(client, api, rita, alice, req
     client.force_login(rita)
     page = client.get(f"/queue/?status=all&trace={step}")
     assert [req.pk for req in page.context["page"]] == [made[step].pk]
+    # Each row says where a trace the team still works stands.
+    badge = f"Trace: {traces.STEP_BADGES[step]}"
+    assert (badge in page.content.decode()) == (step in traces.OPEN_STEPS)
     listed = api(rita).get(f"/api/v1/requests/?trace={step}").json()["results"]
     assert [req["id"] for req in listed] == [made[step].pk]
 

@@ -401,6 +401,7 @@ class Demo:
     notes: str = ""
     charges: tuple[Fee, ...] = ()
     messages: tuple[tuple[str, str], ...] = ()  # ("staff" | "team", body)
+    messages_after: str = ""  # the step the messages follow; the last one when empty
 
 
 B, AUDIO, VIDEO, MUSIC = Format.BOOK, Format.AUDIOBOOK, Format.VIDEO, Format.MUSIC
@@ -457,6 +458,7 @@ REQUESTS = [
                      "plus return shipping, over your $25.00 maximum. Shall we go ahead?"),
             ("staff", "Yes please, the patron will cover the difference."),
         ),
+        messages_after="start_sourcing",
     ),
     Demo(
         "MFPL", 0,
@@ -520,6 +522,7 @@ REQUESTS = [
             ("staff", "Still nothing in our mail. Did it go to the street address? "
                       "Our PO box does not take parcels."),
         ),
+        messages_after="not_arrived",
     ),
     Demo(
         "HILLT", 1,
@@ -1016,15 +1019,24 @@ class Command(BaseCommand):
         # After the last step (a charge notes the status it was recorded in).
         last = times[-1] + dt.timedelta(minutes=10)
         charged_at = max(shipped[0] + dt.timedelta(days=1), last) if shipped else last
-        for fee in demo.charges:
-            self._charge(req, fee, team, min(charged_at, timezone.now()))
-        for side, body in demo.messages:
-            services.post_message(req.pk, actor=staff if side == "staff" else team, body=body)
+        charges = [
+            self._charge(req, fee, team, min(charged_at, timezone.now())) for fee in demo.charges
+        ]
+        for fee, charge in zip(demo.charges, charges, strict=True):
+            self._settle(req, fee, charge, team)
+        after = times[steps.index(demo.messages_after)] if demo.messages_after else times[-1]
+        for n, (side, body) in enumerate(demo.messages, start=1):
+            services.post_message(
+                req.pk,
+                actor=staff if side == "staff" else team,
+                body=body,
+                at=min(after + dt.timedelta(minutes=40 * n), timezone.now()),
+            )
         return req
 
-    def _charge(self, req: BorrowingRequest, fee: Fee, team: User, at: dt.datetime) -> None:
-        """Record ``fee`` at ``at``, then its invoice, payment or void on their days."""
-        charge = services.add_charge(
+    def _charge(self, req: BorrowingRequest, fee: Fee, team: User, at: dt.datetime) -> Charge:
+        """Record ``fee`` at ``at``."""
+        return services.add_charge(
             req.pk,
             actor=team,
             kind=fee.kind,
@@ -1034,6 +1046,11 @@ class Command(BaseCommand):
             reference=fee.reference,
             at=at,
         )
+
+    def _settle(self, req: BorrowingRequest, fee: Fee, charge: Charge, team: User) -> None:
+        """The charge's void, invoice and payment on their days, once every fee of the
+        request is recorded (so each total on the timeline follows the one before)."""
+        at = charge.created_at
         if fee.void:
             later = min(at + dt.timedelta(hours=2), timezone.now())
             services.void_charge(req.pk, actor=team, charge_id=charge.pk, reason=fee.void, at=later)
