@@ -266,6 +266,9 @@ def reopen(
             values["trace"] = last.changes["trace"][0]
         changes = changed(req, values)
         back_to = last.from_status
+        if back_to == Status.RENEWAL_REQUESTED:
+            # The step withdrew the renewal it was waiting on: the loan is just received.
+            back_to = Status.RECEIVED
         event = record_move(
             req,
             "reopen",

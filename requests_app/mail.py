@@ -18,6 +18,7 @@ SUBJECTS = {
     "shipped": "Shipped: request #{id}, {title}",
     "renewal_requested": "Renewal requested: request #{id}, {title}",
     "renewal_answered": "Renewal answered: request #{id}, {title}",
+    "renewal_withdrawn": "Renewal withdrawn by the library: request #{id}, {title}",
     "unfilled": "Unfilled: request #{id}, {title}",
     "cancelled": "Cancelled by the team: request #{id}, {title}",
     "cancelled_by_library": "Cancelled by the library: request #{id}, {title}",

@@ -338,6 +338,7 @@ class RenewalRequest(models.Model):
         PENDING = "pending", "Waiting for the lender"
         APPROVED = "approved", "Approved"
         DENIED = "denied", "Denied"
+        WITHDRAWN = "withdrawn", "Withdrawn by the library"
 
     request = models.ForeignKey(BorrowingRequest, on_delete=models.PROTECT, related_name="renewals")
     requested_due_date = models.DateField()

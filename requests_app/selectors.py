@@ -219,6 +219,12 @@ def overdue(requests: QuerySet[BorrowingRequest], today: dt.date) -> QuerySet[Bo
     return with_flag(requests, OVERDUE.name, today).order_by("due_date", "id")
 
 
+def pending_renewal(req: BorrowingRequest) -> RenewalRequest | None:
+    """The request's renewal waiting for the lender's answer, read from its prefetched
+    renewals when they are loaded (one query when not)."""
+    return next((r for r in req.renewals.all() if r.answer == RenewalRequest.Answer.PENDING), None)
+
+
 def renewals_answered_since(library_id: int, since: dt.datetime) -> QuerySet[RenewalRequest]:
     """The lenders' renewal answers for a library's loans, newest first."""
     return (

@@ -37,6 +37,7 @@ DONE = {
     "correct_return": "Return corrected",
     "reopen": "Reopened",
     "request_again": "Requested again",
+    "withdraw_renewal": "Renewal withdrawn",
 }
 
 #: Moves whose status change reads better with their name: "Reopened: Received → Shipped".

@@ -161,8 +161,17 @@ MOVES: dict[str, Move] = {
         "record the renewal answer",
         "answer-renewal",
     ),  # fmt: skip
+    "withdraw_renewal": _move(
+        [Status.RENEWAL_REQUESTED],
+        Status.RECEIVED,
+        [LIBRARY],
+        "withdraw the renewal request",
+        "withdraw-renewal",
+    ),  # fmt: skip
+    # A pending renewal does not hold the item: returning it withdraws the renewal.
     "mark_returned": _move(
-        [Status.RECEIVED], Status.RETURNED, [LIBRARY], "mark returned", "return"
+        [Status.RECEIVED, Status.RENEWAL_REQUESTED], Status.RETURNED, [LIBRARY], "mark returned",
+        "return",
     ),
     "complete": _move([Status.RETURNED], Status.COMPLETED, [TEAM], "complete", "complete"),
     "cancel": _move(_BEFORE_SHIPPING, Status.CANCELLED, [LIBRARY, TEAM], "cancel", "cancel"),
@@ -876,6 +885,7 @@ def mark_lost(
         now = moment(req, at)
         note = checked_note(note)
         changes = changed(req, {"trace": Trace.LOST}) if req.trace in OPEN_TRACES else {}
+        withdraw_pending_renewal(req, actor, now, "The loan was lost before the lender answered.")
         record_move(req, "mark_lost", actor=actor, at=now, note=note, changes=changes)
         return req
 
@@ -934,6 +944,44 @@ def record_arrival(
     changes = changed(req, values)
     record_move(req, action, actor=actor, at=now, note=note, changes=changes)
     return req
+
+
+def withdraw_pending_renewal(
+    req: BorrowingRequest, actor: User, now: dt.datetime, why: str
+) -> RenewalRequest | None:
+    """Close the request's pending renewal, if any, as withdrawn: the library changed its
+    mind, or the item went back or was lost before the lender answered."""
+    renewal = req.renewals.filter(answer=RenewalRequest.Answer.PENDING).first()
+    if renewal is None:
+        return None
+    renewal.answer = RenewalRequest.Answer.WITHDRAWN
+    renewal.answered_by = actor
+    renewal.answered_at = now
+    renewal.note = why
+    renewal.save()
+    return renewal
+
+
+def withdraw_renewal(
+    request_id: int, *, actor: User, note: str = "", at: dt.datetime | None = None
+) -> BorrowingRequest:
+    """The library no longer needs the later date: the renewal is withdrawn, the loan
+    keeps its due date, and the team is told (it may have asked the lender already)."""
+    with transaction.atomic():
+        req = locked_for(request_id, "withdraw_renewal", actor, at=at)
+        now = moment(req, at)
+        note = checked_note(note)
+        renewal = withdraw_pending_renewal(req, actor, now, note or "Withdrawn by the library.")
+        asked = f" to {renewal.requested_due_date:%Y-%m-%d}" if renewal else ""
+        event = record_move(
+            req,
+            "withdraw_renewal",
+            actor=actor,
+            at=now,
+            note=joined(f"Renewal{asked} withdrawn.", note),
+        )
+        notify(req, "renewal_withdrawn", Notification.Audience.TEAM, event=event)
+        return req
 
 
 def request_renewal(
@@ -1036,15 +1084,15 @@ def mark_returned(
                 "return_tracking": tracking_number,
             },
         )
-        record_move(
-            req,
-            "mark_returned",
-            actor=actor,
-            at=now,
-            note=f"Returned by {ShippingMethod(method).label}"
-            + (f", tracking {tracking_number}." if tracking_number else "."),
-            changes=changes,
+        renewal = withdraw_pending_renewal(req, actor, now, "Returned before the lender answered.")
+        note = f"Returned by {ShippingMethod(method).label}" + (
+            f", tracking {tracking_number}." if tracking_number else "."
         )
+        if renewal is not None:
+            note += f" The renewal to {renewal.requested_due_date:%Y-%m-%d} is withdrawn."
+        event = record_move(req, "mark_returned", actor=actor, at=now, note=note, changes=changes)
+        if renewal is not None:
+            notify(req, "renewal_withdrawn", Notification.Audience.TEAM, event=event)
         return req
 
 

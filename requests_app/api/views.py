@@ -236,7 +236,19 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         workflow.request_renewal(req.pk, actor=request.user, due_date=data["due_date"])
         return self._shown(req.pk)
 
-    @move_endpoint("mark_returned", s.ReturnSerializer, "By Delivery, or by mail with tracking.")
+    @move_endpoint(
+        "withdraw_renewal", s.NoteSerializer, "The loan keeps its due date; the team is told."
+    )
+    def withdraw_renewal(self, request, pk=None):
+        req, data = self._input("withdraw_renewal", s.NoteSerializer)
+        workflow.withdraw_renewal(req.pk, actor=request.user, note=data["note"])
+        return self._shown(req.pk)
+
+    @move_endpoint(
+        "mark_returned",
+        s.ReturnSerializer,
+        "By Delivery, or by mail with tracking. A pending renewal is withdrawn.",
+    )
     def mark_returned(self, request, pk=None):
         req, data = self._input("mark_returned", s.ReturnSerializer)
         workflow.mark_returned(

@@ -16,7 +16,7 @@ from typing import Any, cast
 from core.forms import WorkflowForm
 from members.models import User
 
-from .. import corrections, services, traces, workflow
+from .. import corrections, selectors, services, traces, workflow
 from ..models import BorrowingRequest
 from . import forms as f
 
@@ -125,6 +125,15 @@ ACTIONS = [
         move="request_renewal", primary=True,
     ),
     PageAction(
+        "withdraw-renewal", f.NoteForm,
+        lambda pk, user, form: workflow.withdraw_renewal(
+            pk, actor=user, note=form.cleaned_data["note"]
+        ),
+        "No longer need the renewal?", "Withdraw the renewal request",
+        "Renewal withdrawn; the loan keeps its due date.",
+        move="withdraw_renewal",
+    ),
+    PageAction(
         "not-arrived", f.NotArrivedForm,
         lambda pk, user, form: traces.report_not_arrived(
             pk, actor=user, note=form.cleaned_data["note"]
@@ -214,6 +223,10 @@ ACTIONS = [
         ),
         "The lender's renewal answer", "Record answer", "Renewal answer recorded.",
         move="answer_renewal", primary=True,
+        # The date the library asked for, which the lender usually grants.
+        initial=lambda req: {"due_date": pending.requested_due_date}
+        if (pending := selectors.pending_renewal(req))
+        else {},
     ),
     PageAction(
         "complete", f.NoteForm,

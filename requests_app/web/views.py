@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -180,6 +181,7 @@ def _render_detail(
     request: HttpRequest, req: BorrowingRequest, bound: tuple[str, WorkflowForm] | None = None
 ) -> HttpResponse:
     user = signed_in_user(request)
+    prefetch_related_objects([req], "renewals")  # the actions and the page read them
     actions = [
         (action, bound[1] if bound and bound[0] == action.slug else action.unbound_form(req))
         for action in offered_actions(req, user)
@@ -197,6 +199,7 @@ def _render_detail(
         "messages_on_request": req.messages.select_related("author"),
         "charges": req.charges.select_related("voided_by", "voids"),
         "renewals": req.renewals.all(),
+        "pending_renewal": selectors.pending_renewal(req),
         "attempts": req.attempts.select_related("lender") if user.is_team else None,
         "show_patron_name": user.is_library_staff,
         "trace_step": traces.step_of(req),

@@ -37,7 +37,8 @@ EXPECTED_TABLE = {
     "mark_received": ({"shipped"}, "received", {LIBRARY, TEAM}),
     "request_renewal": ({"received"}, "renewal_requested", {LIBRARY}),
     "answer_renewal": ({"renewal_requested"}, "received", {TEAM}),
-    "mark_returned": ({"received"}, "returned", {LIBRARY}),
+    "withdraw_renewal": ({"renewal_requested"}, "received", {LIBRARY}),
+    "mark_returned": ({"received", "renewal_requested"}, "returned", {LIBRARY}),
     "complete": ({"returned"}, "completed", {TEAM}),
     "cancel": ({"submitted", "sourcing", "sent_to_lender"}, "cancelled", {LIBRARY, TEAM}),
     "mark_unfilled": ({"submitted", "sourcing", "sent_to_lender"}, "unfilled", {TEAM}),
@@ -65,7 +66,7 @@ REFUSED = [
 
 #: Where each move's function lives.
 FUNCTIONS = {
-    **{action: getattr(workflow, action) for action in list(EXPECTED_TABLE)[:12]},
+    **{action: getattr(workflow, action) for action in list(EXPECTED_TABLE)[:13]},
     "request_again": workflow.request_again,
     **{name: getattr(traces, name) for name in ("report_not_arrived", "trace",
                                                 "replacement_shipped", "cleared")},
@@ -114,6 +115,7 @@ def perform(action: str, req: BorrowingRequest, actor, lender):
         "mark_received": {},
         "request_renewal": {"due_date": later},
         "answer_renewal": {"approved": True, "due_date": later},
+        "withdraw_renewal": {"note": "The patron finished early."},
         "mark_returned": {"method": "delivery"},
         "complete": {},
         "cancel": {},

@@ -145,7 +145,7 @@ def test_one_request_shows_the_contracted_fields(api, request_in, alice, rita):
     assert [c["amount"] for c in body["charges"]] == ["12.00"]
     assert body["renewals"][0]["answer"] == "pending"
     assert body["flags"] == ["renewal_pending"]
-    assert body["actions"] == []  # the library waits for the lender's answer
+    assert body["actions"] == ["withdraw-renewal", "return"]  # waiting, but not stuck
     assert api(rita).get(f"/api/v1/requests/{req.pk}/").json()["actions"] == [
         "answer-renewal",
         "mark-lost",

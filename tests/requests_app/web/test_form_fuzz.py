@@ -305,6 +305,7 @@ ACTION_INPUT: dict[str, Callable[[World, BorrowingRequest], dict]] = {
     "receive": lambda world, req: {"received_on": _today()},
     "return": lambda world, req: {"method": "delivery", "tracking_number": ""},
     "request-renewal": lambda world, req: {"due_date": _days_after(req.due_date, 14)},
+    "withdraw-renewal": lambda world, req: {"note": "The patron finished early."},
     "not-arrived": lambda world, req: {"note": "Not here yet."},
     "start-sourcing": lambda world, req: {"note": ""},
     "send-to-lender": lambda world, req: {
