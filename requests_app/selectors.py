@@ -82,8 +82,12 @@ def open_unrequested_count(cap: int | None = None) -> int | None:
 
 
 def requests_for_list(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:
-    """``requests_visible_to`` with the columns a list row shows, in one query."""
-    return requests_visible_to(user).select_related("library", "lender", "assigned_to")
+    """``requests_visible_to`` with the columns a list row shows, in one query: the
+    patron too for the library's own staff, the only ones who see patrons' names."""
+    requests = requests_visible_to(user).select_related("library", "lender", "assigned_to")
+    if getattr(user, "is_library_staff", False):
+        requests = requests.select_related("patron")
+    return requests
 
 
 def requests_in_full(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:
@@ -141,6 +145,13 @@ def for_patron_card(
 ) -> QuerySet[BorrowingRequest]:
     """The requests for the patron with this card number (the library's own, by scope)."""
     return requests.filter(patron__card_number=card_number.strip())
+
+
+def for_patron(requests: QuerySet[BorrowingRequest], text: str) -> QuerySet[BorrowingRequest]:
+    """For the library's own staff: the requests for the patron with this card number, or
+    whose name holds ``text`` (any case). The team searches by card only: it sees no names."""
+    text = text.strip()
+    return requests.filter(Q(patron__card_number=text) | Q(patron__name__icontains=text))
 
 
 def search(

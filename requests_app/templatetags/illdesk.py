@@ -86,19 +86,26 @@ def queue_row(req, today) -> SafeString:
 
 @register.simple_tag
 def request_row(req, user) -> SafeString:
-    """One row of a library's list or dashboard table, built as ``queue_row`` is; the
-    library's code shows to those who see more than one library's requests."""
+    """One row of a library's list or dashboard table, built as ``queue_row`` is: the
+    patron for the library's own staff, the library's code for those who see more than
+    one library's requests."""
     url = reverse("request_detail", args=[req.pk])
     item = f'<a href="{url}">{escape(req.title)}</a>'
     if req.author:
         item += f' <span class="muted">/ {escape(req.author)}</span>'
-    if not user.is_library_staff:
+    patron = ""
+    if user.is_library_staff:  # the library's own patrons: name and card
+        who = req.patron
+        shown = f"{escape(who.name)}<br>{escape(who.card_number)}" if who else "—"
+        patron = f'<td class="patron">{shown}</td>'
+    else:
         item += f'<br><span class="muted">{escape(req.library.ill_code)}</span>'
     lender = escape(req.lender.name) if req.lender else "—"
     return SafeString(
         "<tr>"
         f'<td><a href="{url}">{req.pk}</a></td>'
         f"<td>{item}</td>"
+        f"{patron}"
         f"<td>{_status_and_flags(req)}</td>"
         f"<td>{lender}</td>"
         f"<td>{timezone.localtime(req.created_at).date().isoformat()}</td>"

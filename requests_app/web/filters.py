@@ -55,7 +55,7 @@ class RequestFilter(StatusTabsMixin, django_filters.FilterSet):
         method="filter_flag",
     )
     patron = django_filters.CharFilter(
-        label="Patron's card number", method="filter_patron", max_length=40
+        label="Patron: card number or name", method="filter_patron", max_length=100
     )
     q = django_filters.CharFilter(
         label="Title, author, ISBN or OCLC number", method="filter_text", max_length=200
@@ -71,7 +71,7 @@ class RequestFilter(StatusTabsMixin, django_filters.FilterSet):
         return selectors.with_flag(queryset, value)
 
     def filter_patron(self, queryset, name, value):
-        return selectors.for_patron_card(queryset, value)
+        return selectors.for_patron(queryset, value)
 
     def filter_text(self, queryset, name, value):
         return selectors.search(queryset, value)

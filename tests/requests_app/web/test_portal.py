@@ -115,9 +115,25 @@ def test_the_list_filters_by_flag_patron_and_text(as_alice, request_in, submit, 
 
     assert titles("flag=not_arrived") == [flagged.pk]
     assert titles("patron=555") == [by_isbn.pk]
+    # By name too, any part and any case: the library's staff know their patrons.
+    assert titles("patron=oth") == [by_isbn.pk]
+    assert titles("patron=Nobody%20Here") == []
     assert titles("q=0306406152") == [by_isbn.pk]
     assert titles("q=numb") == [by_isbn.pk]
     assert titles("sort=oldest")[0] == flagged.pk
+
+
+def test_the_library_sees_whose_request_each_row_is(as_alice, submit, patron, request_in):
+    """Name and card, in the list and on the dashboard: the library's own patrons."""
+    req = submit(title="For a patron")
+    html = as_alice.get("/requests/").content.decode()
+    assert '<th scope="col">Patron</th>' in html
+    row = html[html.index(f'<a href="/requests/{req.pk}/">{req.pk}</a>') :]
+    row = row[: row.index("</tr>")]
+    assert f"{patron.name}<br>{patron.card_number}" in row
+    request_in("shipped")
+    dashboard = as_alice.get("/").content.decode()
+    assert '<th scope="col">Patron</th>' in dashboard and patron.card_number in dashboard
 
 
 def test_a_list_row_shows_the_request_and_escapes_what_people_typed(as_alice, submit):
