@@ -158,6 +158,8 @@ class QueueFilter(StatusTabsMixin, django_filters.FilterSet):
     def __init__(self, data=None, *args, user=None, **kwargs):
         super().__init__(data, *args, **kwargs)
         self.user = user
+        #: What a code typed in the filters named that does not exist, in words.
+        self.unknown: dict[str, str] = {}
 
     @property
     def qs(self):
@@ -179,11 +181,19 @@ class QueueFilter(StatusTabsMixin, django_filters.FilterSet):
     # lender and walks its index in order (a join leaves it guessing how many rows match).
     def filter_library(self, queryset, name, value):
         found = MemberLibrary.objects.filter(ill_code__iexact=value.strip())
-        return queryset.filter(library_id__in=list(found.values_list("pk", flat=True)[:1]))
+        ids = list(found.values_list("pk", flat=True)[:1])
+        if not ids:
+            self.unknown[name] = f"No member library has the ILL code “{value.strip()}”."
+        return queryset.filter(library_id__in=ids)
 
     def filter_lender(self, queryset, name, value):
         found = Lender.objects.filter(oclc_symbol__iexact=value.strip())
-        return queryset.filter(lender_id__in=list(found.values_list("pk", flat=True)[:1]))
+        ids = list(found.values_list("pk", flat=True)[:1])
+        if not ids:
+            self.unknown[name] = (
+                f"No lender in the directory has the OCLC symbol “{value.strip()}”."
+            )
+        return queryset.filter(lender_id__in=ids)
 
     def filter_assigned(self, queryset, name, value):
         value = value.strip()

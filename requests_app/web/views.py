@@ -340,7 +340,10 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
         assignee=form.cleaned_data["assignee"],
     )
     if done:
-        messages.success(request, f"Done for {len(done)} request{'s' if len(done) > 1 else ''}.")
+        named = ", ".join(f"#{pk}" for pk in done)
+        messages.success(
+            request, f"Done for {len(done)} request{'s' if len(done) > 1 else ''}: {named}."
+        )
     for message in refused:
         messages.error(request, message)
     return redirect(back)

@@ -41,7 +41,7 @@ def test_rita_takes_a_request_sends_it_and_records_the_shipment(
     page.get_by_label(f"Select request {ours.pk}").check()
     page.get_by_label("With the selected").select_option("take")
     page.get_by_role("button", name="Apply to selected").click()
-    expect(page.get_by_role("status")).to_contain_text("Done for 1 request.")
+    expect(page.get_by_role("status")).to_contain_text(f"Done for 1 request: #{ours.pk}.")
     assert "library=abbot" in page.url
 
     page.get_by_role("link", name="The Overstory").click()

@@ -237,9 +237,24 @@ def test_bulk_reports_the_ones_someone_else_moved(as_rita, request_in):
         follow=True,
     )  # fmt: skip
     page = response.content.decode()
-    assert "Done for 1 request." in page
+    assert f"Done for 1 request: #{fresh.pk}." in page
     assert f"#{moved.pk}: Cannot start sourcing: the request is shipped." in page
     assert "#999999: no such request." in page
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("library=MFLP", "No member library has the ILL code “MFLP”."),
+        ("lender=nope", "No lender in the directory has the OCLC symbol “nope”."),
+    ],
+)
+def test_a_code_nobody_has_is_said_not_a_500(as_rita, request_in, query, said):
+    request_in("submitted")
+    page = as_rita.get(f"/queue/?{query}")
+    assert page.status_code == 200
+    assert list(page.context["page"]) == []
+    assert said in page.content.decode()
 
 
 def test_bulk_without_a_selection_says_so(as_rita):
