@@ -29,6 +29,22 @@ def one_line(value: str) -> str:
     return " ".join(_DROPPED.sub("", value).split())
 
 
+def plain_lines(value: str) -> str:
+    """``value`` with its line breaks as ``\n``: a browser sends a text area's lines
+    ended by ``\r\n``, which would make an unchanged address look changed."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class LinesFormField(forms.CharField):
+    """A form's text area whose lines end as stored (``plain_lines``)."""
+
+    widget = forms.Textarea
+
+    def to_python(self, value: Any) -> str | None:
+        text = super().to_python(value)
+        return plain_lines(text) if isinstance(text, str) else text
+
+
 class OneLineFormField(forms.CharField):
     """A form's text field that keeps its value to one line (``one_line``).
 

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django_otp import match_token, user_has_device
 
 from core.forms import ANY_YES_NO
+from core.text import LinesFormField
 
 from .models import MemberLibrary, User
 
@@ -62,10 +63,10 @@ class LibraryProfileForm(forms.ModelForm):
         help_text="Kept in the profile's history with your name and the time.",
     )
     # The model's text columns have no length; the form gives them one.
-    address = forms.CharField(
+    address = LinesFormField(
         max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    notes = forms.CharField(
+    notes = LinesFormField(
         max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
 

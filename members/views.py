@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from core.pagination import paginate
+from core.text import plain_lines
 
 from .access import signed_in_user
 from .forms import LibraryProfileForm, LibrarySearchForm
@@ -99,6 +100,10 @@ def _shown(name: str, value: object) -> str:
     return str(value) if value not in (None, "") else "—"
 
 
+def _as_stored(value: object) -> object:
+    return plain_lines(value) if isinstance(value, str) else value
+
+
 def profile_history(library: MemberLibrary, limit: int = HISTORY_SHOWN) -> list[HistoryEntry]:
     """The profile's ``limit`` newest changes, newest first, each with what it changed.
 
@@ -117,7 +122,12 @@ def profile_history(library: MemberLibrary, limit: int = HISTORY_SHOWN) -> list[
             entries.append(HistoryEntry(newer, created=newer.history_type == "+"))
             continue
         delta = newer.diff_against(older)
-        changes = sorted(delta.changes, key=lambda change: _FIELD_ORDER[change.field])
+        changes = sorted(
+            (c for c in delta.changes if _as_stored(c.old) != _as_stored(c.new)),
+            key=lambda change: _FIELD_ORDER[change.field],
+        )
+        if not changes:  # saved as it was (line endings aside, from before they were kept)
+            continue
         entries.append(
             HistoryEntry(
                 newer,

@@ -189,6 +189,28 @@ def test_an_edit_that_changes_nothing_saves_nothing(as_admin, library_one):
     assert library_one.history.count() == before
 
 
+def test_a_browsers_line_endings_are_not_a_change(as_admin, admin_user, library_one):
+    """A browser sends a text area's lines ended by CR LF: the unchanged address is not a
+    change, and a record saved so before this rule is not shown as one."""
+    MemberLibrary.objects.filter(pk=library_one.pk).update(address="1 Main St\nAbbot, MA")
+    library_one.refresh_from_db()
+    before = library_one.history.count()
+    sent = profile(library_one, address="1 Main St\r\nAbbot, MA")
+    assert as_admin.post(edit(library_one), sent).status_code == 302
+    assert library_one.history.count() == before
+
+    # A record from before: the address saved with CR LF, then saved back with LF.
+    library_one.address = "1 Main St\r\nAbbot, MA"
+    library_one._history_user = admin_user
+    library_one.save()
+    library_one.address = "1 Main St\nAbbot, MA"
+    library_one.max_cost = Decimal("30.00")
+    library_one.save()
+    entries = as_admin.get(detail(library_one)).context["history"]
+    assert [(c.label, c.old, c.new) for c in entries[0].changes] == [("max cost", "25.00", "30.00")]
+    assert all(entry.changes or entry.created for entry in entries)
+
+
 def test_the_edit_form_shows_the_profile(as_admin, library_one):
     response = as_admin.get(edit(library_one))
     assert response.status_code == 200
