@@ -131,6 +131,7 @@ COLUMNS = {
         "id", "name", "ill_code", "bpl_number", "oclc_symbol", "library_type", "region",
         "on_delivery", "delivery_route_code", "address", "contact_name", "contact_email",
         "contact_phone", "max_cost", "is_active", "notes", "created_at", "updated_at",
+        "dvd_region", "video_encoding",
     ),
     "members_user": (
         "id", "password", "last_login", "is_superuser", "username", "first_name",
@@ -790,6 +791,7 @@ class Generator:
                 f"ill@lib{n}.example.org", f"617-555-01{rng.randrange(100):02d}",
                 money(library.max_cost_cents), flag(library.is_active),
                 "" if rng.random() < 0.9 else "Closed Saturdays in summer.", founded, founded,
+                "1", "ntsc",  # players of Region 1 and NTSC, as in the US
             )  # fmt: skip
         # How busy each library is: a power law over a shuffled order. Libraries that left
         # the service sent nothing in their last year and a half.

@@ -15,6 +15,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.discs import DvdRegion, VideoEncoding
 from core.text import OneLineField
 
 digits_only = RegexValidator(r"^[0-9]+$", "Use digits only.")
@@ -44,6 +45,23 @@ class MemberLibrary(models.Model):
     contact_name = OneLineField(max_length=200, blank=True)
     contact_email = models.EmailField(blank=True)
     contact_phone = OneLineField(max_length=40, blank=True)
+    dvd_region = models.CharField(
+        "DVD region its players play",
+        max_length=1,
+        choices=DvdRegion.choices,
+        default=DvdRegion.REGION_1,
+        blank=True,
+        help_text="What its disc requests ask for unless staff choose otherwise; "
+        "blank for region-free players.",
+    )
+    video_encoding = models.CharField(
+        "video encoding its players play",
+        max_length=5,
+        choices=VideoEncoding.choices,
+        default=VideoEncoding.NTSC,
+        blank=True,
+        help_text="Blank for players that take any encoding.",
+    )
     max_cost = models.DecimalField(
         "max cost",
         max_digits=8,
@@ -77,6 +95,8 @@ class MemberLibrary(models.Model):
         "contact_name",
         "contact_email",
         "contact_phone",
+        "dvd_region",
+        "video_encoding",
         "max_cost",
         "is_active",
         "notes",

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.discs import DvdRegion as DvdRegion  # a request asks for a disc's coding
+from core.discs import VideoEncoding as VideoEncoding
 from core.text import OneLineField
 from lenders.models import Lender
 from members.models import MemberLibrary, Patron
@@ -84,22 +86,6 @@ class Format(models.TextChoices):
     MICROFILM = "microfilm", "Microfilm"
     PERIODICAL_ISSUE = "periodical_issue", "Periodical issue"
     OTHER = "other", "Other"
-
-
-class DvdRegion(models.TextChoices):
-    REGION_0 = "0", "Region 0 (not coded)"
-    REGION_1 = "1", "Region 1 (US, Canada)"
-    REGION_2 = "2", "Region 2 (Europe, Japan, Middle East)"
-    REGION_3 = "3", "Region 3 (Southeast Asia)"
-    REGION_4 = "4", "Region 4 (Australia, Latin America)"
-    REGION_5 = "5", "Region 5 (Africa, Russia, South Asia)"
-    REGION_6 = "6", "Region 6 (China)"
-
-
-class VideoEncoding(models.TextChoices):
-    NTSC = "ntsc", "NTSC"
-    PAL = "pal", "PAL"
-    SECAM = "secam", "SECAM"
 
 
 class ShippingMethod(models.TextChoices):

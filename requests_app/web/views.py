@@ -135,7 +135,13 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 return redirect("request_detail", pk=req.pk)
         status = 400
     else:
-        initial = {"max_cost": library.max_cost, **initial_from_openurl(request.GET)}
+        initial = {
+            "max_cost": library.max_cost,
+            # What the library's players play (its profile), unless staff choose otherwise.
+            "dvd_region": library.dvd_region,
+            "video_encoding": library.video_encoding,
+            **initial_from_openurl(request.GET),
+        }
         form = NewRequestForm(initial=initial, library=library, actor=user)
         status = 200
     return render(

@@ -45,6 +45,8 @@ def profile(library, **changes) -> dict:
         "contact_name": library.contact_name,
         "contact_email": library.contact_email,
         "contact_phone": library.contact_phone,
+        "dvd_region": library.dvd_region,
+        "video_encoding": library.video_encoding,
         "max_cost": str(library.max_cost),
         "notes": library.notes,
         "reason": "",

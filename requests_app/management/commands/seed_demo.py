@@ -144,6 +144,9 @@ LIBRARIES = [
         "contact_name": "Jamal Brooks",
         "contact_email": "ill@fortpointlibrary.example.org",
         "contact_phone": "617-555-0131",
+        # Its media desk's players are region-free and play PAL: any disc will do.
+        "dvd_region": "",
+        "video_encoding": "",
         "max_cost": Decimal("25.00"),
         "notes": "",
     },

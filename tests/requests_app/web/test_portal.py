@@ -400,3 +400,19 @@ def test_the_form_checks_the_patron_outside_any_transaction(client, alice, patro
     response = client.post("/requests/new/", GOOD | {"card_number": "424242"})
     assert response.status_code == 400
     assert "add their name" in response.content.decode()
+
+
+def test_a_disc_request_starts_from_what_the_librarys_players_play(as_alice, alice):
+    """A US library's form starts at Region 1 and NTSC, not "any" (which brought PAL
+    discs); a library with region-free players starts at "any"."""
+    form = as_alice.get("/requests/new/").context["form"]
+    assert (form["dvd_region"].value(), form["video_encoding"].value()) == ("1", "ntsc")
+    library = alice.library
+    library.dvd_region, library.video_encoding = "2", "pal"
+    library.save()
+    form = as_alice.get("/requests/new/").context["form"]
+    assert (form["dvd_region"].value(), form["video_encoding"].value()) == ("2", "pal")
+    library.dvd_region = library.video_encoding = ""
+    library.save()
+    form = as_alice.get("/requests/new/").context["form"]
+    assert (form["dvd_region"].value(), form["video_encoding"].value()) == ("", "")
