@@ -25,10 +25,11 @@ node_modules/.installed: package.json package-lock.json
 	fi
 
 # Embedded default: SQLite file, Celery tasks in-process, e-mail to the console.
+# `make run HOST=0.0.0.0:8080` serves elsewhere; the links in e-mail follow it.
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 $(BIN)/python manage.py runserver $(HOST)
+	DEBUG=1 ILLDESK_BASE_URL=$${ILLDESK_BASE_URL:-http://$(HOST)} $(BIN)/python manage.py runserver $(HOST)
 
 # Lint, format and type checks, then the whole suite (on DATABASE_URL/REDIS_URL when they are set).
 # PYTEST_ARGS='-m "not browser"' leaves out the browser tests.

@@ -164,12 +164,21 @@ OUTCOME_COLUMNS = [
 ]
 
 
+def _whose(scope: reports.Scope) -> str:
+    """Whose figures a page shows: every library's, or one library's, by its name."""
+    user = scope.user
+    library_id = scope.library_id or (user.library_id if user.is_library_staff else None)
+    if library_id is None:
+        return "Every library"
+    return MemberLibrary.objects.values_list("name", flat=True).get(pk=library_id)
+
+
 def _requests_page(scope: reports.Scope) -> list[Table]:
     per_library, overall = reports.requests_by_month(scope)
     return [
         Table(
             "overall",
-            "Every library, by month",
+            f"{_whose(scope)}, by month",
             [Column("Month", _month, numeric=False), *OUTCOME_COLUMNS],
             overall,
         ),

@@ -139,6 +139,14 @@ class NewRequestForm(CitationForm):
         self.library = library
         self.actor = actor
 
+    @property
+    def refused_format(self) -> str | None:
+        """Why the item a link filled in (an OpenURL) is not borrowed, said before anyone
+        types the rest: an article goes to document delivery."""
+        if self.is_bound:
+            return None
+        return workflow.refused_format_message(str(self.initial.get("format", "")))
+
     # The workflow's own checks, run here too so every problem shows in one round.
     def clean_needed_by(self):
         needed_by = self.cleaned_data["needed_by"]

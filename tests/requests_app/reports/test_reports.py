@@ -329,6 +329,18 @@ def test_the_team_may_narrow_to_one_library(client, service, rita):
     assert "No library has this ILL code." in unknown.content.decode()
 
 
+def test_a_page_is_headed_by_whose_figures_it_shows(client, service, alice, rita):
+    """A library's own report was headed "Every library": it names the library."""
+    client.force_login(alice)
+    own = client.get(f"/reports/requests/?{PERIOD}").content.decode()
+    assert f"{alice.library.name}, by month" in own and "Every library" not in own
+    client.force_login(rita)
+    every = client.get(f"/reports/requests/?{PERIOD}").content.decode()
+    assert "Every library, by month" in every
+    narrowed = client.get(f"/reports/requests/?{PERIOD}&library=borden").content.decode()
+    assert "Borden" in narrowed.split(", by month")[0][-80:]
+
+
 def test_reports_need_a_login(client, db):
     for url in ("/reports/", "/reports/requests/", "/reports/requests/chart.svg"):
         assert client.get(url)["Location"].startswith("/accounts/login/"), url

@@ -416,3 +416,17 @@ def test_a_disc_request_starts_from_what_the_librarys_players_play(as_alice, ali
     library.save()
     form = as_alice.get("/requests/new/").context["form"]
     assert (form["dvd_region"].value(), form["video_encoding"].value()) == ("", "")
+
+
+def test_an_article_link_is_refused_at_once_with_where_to_go(as_alice, settings):
+    """An OpenURL for an article filled the form and was refused only on submit; the
+    document-delivery address is a link, on the page and beside the field alike."""
+    settings.ILLDESK_DOCUMENT_DELIVERY_URL = "https://dd.example.org/ask"
+    page = as_alice.get("/requests/new/?genre=article&atitle=A+study&title=J.+Stud.")
+    html = page.content.decode()
+    notice = html[html.index("This link is for an item") :][:600]
+    assert '<a href="https://dd.example.org/ask' in notice
+    refused = as_alice.post("/requests/new/", {"format": "article", "title": "A study"})
+    assert refused.status_code == 400
+    assert '<a href="https://dd.example.org/ask' in refused.content.decode()
+    assert "This link is for an item" not in as_alice.get("/requests/new/").content.decode()
