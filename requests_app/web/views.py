@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -174,11 +175,13 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def lender_slip(request: HttpRequest, pk: int) -> HttpResponse:
     """The request as a lender sees it, to print or paste into a request to the lender: the
-    item, our numbers and where to ship. No patron: the RUSA ILL code asks that suppliers
-    see no patron's name, so the slip names the request only."""
+    item and the library's notes on it, the dates, the max cost, our numbers and where to
+    ship. No patron: the RUSA ILL code asks that suppliers see no patron's name, so the
+    slip names the request only."""
     user = signed_in_user(request)
     team_only(user)
-    return render(request, "requests_app/lender_slip.html", {"req": get_request_for(user, pk)})
+    context = {"req": get_request_for(user, pk), "currency": settings.ILLDESK_CURRENCY}
+    return render(request, "requests_app/lender_slip.html", context)
 
 
 def _render_detail(
