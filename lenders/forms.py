@@ -31,6 +31,31 @@ class LenderSearchForm(forms.Form):
         return None if not value else value == "yes"
 
 
+class LenderAvailabilitySearchForm(forms.Form):
+    """The library's search of lenders' availability: a name or symbol, and returns."""
+
+    q = forms.CharField(
+        label="Name or OCLC symbol",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    returns = forms.ChoiceField(
+        label="Returns",
+        choices=[
+            ("", "Any"),
+            ("accepting", "Accepting returns"),
+            ("not_accepting", "Not accepting returns"),
+        ],
+        required=False,
+    )
+
+    def accepting_returns(self) -> bool | None:
+        """The "returns" filter: True, False, or None for either."""
+        value = self.cleaned_data.get("returns")
+        return None if not value else value == "accepting"
+
+
 class AvailabilityReportForm(WorkflowForm):
     """A new availability report: what the lender says now."""
 

@@ -4,12 +4,17 @@ The newest availability report counts. ``lenders_with_availability`` puts its fi
 each lender in the same query (correlated subqueries served by the ``availability_newest``
 index on ``(lender, -reported_at)``), so a list of lenders costs one query at any length.
 The directory, the team's "send to a lender" picker and the API start from it.
+
+"Not accepting returns" is one rule, ``not_accepting_returns``: the library's lenders page,
+the request page's return, the queue's badge and the workflow's note on a return all ask it.
 """
 
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from .models import AvailabilityReport, Lender
@@ -26,25 +31,41 @@ AVAILABILITY_FIELDS = (
 )
 
 
-def newest_report(field: str, lender_ref: str = "pk") -> Subquery:
-    """One field of the newest availability report of the lender at ``lender_ref``."""
-    newest = AvailabilityReport.objects.filter(lender=OuterRef(lender_ref)).order_by(
-        "-reported_at", "-id"
-    )
-    return Subquery(newest.values(field)[:1])
+def newest_report(
+    field: str, lender_ref: str = "pk", *, as_of: dt.datetime | None = None
+) -> Subquery:
+    """One field of the newest availability report of the lender at ``lender_ref`` (the
+    newest reported by ``as_of``, when given: what counted at that moment)."""
+    reports = AvailabilityReport.objects.filter(lender=OuterRef(lender_ref))
+    if as_of is not None:
+        reports = reports.filter(reported_at__lte=as_of)
+    return Subquery(reports.order_by("-reported_at", "-id").values(field)[:1])
 
 
-def lenders_with_availability() -> QuerySet[Lender]:
+def lenders_with_availability(*, as_of: dt.datetime | None = None) -> QuerySet[Lender]:
     """Every lender, annotated with its newest report's fields (all None when it has none).
 
     Each lender gets ``lending``, ``accepting_returns``, ``closed_from``, ``closed_until``,
-    ``source``, ``note`` and ``reported_at`` (the newest report's), plus
-    ``availability_id`` (its primary key).
+    ``source``, ``note`` and ``reported_at`` (the newest report's, or the newest by
+    ``as_of``), plus ``availability_id`` (its primary key).
     """
     return Lender.objects.annotate(
-        availability_id=newest_report("pk"),
-        **{field: newest_report(field) for field in AVAILABILITY_FIELDS},
+        availability_id=newest_report("pk", as_of=as_of),
+        **{field: newest_report(field, as_of=as_of) for field in AVAILABILITY_FIELDS},
     ).order_by("name", "id")
+
+
+def not_accepting_returns(lender_ref: str = "pk", *, as_of: dt.datetime | None = None) -> Q:
+    """The rule, as a condition for ``filter``, ``exclude`` or ``When``: the newest report
+    of the lender at ``lender_ref`` (by ``as_of``, when given) says it is not accepting
+    returns.
+
+    A lender that never reported is taken to accept them (the usual case), so the
+    condition is never NULL and its negation holds exactly for the lenders accepting them.
+    ``Availability.not_accepting_returns`` says the same of a report already read.
+    """
+    accepting = newest_report("accepting_returns", lender_ref, as_of=as_of)
+    return Q(Exact(Coalesce(accepting, Value(True)), False))
 
 
 def search_lenders(
@@ -53,8 +74,10 @@ def search_lenders(
     text: str = "",
     kind: str = "",
     charges_fees: bool | None = None,
+    accepting_returns: bool | None = None,
 ) -> QuerySet[Lender]:
-    """Narrow ``lenders`` by name (contains) or OCLC symbol (exact, any case), kind, fees."""
+    """Narrow ``lenders`` by name (contains) or OCLC symbol (exact, any case), kind, fees,
+    and whether they are accepting returns now (``not_accepting_returns``)."""
     text = text.strip()
     if text:
         lenders = lenders.filter(Q(oclc_symbol__iexact=text) | Q(name__icontains=text))
@@ -62,7 +85,24 @@ def search_lenders(
         lenders = lenders.filter(kind=kind)
     if charges_fees is not None:
         lenders = lenders.filter(charges_fees=charges_fees)
+    if accepting_returns is True:
+        lenders = lenders.exclude(not_accepting_returns())
+    elif accepting_returns is False:
+        lenders = lenders.filter(not_accepting_returns())
     return lenders
+
+
+def refusing_returns(
+    lender_id: int | None, *, as_of: dt.datetime | None = None
+) -> AvailabilityReport | None:
+    """The lender's newest report (by ``as_of``, when given), with its lender, when it says
+    the lender is not accepting returns (``not_accepting_returns``); None otherwise, or for
+    no lender. One query."""
+    if lender_id is None:
+        return None
+    refusing = Lender.objects.filter(not_accepting_returns(as_of=as_of), pk=lender_id)
+    newest = refusing.annotate(report_id=newest_report("pk", as_of=as_of)).values("report_id")
+    return AvailabilityReport.objects.select_related("lender").filter(pk__in=newest).first()
 
 
 def availability_history(lender: Lender) -> QuerySet[AvailabilityReport]:
@@ -70,8 +110,9 @@ def availability_history(lender: Lender) -> QuerySet[AvailabilityReport]:
     return lender.availability_reports.select_related("recorded_by").order_by("-reported_at", "-id")
 
 
-class _Availability:
-    """The newest report's fields, read from a report or from an annotated lender."""
+class Availability:
+    """The newest report's fields, read from a report or from an annotated lender (a plain
+    lender is asked for its newest report), and what they mean."""
 
     # AVAILABILITY_FIELDS, all None when the lender never reported.
     lending: bool | None
@@ -104,6 +145,11 @@ class _Availability:
         return self.reported_at is not None
 
     @property
+    def not_accepting_returns(self) -> bool:
+        """``not_accepting_returns`` (the rule) of the report read: it says no."""
+        return self.accepting_returns is False
+
+    @property
     def reported_on(self) -> dt.date | None:
         return timezone.localtime(self.reported_at).date() if self.reported_at else None
 
@@ -116,6 +162,16 @@ class _Availability:
         if self.closed_until is None:
             return f"closed from {self.closed_from:%Y-%m-%d}"
         return f"closed {self.closed_from:%Y-%m-%d} to {self.closed_until:%Y-%m-%d}"
+
+    def closure_not_over(self, today: dt.date) -> str:
+        """A closure under way or to come ("Closed 2026-12-22 to 2027-01-02"); empty when
+        it is over or there is none."""
+        if self.closed_from is None or (
+            self.closed_until is not None and self.closed_until < today
+        ):
+            return ""
+        closure = self.closure()
+        return closure[:1].upper() + closure[1:]
 
 
 def availability_warnings(
@@ -133,7 +189,7 @@ def availability_warnings(
     request's max cost Y" when the lender charges more than ``max_cost``. They warn; they
     do not stop anyone sending.
     """
-    availability = _Availability(lender_annotated_or_report)
+    availability = Availability(lender_annotated_or_report)
     lender = availability.lender
     warnings = []
     if availability.reported:
@@ -141,7 +197,7 @@ def availability_warnings(
             warnings.append(f"not lending (reported {availability.reported_on:%Y-%m-%d})")
         if availability.closed_on(on_date):
             warnings.append(availability.closure())
-        if availability.accepting_returns is False:
+        if availability.not_accepting_returns:
             warnings.append("not accepting returns")
     if lender.charges_fees and max_cost is not None and lender.usual_fee > max_cost:
         currency = f" {lender.fee_currency}" if lender.fee_currency != "USD" else ""
@@ -157,15 +213,12 @@ def availability_summary(
     """The newest report in short phrases for a list row: "Lending", "Not accepting
     returns", "Closed 2026-12-22 to 2027-01-02". A closure already over is left out; a
     lender that never reported gets no phrases (the row says so)."""
-    availability = _Availability(lender_annotated_or_report)
+    availability = Availability(lender_annotated_or_report)
     if not availability.reported:
         return []
     phrases = ["Lending" if availability.lending else "Not lending"]
-    if availability.accepting_returns is False:
+    if availability.not_accepting_returns:
         phrases.append("Not accepting returns")
-    if availability.closed_from is not None and (
-        availability.closed_until is None or availability.closed_until >= today
-    ):
-        closure = availability.closure()
-        phrases.append(closure[:1].upper() + closure[1:])
+    if closure := availability.closure_not_over(today):
+        phrases.append(closure)
     return phrases

@@ -1,4 +1,4 @@
-"""The lender directory's pages (the team's)."""
+"""The lender directory's pages (the team's; library staff get lenders' availability)."""
 
 from django.urls import path
 

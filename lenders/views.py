@@ -1,8 +1,10 @@
 """The lender directory: the team's pages to find a lender and keep its availability.
 
-Member library staff get a 403: lenders and their terms are the team's working data.
-Lists carry each lender's newest availability report in the same query, so they cost the
-same number of queries at any page size.
+Member library staff get, at the same address, a read-only page of each lender's
+availability for returns and for lending (is it safe to send a loan back?); a lender's own
+page, its terms and the reports' recording stay the team's (403). Lists carry each lender's
+newest availability report in the same query, so they cost the same number of queries at
+any page size.
 """
 
 from django.contrib import messages
@@ -17,13 +19,17 @@ from core.pagination import paginate
 from members.access import signed_in_user, team_only
 
 from . import selectors, services
-from .forms import AvailabilityReportForm, LenderSearchForm
+from .forms import AvailabilityReportForm, LenderAvailabilitySearchForm, LenderSearchForm
 from .models import Lender
 
 
 @login_required
 def lender_list(request: HttpRequest) -> HttpResponse:
-    team_only(signed_in_user(request))
+    """The team's directory; for a library's staff, lenders' availability, read-only."""
+    user = signed_in_user(request)
+    if user.is_library_staff:
+        return _availability_list(request)
+    team_only(user)
     form = LenderSearchForm(request.GET)
     if not form.is_valid():
         return render(request, "lenders/list.html", {"form": form}, status=400)
@@ -37,6 +43,26 @@ def lender_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     rows = [(lender, selectors.availability_summary(lender, today=today)) for lender in page]
     return render(request, "lenders/list.html", {"form": form, "page": page, "rows": rows})
+
+
+def _availability_list(request: HttpRequest) -> HttpResponse:
+    """Lenders with what each said most recently about returns and lending, and when."""
+    form = LenderAvailabilitySearchForm(request.GET)
+    if not form.is_valid():
+        return render(request, "lenders/availability.html", {"form": form}, status=400)
+    lenders = selectors.search_lenders(
+        selectors.lenders_with_availability(),
+        text=form.cleaned_data["q"],
+        accepting_returns=form.accepting_returns(),
+    )
+    page = paginate(request, lenders)
+    today = timezone.localdate()
+    rows = []
+    for lender in page:
+        availability = selectors.Availability(lender)
+        rows.append((lender, availability, availability.closure_not_over(today)))
+    context = {"form": form, "page": page, "rows": rows}
+    return render(request, "lenders/availability.html", context)
 
 
 @login_required

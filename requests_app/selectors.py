@@ -11,7 +11,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import BooleanField, Case, Count, Prefetch, Q, QuerySet, When
 
-from lenders.selectors import newest_report
+from lenders.selectors import not_accepting_returns
 from members.models import MemberLibrary, User
 from members.selectors import scoped_to_library
 
@@ -110,19 +110,25 @@ def requests_in_full(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:
 def with_return_availability(
     requests: QuerySet[BorrowingRequest],
 ) -> QuerySet[BorrowingRequest]:
-    """Each request with ``return_on_hold``: the item is with the library and its lender's
-    newest report says it is not accepting returns, so the page warns before it goes back."""
-    # ``alias``, not ``annotate``: the subquery runs once a row, inside the CASE, instead of
-    # once more for a column of its own.
-    return requests.alias(
-        lender_accepting_returns=newest_report("accepting_returns", "lender"),
-    ).annotate(
+    """Each request with ``return_on_hold``: the item is with the library and its lender is
+    not accepting returns (``lenders.selectors.not_accepting_returns``), so the page asks
+    before it goes back and the queue shows it. The subquery runs once a row, in the CASE."""
+    return requests.annotate(
         return_on_hold=Case(
-            When(status__in=flags.WITH_LIBRARY, lender_accepting_returns=False, then=True),
+            When(not_accepting_returns("lender"), status__in=flags.WITH_LIBRARY, then=True),
             default=False,
             output_field=BooleanField(),
         ),
     )
+
+
+def return_on_hold(req: BorrowingRequest) -> bool:
+    """Whether ``req`` is with the library and its lender is not accepting returns: read
+    from ``with_return_availability``'s annotation when it carries one, else asked."""
+    if hasattr(req, "return_on_hold"):
+        return bool(req.return_on_hold)
+    asked = with_return_availability(BorrowingRequest.objects.filter(pk=req.pk)).first()
+    return bool(getattr(asked, "return_on_hold", False))
 
 
 def with_flag(

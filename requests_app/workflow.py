@@ -30,7 +30,8 @@ from django.utils import timezone
 from core.checks import Checks, near_today
 from core.errors import NotAllowedNow, NotPermitted
 from core.text import one_line
-from lenders.models import Lender
+from lenders.models import AvailabilityReport, Lender
+from lenders.selectors import refusing_returns
 from members.models import MemberLibrary, Patron, User
 
 from . import rules
@@ -1061,7 +1062,10 @@ def mark_returned(
     at: dt.datetime | None = None,
 ) -> BorrowingRequest:
     """The library sent the item back, by Delivery or by mail (mail needs tracking): not
-    in the future, and not before it was received."""
+    in the future, and not before it was received.
+
+    Sent to a lender that was not accepting returns then, its event says so: the page asks
+    the library first, a script means what it sends (docs/decisions.md)."""
     with transaction.atomic():
         req = locked_for(request_id, "mark_returned", actor, at=at)
         now = moment(req, at)
@@ -1088,12 +1092,23 @@ def mark_returned(
         note = f"Returned by {ShippingMethod(method).label}" + (
             f", tracking {tracking_number}." if tracking_number else "."
         )
+        if refusing := refusing_returns(req.lender_id, as_of=now):
+            note += f" {returns_refused_words(refusing)}"
         if renewal is not None:
             note += f" The renewal to {renewal.requested_due_date:%Y-%m-%d} is withdrawn."
         event = record_move(req, "mark_returned", actor=actor, at=now, note=note, changes=changes)
         if renewal is not None:
             notify(req, "renewal_withdrawn", Notification.Audience.TEAM, event=event)
         return req
+
+
+def returns_refused_words(report: AvailabilityReport) -> str:
+    """A return's note when its lender was not accepting returns (``refusing_returns``)."""
+    reported = timezone.localtime(report.reported_at)
+    return (
+        f"Sent although {report.lender.name} was not accepting returns "
+        f"(its report of {reported:%Y-%m-%d})."
+    )
 
 
 def cancel(

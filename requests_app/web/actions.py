@@ -7,6 +7,8 @@ that does it, and the words around it. Whether a form is offered follows the wor
 The page leads with the request's facts and its likely next step (``primary``); every other
 action is folded, one click away. An action that ends something (``confirm``) asks first,
 on a page of its own, saying what will happen: a second step that needs no JavaScript.
+Some ask only for some requests (``confirm_if``): a return, when the lender is not
+accepting returns.
 """
 
 from collections.abc import Callable
@@ -41,6 +43,12 @@ class PageAction:
     danger: bool = False
     #: What will happen, asked to confirm on a page of its own before it is done.
     confirm: str = ""
+    #: Asks to confirm only for the requests this says (every request when None).
+    confirm_if: Callable[[BorrowingRequest], bool] | None = None
+    #: The confirmation page.
+    confirm_template: str = "requests_app/confirm.html"
+    #: Said when the confirmation page is answered no: nothing is done.
+    declined: str = "Nothing has changed."
     #: Whether it has something to act on (a ledger action needs a charge it applies to).
     applies: Callable[[WorkflowForm], bool] | None = None
     #: The form's starting values, from the request.
@@ -54,6 +62,9 @@ class PageAction:
     def __post_init__(self) -> None:
         if self.move is not None and self.slug != workflow.MOVES[self.move].slug:
             raise ValueError(f"{self.slug}: a move's page action goes by the move's slug")
+
+    def asks_to_confirm(self, req: BorrowingRequest) -> bool:
+        return bool(self.confirm) and (self.confirm_if is None or self.confirm_if(req))
 
     def is_primary(self, req: BorrowingRequest) -> bool:
         return self.primary(req) if callable(self.primary) else self.primary
@@ -114,6 +125,11 @@ ACTIONS = [
         ),
         "Send it back", "Mark returned", "Marked returned.",
         move="mark_returned", primary=True,
+        confirm="Sending it anyway is noted on the timeline.",
+        confirm_if=selectors.return_on_hold,
+        confirm_template="requests_app/confirm_return.html",
+        declined="Not marked returned: nothing has changed. Keep the item until the "
+        "lender accepts returns again; the Lenders page shows when it does.",
     ),
     PageAction(
         "request-renewal", f.RenewalForm,

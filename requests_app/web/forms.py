@@ -132,6 +132,8 @@ class NewRequestForm(CitationForm):
         required=False,
         max_length=rules.NOTES_TO_TEAM,
         widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What the lender must know to send the right item, such as “3rd edition "
+        "only”. The lender sees them on its slip: do not name the patron.",
     )
 
     def __init__(self, *args, library, actor, **kwargs):

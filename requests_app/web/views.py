@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,7 +24,12 @@ from django.views.decorators.http import require_POST
 from core.errors import NotPermitted, WorkflowError
 from core.forms import WorkflowForm
 from core.pagination import page_of, paginate
-from lenders.selectors import availability_warnings, lenders_with_availability, search_lenders
+from lenders.selectors import (
+    availability_warnings,
+    lenders_with_availability,
+    refusing_returns,
+    search_lenders,
+)
 from members.access import library_staff_only, signed_in_user, team_only
 from members.models import MemberLibrary, User
 
@@ -176,11 +182,13 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def lender_slip(request: HttpRequest, pk: int) -> HttpResponse:
     """The request as a lender sees it, to print or paste into a request to the lender: the
-    item, our numbers and where to ship. No patron: the RUSA ILL code asks that suppliers
-    see no patron's name, so the slip names the request only."""
+    item and the library's notes on it, the dates, the max cost, our numbers and where to
+    ship. No patron: the RUSA ILL code asks that suppliers see no patron's name, so the
+    slip names the request only."""
     user = signed_in_user(request)
     team_only(user)
-    return render(request, "requests_app/lender_slip.html", {"req": get_request_for(user, pk)})
+    context = {"req": get_request_for(user, pk), "currency": settings.ILLDESK_CURRENCY}
+    return render(request, "requests_app/lender_slip.html", context)
 
 
 def _render_detail(
@@ -194,6 +202,7 @@ def _render_detail(
     ]
     actions = [(a, form) for a, form in actions if a.applies is None or a.applies(form)]
     steps = [(a, form) for a, form in actions if not a.side]
+    confirming = {a.slug for a, _ in steps if a.asks_to_confirm(req)}
     events = list(req.events.select_related("actor"))
     context: dict[str, Any] = {
         "req": req,
@@ -201,6 +210,7 @@ def _render_detail(
         "next_steps": [(a, form) for a, form in steps if a.is_primary(req)],
         "more_steps": [(a, form) for a, form in steps if not a.is_primary(req)],
         "side_actions": {a.slug: (a, form) for a, form in actions if a.side},
+        "confirming": confirming,
         "events": events,
         "messages_on_request": req.messages.select_related("author"),
         "charges": req.charges.select_related("voided_by", "voids"),
@@ -215,11 +225,20 @@ def _render_detail(
         "followed_by": req.followed_by.order_by("pk").first(),
         "unrequested_reports": req.unrequested_reports.select_related("library"),
     }
+    context |= _return_hold(req)
     refused = bound is not None
     if any(a.slug == "send-to-lender" for a, _ in actions):
         context |= _lender_search(request, req)
         refused = refused or bool(context["lender_search"].errors)
     return render(request, "requests_app/detail.html", context, status=400 if refused else 200)
+
+
+def _return_hold(req: BorrowingRequest) -> dict[str, Any]:
+    """For an item with the library whose lender is not accepting returns, that lender's
+    report (its date and note), for the page to say before the item goes back."""
+    if not selectors.return_on_hold(req):
+        return {}
+    return {"returns_refused": refusing_returns(req.lender_id)}
 
 
 def _reportable_from(req: BorrowingRequest, user: User) -> dt.date | None:
@@ -268,11 +287,17 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     page_action = BY_SLUG[action]
     if not page_action.permitted(req, user):
         raise PermissionDenied("You may not do this on this request.")
+    # Answered no on its confirmation page: nothing is done, even when it would not ask now
+    # (a lender that takes returns again meanwhile does not turn "holding it" into a return).
+    if page_action.confirm and request.POST.get("confirmed") == "no":
+        messages.info(request, page_action.declined)
+        return redirect("request_detail", pk=req.pk)
+    asks = page_action.asks_to_confirm(req)
     form = page_action.bound_form(req, request.POST)
     if form.is_valid():
         # An action that ends something is tried first and undone, so the page asks to
         # confirm only what would be done, and says what is wrong with the rest at once.
-        trying = bool(page_action.confirm) and request.POST.get("confirmed") != "yes"
+        trying = asks and request.POST.get("confirmed") != "yes"
         try:
             with transaction.atomic():
                 result = page_action.perform(req.pk, user, form)
@@ -287,7 +312,8 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         else:
             if trying:
                 context = {"req": req, "action": page_action, "form": form}
-                return render(request, "requests_app/confirm.html", context)
+                context |= _return_hold(req)
+                return render(request, page_action.confirm_template, context)
             if page_action.shows_result and isinstance(result, BorrowingRequest):
                 messages.success(request, f"{page_action.done} This is the new request.")
                 return redirect("request_detail", pk=result.pk)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from stdnum import isbn
 
 from lenders.models import AvailabilityReport, Lender
+from lenders.selectors import not_accepting_returns, refusing_returns
 from members.models import MemberLibrary, Patron, User
 from requests_app.models import (
     BorrowingRequest,
@@ -28,6 +29,7 @@ from requests_app.models import (
     Trace,
     UnrequestedItemReport,
 )
+from requests_app.selectors import with_return_availability
 
 DEMO_PASSWORD = "illdesk-demo"
 MODELS = [
@@ -151,6 +153,19 @@ def test_every_lender_kind_and_the_availability_cases(seeded):
     )
     assert any(lender.availability_reports.count() > 1 for lender in Lender.objects.all())
     assert not AvailabilityReport.objects.filter(source="").exists()
+
+
+def test_alice_holds_a_loan_whose_lender_is_not_accepting_returns(seeded):
+    """The demo shows the library's lenders page and the return's confirmation at work."""
+    alice = User.objects.get(username="alice")
+    ours = with_return_availability(BorrowingRequest.objects.filter(library=alice.library))
+    (held,) = ours.filter(return_on_hold=True)
+    assert held.status == Status.RECEIVED
+    refusing = refusing_returns(held.lender_id)
+    assert refusing is not None and refusing.note and refusing.source
+    # The lender stopped taking returns after it shipped the loan.
+    assert timezone.localdate(refusing.reported_at) > held.shipped_on
+    assert Lender.objects.filter(not_accepting_returns()).count() >= 2
 
 
 def test_charges_messages_and_the_cases_the_jobs_will_flag(seeded):

@@ -389,7 +389,7 @@ def test_a_lender_not_taking_returns_is_shown_before_the_item_goes_back(
     assert "Lender not taking returns" in as_rita.get("/queue/").content.decode()
     client.force_login(alice)
     page = client.get(reverse("request_detail", args=[req.pk])).content.decode()
-    assert "not accepting returns right now" in page
+    assert "Lender not accepting returns" in page
     AvailabilityReport.objects.create(lender=lender, lending=True, accepting_returns=True)
     assert (
         "not accepting returns"
