@@ -19,13 +19,13 @@ def test_the_teams_and_the_librarys_pages_fit_a_phone(
     request_in("renewal_requested")
     page.set_viewport_size(PHONE)
     login(page, "rita")
-    for path in ("/queue/", f"/requests/{shipped.pk}/", "/libraries/", "/reports/requests/"):
+    for path in ("/queue/", f"/requests/{shipped.pk}/", "/libraries/", "/lenders/", "/reports/"):
         page.goto(live_server.url + path)
         assert _width(page) <= PHONE["width"], path
     assert_no_serious_violations(page)
     page.context.clear_cookies()
     login(page, "alice")
-    for path in ("/", "/requests/", "/requests/new/", f"/requests/{shipped.pk}/"):
+    for path in ("/", "/requests/", "/requests/new/", f"/requests/{shipped.pk}/", "/lenders/"):
         page.goto(live_server.url + path)
         assert _width(page) <= PHONE["width"], path
     assert_no_serious_violations(page)
