@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import reduce
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from .models import OPEN_STATUSES, BorrowingRequest, Status
 
@@ -57,6 +57,37 @@ class DuplicateRefusal(ValidationError):
         self.duplicates = duplicates
 
 
+def matching_requests(
+    *,
+    library_id: int,
+    patron_id: int | None,
+    isbn: str,
+    oclc_number: str,
+    item_key: str,
+) -> "QuerySet[BorrowingRequest, tuple[int, str, str, dt.datetime, int | None]]":
+    """The check's one query: the library's open requests for the same item, this
+    patron's first, then the others', oldest first in each, ``MOST_SHOWN`` at most, as
+    (id, status, title, created at, patron). ``isbn`` and ``oclc_number`` are normalised
+    (``identifiers``); an empty one matches nothing."""
+    given = {"item_key": item_key, "isbn": isbn, "oclc_number": oclc_number}
+    lookups = [Q(**{field: value}) for field, value in given.items() if value]
+    if not lookups:
+        return BorrowingRequest.objects.none().values_list(*_COLUMNS)
+    patron_first = Case(
+        When(patron_id=patron_id, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return (
+        BorrowingRequest.objects.filter(
+            reduce(operator.or_, lookups), library_id=library_id, status__in=OPEN_STATUSES
+        )
+        .order_by(*([patron_first] if patron_id is not None else []), "created_at", "id")
+        .values_list(*_COLUMNS)[:MOST_SHOWN]
+    )
+
+
+_COLUMNS = ("pk", "status", "title", "created_at", "patron_id")
+
+
 def open_duplicates(
     *,
     library_id: int,
@@ -65,22 +96,13 @@ def open_duplicates(
     oclc_number: str,
     item_key: str,
 ) -> list[Duplicate]:
-    """The library's open requests for the same item: this patron's first, then the
-    others', oldest first in each, ``MOST_SHOWN`` at most. ``isbn`` and ``oclc_number``
-    are normalised (``identifiers``); an empty one matches nothing."""
-    given = {"item_key": item_key, "isbn": isbn, "oclc_number": oclc_number}
-    lookups = [Q(**{field: value}) for field, value in given.items() if value]
-    if not lookups:
-        return []
-    patron_first = Case(
-        When(patron_id=patron_id, then=Value(0)), default=Value(1), output_field=IntegerField()
-    )
-    rows = (
-        BorrowingRequest.objects.filter(
-            reduce(operator.or_, lookups), library_id=library_id, status__in=OPEN_STATUSES
-        )
-        .order_by(*([patron_first] if patron_id is not None else []), "created_at", "id")
-        .values_list("pk", "status", "title", "created_at", "patron_id")[:MOST_SHOWN]
+    """The matches of ``matching_requests``, each saying whether it is this patron's."""
+    rows = matching_requests(
+        library_id=library_id,
+        patron_id=patron_id,
+        isbn=isbn,
+        oclc_number=oclc_number,
+        item_key=item_key,
     )
     return [
         Duplicate(pk, status, title, created_at, patron_id is not None and patron == patron_id)
@@ -91,11 +113,12 @@ def open_duplicates(
 def refusal_words(duplicates: list[Duplicate]) -> str:
     """What the submitter is told, in the same words at every door."""
     if len(duplicates) == 1:
-        found = f"an open request for this item: {duplicates[0].described}"
+        found, them = f"an open request for this item: {duplicates[0].described}", "it"
     else:
-        found = "open requests for this item: " + "; ".join(d.described for d in duplicates)
+        listed = "; ".join(d.described for d in duplicates)
+        found, them = f"open requests for this item: {listed}", "them"
     return (
-        f"Your library already has {found}. Check it before submitting another; "
+        f"Your library already has {found}. Check {them} before submitting another; "
         "to submit this one all the same, say why."
     )
 

@@ -233,7 +233,7 @@ def test_the_page_warns_with_a_link_to_each_match_this_patrons_first(
         "duplicate_reason": [
             "Your library already has open requests for this item: "
             f"#{for_this.pk} for this patron (submitted); #{for_other.pk} for another patron "
-            "(submitted). Check it before submitting another; to submit this one all the "
+            "(submitted). Check them before submitting another; to submit this one all the "
             "same, say why."
         ]
     }
