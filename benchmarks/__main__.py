@@ -13,6 +13,8 @@ Steps, each a module of its own that can also run alone:
    an attack's counts are in the database.
 6. ``exceptions``: each exception and correction through the API, and the pages that
    show them (a flagged loan, the queue at each trace step, items received unasked).
+7. ``duplicates``: a submission checked for duplicates (nothing found, refused with the
+   matches, let through with a reason), the page's warning, and the check's SQL alone.
 
 Each writes its figures to ``docs/benchmarks/<step>.json``; the last step writes them
 into ``docs/performance.md``, between the markers ``<!-- measured:start -->`` and
@@ -34,7 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "docs" / "benchmarks"
 PAGE = ROOT / "docs" / "performance.md"
 START, END = "<!-- measured:start -->", "<!-- measured:end -->"
-STEPS = ("generate", "explain_filters", "load", "flag_jobs", "api_auth", "exceptions", "render")
+STEPS = (
+    "generate",
+    "explain_filters",
+    "load",
+    "flag_jobs",
+    "api_auth",
+    "exceptions",
+    "duplicates",
+    "render",
+)
 
 
 def run(module: str, *args: str, check: bool = True) -> int:
@@ -74,7 +85,7 @@ def ensure_database(url: str, name: str, requests: int) -> None:
 
 def render() -> None:
     """The figures of every step that wrote them, into docs/performance.md."""
-    from benchmarks import api_auth, exceptions, explain_filters, flag_jobs, load
+    from benchmarks import api_auth, duplicates, exceptions, explain_filters, flag_jobs, load
 
     sections = []
     for pattern, module in (
@@ -83,6 +94,7 @@ def render() -> None:
         ("flag_jobs*.json", flag_jobs),
         ("api_auth*.json", api_auth),
         ("exceptions*.json", exceptions),
+        ("duplicates*.json", duplicates),
     ):
         # load.json, then any other run of the same step (load_10m.json: a bigger database)
         for path in sorted(FIGURES.glob(pattern), key=lambda p: (len(p.name), p.name)):
@@ -135,6 +147,8 @@ def main() -> None:
         run("api_auth", *runs, "--out", figures_of("api_auth", folder))
     if "exceptions" in steps:
         run("exceptions", *runs, "--out", figures_of("exceptions", folder))
+    if "duplicates" in steps:
+        run("duplicates", *runs, "--out", figures_of("duplicates", folder))
     if args.quick:
         print(f"figures of this quick run (not written into the page): {folder}")
     elif "render" in steps:

@@ -110,6 +110,8 @@ import zoneinfo
 from collections import Counter
 from dataclasses import dataclass, field
 
+from requests_app.identifiers import item_key
+
 DAY = 86_400
 HOUR = 3_600
 PASSWORD = "illdesk-bench"  # noqa: S105 - the benchmark accounts' published password.
@@ -152,12 +154,13 @@ COLUMNS = {
     "requests_app_borrowingrequest": (
         "id", "library_id", "patron_id", "created_by_id", "assigned_to_id", "format",
         "title", "author", "publisher", "year", "edition", "edition_only", "volume", "isbn",
-        "issn", "oclc_number", "language", "dvd_region", "video_encoding", "needed_by",
+        "issn", "oclc_number", "language", "dvd_region", "video_encoding", "item_key",
+        "needed_by",
         "max_cost", "notes", "status", "lender_id", "lender_request_number", "shipped_on",
         "shipping_method", "shipping_tracking", "due_date", "received_on", "returned_on",
         "return_method", "return_tracking", "charges_total", "not_arrived_flagged_at",
         "overdue_flagged_at", "due_reminded_for", "due_reminded_at", "created_at",
-        "updated_at", "ended_at", "trace", "follows_id",
+        "updated_at", "ended_at", "trace", "follows_id", "possible_duplicate_of_id",
     ),
     "requests_app_lenderattempt": (
         "sequence", "lender_request_number", "sent_at", "outcome", "reason", "resolved_at",
@@ -393,6 +396,13 @@ def cumulative(weights) -> list[float]:
         total += weight
         out.append(total)
     return out
+
+
+def key_of(citation: tuple[str, ...]) -> str:
+    """The request's ``item_key``, as ``BorrowingRequest.save`` makes it (the citation's
+    columns in ``COLUMNS``' order: format, title, author, …, volume)."""
+    fmt, title, author, volume = citation[0], citation[1], citation[2], citation[7]
+    return item_key(format=fmt, title=title, author=author, volume=volume)
 
 
 def isbn13(rng: random.Random) -> str:
@@ -1548,7 +1558,7 @@ class RequestStory:
         gen.emit(
             "requests_app_borrowingrequest",
             str(self.id), str(self.library.id), patron, str(submitter), null_or(self.assigned),
-            *citation, needed_by, money(self.library.max_cost_cents),
+            *citation, key_of(citation), needed_by, money(self.library.max_cost_cents),
             rng.choice(REQUEST_NOTES) if rng.random() < 0.1 else "", self.status,
             "\\N" if lender is None else str(lender.id), self.lender_number,
             day(self.shipped_day), self.method, self.tracking, day(self.due_day),
@@ -1557,7 +1567,7 @@ class RequestStory:
             money(self.charges_cents), null_or(self.not_arrived), null_or(self.overdue),
             day(self.reminded_for), null_or(self.reminded_at), clock.text(self.created),
             clock.text(self.updated), "\\N" if self.ended is None else clock.text(self.ended),
-            self.trace, "\\N",
+            self.trace, "\\N", "\\N",
         )  # fmt: skip
         gen.statuses[self.status] += 1
 

@@ -93,6 +93,13 @@ OVER_MAX_COST = Flag(
 RENEWAL_PENDING = Flag(
     "renewal_pending", "Renewal pending", lambda today: {"status": Status.RENEWAL_REQUESTED}
 )
+#: Submitted although the library had an open request for the same item (``duplicates``).
+#: The column's id, not the row it points at: a badge reads no other request.
+POSSIBLE_DUPLICATE = Flag(
+    "possible_duplicate",
+    "Possible duplicate",
+    lambda today: {"possible_duplicate_of_id__isnull": False},
+)
 DUE_SOON = Flag(
     "due_soon",
     "Due soon",
@@ -105,7 +112,10 @@ DUE_SOON = Flag(
 )
 
 #: The flags the lists filter on and show as badges, in the order they show.
-LIST_FLAGS = {flag.name: flag for flag in (NOT_ARRIVED, OVERDUE, OVER_MAX_COST, RENEWAL_PENDING)}
+LIST_FLAGS = {
+    flag.name: flag
+    for flag in (NOT_ARRIVED, OVERDUE, OVER_MAX_COST, RENEWAL_PENDING, POSSIBLE_DUPLICATE)
+}
 #: Every flag, by name (the jobs' digests are named after theirs).
 ALL_FLAGS = {**LIST_FLAGS, DUE_SOON.name: DUE_SOON}
 #: The columns the jobs stamp (kept out of every index, so their UPDATEs stay HOT).

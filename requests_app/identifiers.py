@@ -1,10 +1,13 @@
-"""Check and normalise the numbers that identify a title: ISBN, ISSN and OCLC number.
+"""Check and normalise what identifies a title: ISBN, ISSN and OCLC number, and the key
+of an item without them (its format, title, author and volume, normalised).
 
 ISBN and ISSN checksums come from python-stdnum; an OCLC number has no check digit, only
 a shape (digits, often written with an ``ocm``/``ocn``/``on`` or ``(OCoLC)`` prefix).
 """
 
+import hashlib
 import re
+import unicodedata
 
 from django.core.exceptions import ValidationError
 from stdnum import isbn, issn
@@ -79,3 +82,50 @@ def validate_issn(value: str) -> None:
 
 def validate_oclc_number(value: str) -> None:
     normalize_oclc_number(value)
+
+
+#: Words a title may start with that say nothing about it ("The", "A", "Les", "Die").
+LEADING_ARTICLES = frozenset(
+    {"the", "a", "an", "le", "la", "les", "l", "el", "los", "las", "der", "die", "das", "un", "une"}
+)
+#: Words that only say "this is a volume number" ("v. 2", "Vol 2", "Part 2" are all "2").
+VOLUME_WORDS = frozenset({"v", "vol", "volume", "pt", "part", "no", "bk", "book", "t", "tome"})
+_APOSTROPHES = re.compile("['\u2019\u02bc]")
+
+
+def _words(text: str) -> list[str]:
+    """``text`` as lower-case words: accents, punctuation and spacing left out
+    ("Charlotte\u2019s  Web!" and "charlottes web" are the same two words)."""
+    text = unicodedata.normalize("NFKD", _text(text).casefold())
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return re.findall(r"[^\W_]+", _APOSTROPHES.sub("", text))
+
+
+def normalized_title(title: str) -> str:
+    """A title's words, without a leading article ("The Hobbit" is "hobbit")."""
+    words = _words(title)
+    if len(words) > 1 and words[0] in LEADING_ARTICLES:
+        words = words[1:]
+    return " ".join(words)
+
+
+def normalized_author(author: str) -> str:
+    """An author's words in alphabetical order: "Harvey, Miles" is "Miles Harvey"."""
+    return " ".join(sorted(_words(author)))
+
+
+def normalized_volume(volume: str) -> str:
+    """A volume's words without "v.", "vol.", "part": "Vol. 2" is "v. 2" is "2"."""
+    return " ".join(word for word in _words(volume) if word not in VOLUME_WORDS)
+
+
+def item_key(*, format: str, title: str, author: str, volume: str) -> str:
+    """The same item however its title and author were typed: a digest (32 hex digits,
+    so its index stays small) of the format, title, author and volume, normalised."""
+    parts = (
+        _text(format),
+        normalized_title(title),
+        normalized_author(author),
+        normalized_volume(volume),
+    )
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

@@ -6,6 +6,7 @@ Models hold data and the invariants the database can keep. Status changes happen
 """
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -19,7 +20,7 @@ from core.text import OneLineField
 from lenders.models import Lender
 from members.models import MemberLibrary, Patron
 
-from .identifiers import validate_isbn, validate_issn, validate_oclc_number
+from .identifiers import item_key, validate_isbn, validate_issn, validate_oclc_number
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -131,6 +132,10 @@ class BorrowingRequest(models.Model):
         "OCLC number", max_length=20, blank=True, validators=[validate_oclc_number]
     )
     language = OneLineField(max_length=60, blank=True)
+    #: The item however its title and author were typed (``identifiers.item_key``): what
+    #: the duplicate check compares when the ISBN and OCLC number do not say. Kept by
+    #: ``save()``.
+    item_key = models.CharField(max_length=32, blank=True, default="", editable=False)
     dvd_region = models.CharField("DVD region", max_length=1, choices=DvdRegion.choices, blank=True)
     video_encoding = models.CharField(max_length=5, choices=VideoEncoding.choices, blank=True)
 
@@ -160,6 +165,16 @@ class BorrowingRequest(models.Model):
     #: A loan that has not arrived: where its trace stands ("" when there is none).
     trace = models.CharField(
         max_length=20, choices=Trace.choices, blank=True, default="", db_default=""
+    )
+    #: The open request of the library's for the same item that the submitter was warned
+    #: of and went on all the same (``duplicates``): the queue's "possible duplicate".
+    possible_duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # few rows have one: the partial index ``request_possible_duplicate``
     )
     #: The unfilled request this one asks for again ("request again").
     follows = models.ForeignKey(
@@ -225,6 +240,19 @@ class BorrowingRequest(models.Model):
                 condition=Q(charges_total__gt=F("max_cost")),
                 name="request_over_max_cost",
             ),
+            # The duplicate check on every submission: the library's open requests for the
+            # same item (``item_key``); the ISBN and OCLC number have their indexes above.
+            models.Index(
+                fields=["library", "item_key"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="request_open_item",
+            ),
+            # The queue's "possible duplicate" filter: few requests go on despite a warning.
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(possible_duplicate_of__isnull=False),
+                name="request_possible_duplicate",
+            ),
             # The queue's trace filter: few loans are ever traced.
             models.Index(
                 fields=["trace", "-created_at"], condition=~Q(trace=""), name="request_traced"
@@ -276,6 +304,19 @@ class BorrowingRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, with ``item_key`` made from the item as it now reads, whichever door
+        changed it (a submission, an edit of the item, the admin)."""
+        self.item_key = item_key(
+            format=self.format, title=self.title, author=self.author, volume=self.volume
+        )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"format", "title", "author", "volume"} & set(
+            update_fields
+        ):
+            kwargs["update_fields"] = {*update_fields, "item_key"}
+        super().save(*args, **kwargs)
 
     @property
     def is_final(self) -> bool:

@@ -34,8 +34,8 @@ from lenders.models import AvailabilityReport, Lender
 from lenders.selectors import refusing_returns
 from members.models import MemberLibrary, Patron, User
 
-from . import rules
-from .identifiers import normalize_isbn, normalize_issn, normalize_oclc_number
+from . import duplicates, rules
+from .identifiers import item_key, normalize_isbn, normalize_issn, normalize_oclc_number
 from .models import (
     FINAL_STATUSES,
     HAS_ARRIVED_STATUSES,
@@ -505,13 +505,17 @@ def submit_request(
     needed_by: dt.date | None = None,
     max_cost: Decimal | None = None,
     notes: str = "",
+    duplicate_reason: str = "",
     at: dt.datetime | None = None,
 ) -> BorrowingRequest:
     """Create a request in ``submitted``, with the event that records the submission.
 
     ``max_cost`` defaults to the library's; only the team may set it above the library's.
     Raises ``ValidationError`` (by field) for bad input and ``NotPermitted`` for an actor
-    who may not submit for ``library``.
+    who may not submit for ``library``. When the library has an open request for the same
+    item (``duplicates``), it is refused on ``duplicate_reason`` with the matches
+    (``DuplicateRefusal``) unless a reason is given; the reason goes on the submission's
+    event and the request is marked a possible duplicate of the first match.
     """
     if actor_side(actor, library.pk) is None:
         raise NotPermitted("submit", "", "You may not submit requests for this library.")
@@ -534,6 +538,9 @@ def submit_request(
         errors.setdefault("patron", []).append("This patron belongs to another library.")
     checks = Checks()
     notes_to_team = checks.text("notes", notes, limit=rules.NOTES_TO_TEAM)
+    duplicate_reason = one_line(
+        checks.text("duplicate_reason", duplicate_reason, limit=rules.REASON)
+    )
     errors.update(checks.errors)
     req = BorrowingRequest(
         library=library,
@@ -553,10 +560,26 @@ def submit_request(
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             errors.setdefault(field, []).extend(messages)
-    if errors:
-        raise ValidationError(errors)
 
     with transaction.atomic():
+        # In the caller's transaction, after the patron's row lock (``services``): two
+        # submissions for one patron at once cannot both miss each other.
+        matches = duplicates.open_duplicates(
+            library_id=library.pk,
+            patron_id=patron.pk if patron is not None else None,
+            isbn="" if "isbn" in errors else req.isbn,
+            oclc_number="" if "oclc_number" in errors else req.oclc_number,
+            item_key=item_key(
+                format=req.format, title=req.title, author=req.author, volume=req.volume
+            ),
+        )
+        if matches and not duplicate_reason and "duplicate_reason" not in errors:
+            errors["duplicate_reason"] = [duplicates.refusal_words(matches)]
+            raise duplicates.DuplicateRefusal(errors, matches)
+        if errors:
+            raise ValidationError(errors)
+        if matches:
+            req.possible_duplicate_of_id = matches[0].id
         req.save()
         StatusEvent.objects.create(
             request=req,
@@ -565,6 +588,7 @@ def submit_request(
             to_status=Status.SUBMITTED,
             actor=actor,
             at=req.created_at,
+            note=duplicates.submitted_although(matches, duplicate_reason) if matches else "",
         )
         notify(req, "submitted", Notification.Audience.TEAM)
     return req

@@ -6,6 +6,7 @@ set, on SQLite, saying so in the header. With ``ILLDESK_REQUIRE_SERVICES=1`` (as
 so a missing service fails CI instead of skipping its tests.
 """
 
+import itertools
 import os
 import threading
 from decimal import Decimal
@@ -231,12 +232,30 @@ def lender(db):
 
 
 @pytest.fixture
-def submit(alice, patron):
+def another_volume():
+    """A fixture's default item: "The Wampanoag Way", and from its second request on a
+    volume of its own, so that a test's requests are not duplicates of one another
+    (``requests_app.duplicates``) unless the test says so."""
+    made = itertools.count()
+
+    def _volume() -> str:
+        number = next(made)
+        return str(number + 1) if number else ""
+
+    return _volume
+
+
+@pytest.fixture
+def submit(alice, patron, another_volume):
     """Submit a request as alice, with the citation overridden by keyword."""
     from requests_app import workflow
 
+    volume = another_volume
+
     def _submit(**citation):
         citation.setdefault("title", "The Wampanoag Way")
+        if "volume" not in citation:
+            citation["volume"] = volume()
         return workflow.submit_request(
             actor=alice, library=alice.library, patron=patron, citation=citation
         )
@@ -245,11 +264,13 @@ def submit(alice, patron):
 
 
 @pytest.fixture
-def request_in(rita, alice, lender, patron):
+def request_in(rita, alice, lender, patron, another_volume):
     """A request taken through the workflow to the given status, each step at a believable
     moment (``requests_app.scenarios.moments``): one shipped 20 days ago was submitted
     before that."""
     from requests_app.scenarios import drive_to, submit_for
+
+    volume = another_volume
 
     def _request_in(status, **kwargs):
         req = submit_for(
@@ -258,7 +279,7 @@ def request_in(rita, alice, lender, patron):
             actor=alice,
             library=alice.library,
             patron=patron,
-            citation={"title": "The Wampanoag Way"},
+            citation={"title": "The Wampanoag Way", "volume": volume()},
         )
         return drive_to(req, status, team=rita, staff=alice, lender=lender, **kwargs)
 

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -18,6 +19,7 @@ from members.access import signed_in_user
 from members.models import MemberLibrary, Patron, User
 
 from .. import rules, workflow
+from ..duplicates import Duplicate
 from ..flags import CHOICES as FLAG_CHOICES
 from ..flags import flags_of
 from ..models import (
@@ -30,6 +32,7 @@ from ..models import (
     Message,
     RenewalRequest,
     ShippingMethod,
+    Status,
     StatusEvent,
     UnrequestedItemReport,
     VideoEncoding,
@@ -186,6 +189,7 @@ class RequestSerializer(serializers.ModelSerializer):
             "flags",
             "trace",
             "follows",
+            "possible_duplicate_of",
             "not_arrived_flagged_at",
             "overdue_flagged_at",
             "charges",
@@ -298,6 +302,11 @@ class NewRequestSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Defaults to the library's max cost; only the team may go above it.",
     )
+    duplicate_reason = _text(
+        rules.REASON,
+        help_text="Why submit it although the library has an open request for the same "
+        "item (a 400 lists them under duplicates). Kept on the submission's event.",
+    )
 
     #: The model's text fields as ``Text``: the workflow's full_clean refuses too long a
     #: title in the words the page uses.
@@ -309,7 +318,15 @@ class NewRequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BorrowingRequest
-        fields = ["library", "patron", *workflow.CITATION_FIELDS, "needed_by", "max_cost", "notes"]
+        fields = [
+            "library",
+            "patron",
+            *workflow.CITATION_FIELDS,
+            "needed_by",
+            "max_cost",
+            "notes",
+            "duplicate_reason",
+        ]
         extra_kwargs = {"title": {"error_messages": {"blank": rules.BLANK}}}
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -334,6 +351,30 @@ class NewRequestSerializer(serializers.ModelSerializer):
         if library is None:
             raise serializers.ValidationError({"library": ["No library has this ILL code."]})
         return library
+
+
+class DuplicateSerializer(serializers.Serializer):
+    """An open request of the library's for the same item, as a refused submission lists
+    it: no patron's details, only whether it is for the same patron."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    title = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    patron_is_same = serializers.BooleanField()
+    url = serializers.SerializerMethodField(help_text="The request in the API.")
+
+    def get_url(self, duplicate: Duplicate) -> str:
+        return reverse("api:request-detail", args=[duplicate.id])
+
+
+class SubmissionErrorsSerializer(serializers.Serializer):
+    """A refused submission: messages by field, and the open requests for the same item
+    when it was refused on ``duplicate_reason``."""
+
+    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+    duplicate_reason = serializers.ListField(child=serializers.CharField(), required=False)
+    duplicates = DuplicateSerializer(many=True, required=False)
 
 
 # --- The actions' input: the same keys as the pages' forms ----------------------------------

@@ -23,6 +23,7 @@ from core.api import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, field_errors
 from members.access import signed_in_user
 
 from .. import corrections, selectors, services, traces, workflow
+from ..duplicates import DuplicateRefusal
 from . import serializers as s
 from .filters import ApiRequestFilter
 
@@ -104,8 +105,19 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(
         summary="Submit a request",
+        description="Refused with a 400 on `duplicate_reason`, listing the library's open "
+        "requests for the same item under `duplicates`, unless `duplicate_reason` says why "
+        "to submit it all the same.",
         request=s.NewRequestSerializer,
-        responses={201: s.RequestSerializer, **WRITE_ERRORS},
+        responses={
+            201: s.RequestSerializer,
+            **WRITE_ERRORS,
+            400: OpenApiResponse(
+                s.SubmissionErrorsSerializer,
+                description="Bad input: messages by field; the open requests for the same "
+                "item under duplicates.",
+            ),
+        },
         examples=[
             OpenApiExample(
                 "A book for a patron, by card",
@@ -134,6 +146,7 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             "needed_by": data.get("needed_by"),
             "max_cost": data.get("max_cost"),
             "notes": data.get("notes", ""),
+            "duplicate_reason": data.get("duplicate_reason", ""),
         }
         patron = data["patron"]
         try:
@@ -148,7 +161,10 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                     **fields,
                 )
         except ValidationError as error:
-            return Response(_patron_errors_nested(field_errors(error)), status=400)
+            body: dict = _patron_errors_nested(field_errors(error))
+            if isinstance(error, DuplicateRefusal):
+                body["duplicates"] = s.DuplicateSerializer(error.duplicates, many=True).data
+            return Response(body, status=400)
         response = self._shown(req.pk, status.HTTP_201_CREATED)
         response["Location"] = reverse("api:request-detail", args=[req.pk])
         return response

@@ -135,6 +135,14 @@ class NewRequestForm(CitationForm):
         help_text="What the lender must know to send the right item, such as “3rd edition "
         "only”. The lender sees them on its slip: do not name the patron.",
     )
+    #: Shown once the workflow warned of an open request for the same item.
+    duplicate_reason = forms.CharField(
+        label="Why submit it all the same",
+        required=False,  # the workflow says when one is needed, as to the API
+        max_length=rules.REASON,
+        help_text="For example: the patron wants a second copy for a book group. "
+        "The team reads it on the request.",
+    )
 
     def __init__(self, *args, library, actor, **kwargs):
         super().__init__(*args, **kwargs)
@@ -172,6 +180,13 @@ class NewRequestForm(CitationForm):
         except ValidationError as error:
             self.add_workflow_errors(error)
         return data
+
+    def asks_for_a_reason(self) -> bool:
+        """Whether the page shows the reason box: after a warning, or when one was given."""
+        return bool(
+            self.is_bound
+            and (self.data.get("duplicate_reason") or self.has_error("duplicate_reason"))
+        )
 
 
 class EditItemForm(CitationForm):

@@ -34,6 +34,7 @@ from members.access import library_staff_only, signed_in_user, team_only
 from members.models import MemberLibrary, User
 
 from .. import selectors, services, traces
+from ..duplicates import Duplicate, DuplicateRefusal
 from ..flags import DUE_SOON_DAYS
 from ..models import BorrowingRequest, Status
 from .actions import BY_SLUG, offered_actions
@@ -129,6 +130,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     library_staff_only(user)
     # Library staff always have a library (the ``user_library_staff_has_library`` check).
     library = cast(MemberLibrary, user.library)
+    duplicates: list[Duplicate] = []
     if request.method == "POST":
         form = NewRequestForm(request.POST, library=library, actor=user)
         if form.is_valid():
@@ -136,6 +138,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 req = _submit(form, user, library)
             except ValidationError as error:
                 form.add_workflow_errors(error)
+                if isinstance(error, DuplicateRefusal):
+                    duplicates = error.duplicates
             else:
                 messages.success(request, f"Request #{req.pk} submitted: {req.title}.")
                 return redirect("request_detail", pk=req.pk)
@@ -150,9 +154,16 @@ def request_new(request: HttpRequest) -> HttpResponse:
         }
         form = NewRequestForm(initial=initial, library=library, actor=user)
         status = 200
-    return render(
-        request, "requests_app/new.html", {"form": form, "library": library}, status=status
-    )
+    context = {
+        "form": form,
+        "library": library,
+        "duplicates": duplicates,
+        "duplicate_groups": [
+            ("For this patron", [d for d in duplicates if d.patron_is_same]),
+            ("For other patrons", [d for d in duplicates if not d.patron_is_same]),
+        ],
+    }
+    return render(request, "requests_app/new.html", context, status=status)
 
 
 def _submit(form: NewRequestForm, user: User, library: MemberLibrary) -> BorrowingRequest:
@@ -168,6 +179,7 @@ def _submit(form: NewRequestForm, user: User, library: MemberLibrary) -> Borrowi
         needed_by=data["needed_by"],
         max_cost=data["max_cost"],
         notes=data["notes"],
+        duplicate_reason=data["duplicate_reason"],
     )
 
 

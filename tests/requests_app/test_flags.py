@@ -28,7 +28,7 @@ MONEY = [(Decimal("0"), Decimal("5")), (Decimal("5"), Decimal("5")), (Decimal("6
 @pytest.fixture
 def every_kind_of_request(submit, lender):
     """One request for each status, due date, not-arrived stamp and cost the data model
-    allows (its check constraints refuse the rest)."""
+    allows (its check constraints refuse the rest), every other one a possible duplicate."""
     model = submit()
     rows = []
     for status, due, stamp, (charges, max_cost) in itertools.product(
@@ -55,6 +55,7 @@ def every_kind_of_request(submit, lender):
                 not_arrived_flagged_at=stamp,
                 charges_total=charges,
                 max_cost=max_cost,
+                possible_duplicate_of=model if len(rows) % 2 else None,
             )
         )
     BorrowingRequest.objects.bulk_create(rows)

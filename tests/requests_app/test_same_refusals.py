@@ -200,3 +200,29 @@ def test_a_patron_is_refused_alike(
     assert response.status_code == 400
     assert response.json() == {"patron": {api_field: list(form.errors[page_field])}}
     assert not BorrowingRequest.objects.exists()
+
+
+@pytest.mark.parametrize("reason", [None, " ", "r" * 301], ids=["none", "blank", "too long"])
+def test_a_duplicate_is_refused_alike(client, api, alice, patron, reason):
+    """The library's open request for the same item: refused on ``duplicate_reason``, in
+    the same words at both doors, until a reason is given."""
+    first = BorrowingRequest.objects.create(
+        library=patron.library, patron=patron, created_by=alice, title="a title."
+    )
+    given = {} if reason is None else {"duplicate_reason": reason}
+    client.force_login(alice)
+    page = client.post("/requests/new/", NEW_PAGE | given)
+    assert page.status_code == 400
+    form = page.context["form"]
+    assert set(form.errors) == {"duplicate_reason"}, form.errors
+    response = api(alice).post("/api/v1/requests/", NEW_API | given, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body.pop("duplicate_reason") == list(form.errors["duplicate_reason"])
+    # The matches come with the warning; a reason too long is only that.
+    matches = body.pop("duplicates", [])
+    assert [(match["id"], match["patron_is_same"]) for match in matches] == (
+        [] if reason and reason.strip() else [(first.pk, True)]
+    )
+    assert body == {}
+    assert list(BorrowingRequest.objects.all()) == [first]

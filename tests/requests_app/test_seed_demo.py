@@ -203,6 +203,15 @@ def test_the_exceptions_and_corrections_of_a_lived_in_desk(seeded):
     assert [report.outcome for report in reports] == ["sent_on", ""]
 
 
+def test_one_request_went_on_despite_the_duplicate_warning_with_its_reason(seeded):
+    duplicate = BorrowingRequest.objects.get(possible_duplicate_of__isnull=False)
+    first = duplicate.possible_duplicate_of
+    assert (duplicate.isbn, duplicate.library) == (first.isbn, first.library)
+    assert duplicate.patron != first.patron
+    submitted = duplicate.events.get(action="submit")
+    assert submitted.note.startswith(f"Submitted although #{first.pk} asks for the same item: ")
+
+
 def test_demo_data_mails_nobody(seeded):
     assert Notification.objects.exists()
     assert not Notification.objects.filter(sent_at__isnull=True).exists()

@@ -402,6 +402,8 @@ class Demo:
     needed_in_days: int | None = None
     max_cost: str | None = None
     notes: str = ""
+    #: Why it was submitted although the library had asked for the item already.
+    duplicate_reason: str = ""
     charges: tuple[Fee, ...] = ()
     messages: tuple[tuple[str, str], ...] = ()  # ("staff" | "team", body)
     messages_after: str = ""  # the step the messages follow; the last one when empty
@@ -420,6 +422,15 @@ REQUESTS = [
         _cite(B, "Sapiens: A Brief History of Humankind", author="Yuval Noah Harari",
               publisher="Harper", year="2015", isbn="9780062316097", language="English"),
         needed_in_days=21, notes="For the Thursday book group; any edition will do.",
+    ),
+    Demo(
+        # The same book (its ISBN-10) for another member of the group: the page warned of
+        # the request above, and the library went on with a reason; the queue flags it.
+        "MFPL", 0,
+        _cite(B, "Sapiens", author="Harari, Yuval Noah", isbn="0-06-231609-5"),
+        needed_in_days=21,
+        duplicate_reason="Two book group members need it for the same Thursday; "
+        "one copy will not go round.",
     ),
     Demo(
         "MFPL", 2,
@@ -1014,6 +1025,7 @@ class Command(BaseCommand):
             ),
             max_cost=None if demo.max_cost is None else Decimal(demo.max_cost),
             notes=demo.notes,
+            duplicate_reason=demo.duplicate_reason,
         )
         req = drive_to(
             req,
