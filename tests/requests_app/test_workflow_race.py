@@ -63,13 +63,15 @@ def test_two_submissions_for_the_same_new_card_register_one_patron(alice, librar
     from members.models import Patron
     from requests_app import services
 
+    volumes = iter(["Vol. 1", "Vol. 2"])  # two items, so neither is the other's duplicate
+
     def submit():
         return services.submit_for_card(
             actor=alice,
             library=library_one,
             card_number="29990000555",
             patron_name="Ruth Hale",
-            citation={"title": "The Island of Lost Maps"},
+            citation={"title": "The Island of Lost Maps", "volume": next(volumes)},
         )
 
     results = race(2, submit)
