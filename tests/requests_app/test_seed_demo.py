@@ -240,3 +240,14 @@ def test_a_clashing_account_stops_it_and_writes_nothing(db):
     assert not MemberLibrary.objects.exists()
     assert not BorrowingRequest.objects.exists()
     assert User.objects.count() == 1
+
+
+def test_the_desk_has_a_past_not_one_busy_afternoon(seeded):
+    """Every demo request was once dated today ("0 d" in the queue): requests that never
+    shipped were submitted over the days before, each in office hours."""
+    today = timezone.localdate()
+    unshipped = BorrowingRequest.objects.filter(shipped_on__isnull=True)
+    ages = {(today - timezone.localdate(req.created_at)).days for req in unshipped}
+    assert len(ages) >= 4 and max(ages) >= 5
+    for req in unshipped.filter(follows__isnull=True):
+        assert 9 <= timezone.localtime(req.created_at).hour < 17, req

@@ -1094,6 +1094,18 @@ class Command(BaseCommand):
         afternoon = timezone.make_aware(dt.datetime.combine(on, dt.time(14)))
         return on, min(max(afternoon, at), timezone.now())
 
+    #: How long a request that never shipped has been at the desk, at most, by where it
+    #: ended: new ones a few days, ended ones a few weeks. At least a day, so that each was
+    #: submitted in office hours whatever the hour the demo is loaded.
+    DAYS_WAITING = {
+        Status.SUBMITTED: 3, Status.SOURCING: 6, Status.SENT_TO_LENDER: 9,
+        Status.CANCELLED: 20, Status.UNFILLED: 30,
+    }  # fmt: skip
+
+    def _days_waiting(self, demo: Demo) -> int:
+        longest = self.DAYS_WAITING.get(demo.status, 5)
+        return 1 + len(demo.citation["title"]) * 7 % longest
+
     def _timeline(self, demo: Demo, steps: list[str]) -> list[dt.datetime]:
         """When each step happens, submission first, in order, ending by now: a shipment
         in the afternoon of its day, the two days before it for the steps that lead to
@@ -1130,7 +1142,13 @@ class Command(BaseCommand):
                     replaced_on = self.today - dt.timedelta(days=arguments["replacement"][0])
                     anchors[later] = day_at(replaced_on, 15)
         if 0 not in anchors:
-            anchors[0] = now - dt.timedelta(hours=len(steps) + 1)
+            # Never shipped: submitted some days ago, as a desk's open requests are, each
+            # on a morning of its own (the title picks the day, so a run is repeatable).
+            days = self._days_waiting(demo)
+            anchors[0] = min(
+                now - dt.timedelta(hours=len(steps) + 1),
+                day_at(self.today - dt.timedelta(days=days), 9 + len(demo.citation["title"]) % 7),
+            )
         anchors.setdefault(len(steps), now)  # the end: now (not a step)
         times: list[dt.datetime] = []
         known = sorted(anchors)
