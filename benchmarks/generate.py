@@ -1746,6 +1746,9 @@ def run(options: argparse.Namespace, *, out=sys.stdout) -> Summary:
             cursor.execute(f"TRUNCATE {', '.join(app_tables())} RESTART IDENTITY CASCADE")
             rebuild = drop_keys_and_indexes(cursor, BULK_TABLES)
         mark = phase("prepare (empty, drop indexes)", mark)
+        from members.models import Region
+
+        Region.objects.bulk_create(Region(name=name) for name in REGIONS)  # the admin's list
         copier = Copier(connection.connection)
         gen.write_libraries()
         gen.write_people()

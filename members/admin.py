@@ -20,10 +20,34 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import ApiToken, MemberLibrary, Patron, User
+from .forms import region_choices
+from .models import ApiToken, MemberLibrary, Patron, Region, User
 from .tokens import revoke
 
 LIBRARY_STAFF_NEEDS_LIBRARY = "A member library staff account needs the library it acts for."
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    """The service's regions: a library's profile chooses one. A region a library still
+    names cannot be deleted."""
+
+    list_display = ("name", "libraries")
+    search_fields = ("name",)
+
+    @admin.display(description="libraries")
+    def libraries(self, region: Region) -> int:
+        return MemberLibrary.objects.filter(region=region.name).count()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        in_use = obj is not None and MemberLibrary.objects.filter(region=obj.name).exists()
+        return super().has_delete_permission(request, obj) and not in_use
+
+    def get_actions(self, request):
+        # One at a time, so a region in use is never deleted along with others.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 @admin.register(MemberLibrary)
@@ -42,6 +66,12 @@ class MemberLibraryAdmin(SimpleHistoryAdmin):
     search_fields = ("name", "ill_code", "bpl_number", "oclc_symbol", "contact_name")
     list_filter = ("region", "library_type", "on_delivery", "is_active")
     ordering = ("name",)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "region":  # the service's list, not free text
+            return forms.ChoiceField(label="Region", choices=[("", "---------"), *region_choices()])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (

@@ -19,7 +19,7 @@ from django_otp import match_token, user_has_device
 from core.forms import ANY_YES_NO
 from core.text import LinesFormField
 
-from .models import MemberLibrary, User
+from .models import MemberLibrary, Region, User
 
 ILL_CODE_UNIQUE = "memberlibrary_ill_code_unique_any_case"
 
@@ -29,6 +29,10 @@ def _constraint_message(name: str) -> str:
         if constraint.name == name:
             return str(constraint.violation_error_message)
     raise LookupError(name)  # pragma: no cover - the model defines it
+
+
+def region_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in Region.objects.values_list("name", flat=True)]
 
 
 class LibrarySearchForm(forms.Form):
@@ -41,11 +45,11 @@ class LibrarySearchForm(forms.Form):
     region = forms.ChoiceField(label="Region", required=False)
     active = forms.ChoiceField(label="Active", choices=ANY_YES_NO, required=False)
 
-    def __init__(self, *args, regions: list[str], **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["region"]).choices = [
             ("", "Any region"),
-            *((r, r) for r in regions),
+            *region_choices(),
         ]
 
     def is_active(self) -> bool | None:
@@ -74,6 +78,15 @@ class LibraryProfileForm(forms.ModelForm):
         model = MemberLibrary
         fields = MemberLibrary.PROFILE_FIELDS
         widgets = {"max_cost": forms.NumberInput(attrs={"step": "0.01", "min": "0"})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The service's regions as a list to choose from (the model checks it too).
+        self.fields["region"] = forms.ChoiceField(
+            label="Region",
+            choices=[("", "Choose a region"), *region_choices()],
+            help_text="Regions are a list the admin keeps.",
+        )
 
     def clean_ill_code(self) -> str:
         code = self.cleaned_data["ill_code"].strip()

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -19,6 +20,35 @@ from core.discs import DvdRegion, VideoEncoding
 from core.text import OneLineField
 
 digits_only = RegexValidator(r"^[0-9]+$", "Use digits only.")
+
+
+class Region(models.Model):
+    """A region of the service, from the list the admin keeps. A library's region is one
+    of these, so a typo cannot drop a library out of the team's region filter."""
+
+    name = OneLineField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Upper("name"),
+                name="region_name_unique_any_case",
+                violation_error_message="There is a region of this name already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def known_region(name: str) -> None:
+    """A library's region must be one of the service's (``Region``)."""
+    if not Region.objects.filter(name=name).exists():
+        raise ValidationError(
+            f"“{name}” is not one of the service's regions: choose one, or ask an admin "
+            "to add it to the list."
+        )
 
 
 class MemberLibrary(models.Model):
@@ -38,7 +68,7 @@ class MemberLibrary(models.Model):
     bpl_number = OneLineField("BPL number", max_length=20, unique=True, validators=[digits_only])
     oclc_symbol = OneLineField("OCLC symbol", max_length=10, blank=True)
     library_type = models.CharField(max_length=20, choices=LibraryType.choices)
-    region = OneLineField(max_length=60, db_index=True)
+    region = OneLineField(max_length=60, db_index=True, validators=[known_region])
     on_delivery = models.BooleanField("on the Delivery route", default=True)
     delivery_route_code = OneLineField(max_length=20, blank=True)
     address = models.TextField(blank=True)

@@ -49,10 +49,7 @@ def library_list(request: HttpRequest) -> HttpResponse:
         return redirect("library_detail", pk=user.library_id)
     if not user.is_team:
         raise PermissionDenied("This page is for the resource sharing team.")
-    regions = list(
-        MemberLibrary.objects.order_by("region").values_list("region", flat=True).distinct()
-    )
-    form = LibrarySearchForm(request.GET, regions=regions)
+    form = LibrarySearchForm(request.GET)
     if not form.is_valid():
         return render(request, "members/list.html", {"form": form}, status=400)
     libraries = search_libraries(

@@ -147,7 +147,15 @@ def _private_cache(settings):
 
 
 @pytest.fixture
-def library_one(db):
+def regions(db):
+    """The service's regions, as the admin keeps them."""
+    from members.models import Region
+
+    return [Region.objects.get_or_create(name=name)[0] for name in ("Northeast", "Western")]
+
+
+@pytest.fixture
+def library_one(regions):
     from members.models import MemberLibrary
 
     return MemberLibrary.objects.create(
@@ -164,7 +172,7 @@ def library_one(db):
 
 
 @pytest.fixture
-def library_two(db):
+def library_two(regions):
     from members.models import MemberLibrary
 
     return MemberLibrary.objects.create(

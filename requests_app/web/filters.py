@@ -12,7 +12,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from lenders.models import Lender
-from members.models import MemberLibrary
+from members.models import MemberLibrary, Region
 
 from .. import flags, selectors
 from ..models import BorrowingRequest, Status
@@ -101,9 +101,7 @@ class QueueFilter(StatusTabsMixin, django_filters.FilterSet):
     library = django_filters.CharFilter(
         label="Library ILL code", method="filter_library", max_length=20
     )
-    region = django_filters.CharFilter(
-        field_name="library__region", lookup_expr="iexact", label="Region", max_length=60
-    )
+    region = django_filters.CharFilter(label="Region", method="filter_region", max_length=60)
     lender = django_filters.CharFilter(
         label="Lender OCLC symbol", method="filter_lender", max_length=10
     )
@@ -185,6 +183,12 @@ class QueueFilter(StatusTabsMixin, django_filters.FilterSet):
         if not ids:
             self.unknown[name] = f"No member library has the ILL code “{value.strip()}”."
         return queryset.filter(library_id__in=ids)
+
+    def filter_region(self, queryset, name, value):
+        found = Region.objects.filter(name__iexact=value.strip())
+        if not found.exists():
+            self.unknown[name] = f"No region of the service is called “{value.strip()}”."
+        return queryset.filter(library__region__iexact=value.strip())
 
     def filter_lender(self, queryset, name, value):
         found = Lender.objects.filter(oclc_symbol__iexact=value.strip())

@@ -28,7 +28,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from lenders.models import AvailabilityReport, Lender
-from members.models import MemberLibrary, Patron, User
+from members.models import MemberLibrary, Patron, Region, User
 from members.tokens import issue_token
 from requests_app import corrections, jobs, services, traces, workflow
 from requests_app.models import (
@@ -890,6 +890,8 @@ class Command(BaseCommand):
         self.kept_accounts: list[str] = []
         # The admin comes first, so the libraries' profile history names who created them.
         admin = self._account(*next(a for a in ACCOUNTS if a[0] == "admin")[:4], None)
+        for name in sorted({str(spec["region"]) for spec in LIBRARIES}):
+            Region.objects.get_or_create(name=name)
         self.libraries = {spec["ill_code"]: self._library(spec, admin) for spec in LIBRARIES}
         self.users = {"admin": admin}
         for username, first, last, role, code in ACCOUNTS:
@@ -1097,7 +1099,7 @@ class Command(BaseCommand):
     #: How long a request that never shipped has been at the desk, at most, by where it
     #: ended: new ones a few days, ended ones a few weeks. At least a day, so that each was
     #: submitted in office hours whatever the hour the demo is loaded.
-    DAYS_WAITING = {
+    DAYS_WAITING: dict[str, int] = {
         Status.SUBMITTED: 3, Status.SOURCING: 6, Status.SENT_TO_LENDER: 9,
         Status.CANCELLED: 20, Status.UNFILLED: 30,
     }  # fmt: skip
