@@ -15,6 +15,8 @@ Steps, each a module of its own that can also run alone:
    show them (a flagged loan, the queue at each trace step, items received unasked).
 7. ``duplicates``: a submission checked for duplicates (nothing found, refused with the
    matches, let through with a reason), the page's warning, and the check's SQL alone.
+8. ``library_day``: a member library's pages (the lenders' availability, its list with
+   patrons, its dashboard, a loan waiting on a renewal) and the queue by region.
 
 Each writes its figures to ``docs/benchmarks/<step>.json``; the last step writes them
 into ``docs/performance.md``, between the markers ``<!-- measured:start -->`` and
@@ -44,6 +46,7 @@ STEPS = (
     "api_auth",
     "exceptions",
     "duplicates",
+    "library_day",
     "render",
 )
 
@@ -85,7 +88,15 @@ def ensure_database(url: str, name: str, requests: int) -> None:
 
 def render() -> None:
     """The figures of every step that wrote them, into docs/performance.md."""
-    from benchmarks import api_auth, duplicates, exceptions, explain_filters, flag_jobs, load
+    from benchmarks import (
+        api_auth,
+        duplicates,
+        exceptions,
+        explain_filters,
+        flag_jobs,
+        library_day,
+        load,
+    )
 
     sections = []
     for pattern, module in (
@@ -95,6 +106,7 @@ def render() -> None:
         ("api_auth*.json", api_auth),
         ("exceptions*.json", exceptions),
         ("duplicates*.json", duplicates),
+        ("library_day*.json", library_day),
     ):
         # load.json, then any other run of the same step (load_10m.json: a bigger database)
         for path in sorted(FIGURES.glob(pattern), key=lambda p: (len(p.name), p.name)):
@@ -149,6 +161,8 @@ def main() -> None:
         run("exceptions", *runs, "--out", figures_of("exceptions", folder))
     if "duplicates" in steps:
         run("duplicates", *runs, "--out", figures_of("duplicates", folder))
+    if "library_day" in steps:
+        run("library_day", *runs, "--out", figures_of("library_day", folder))
     if args.quick:
         print(f"figures of this quick run (not written into the page): {folder}")
     elif "render" in steps:

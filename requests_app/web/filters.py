@@ -70,8 +70,12 @@ class RequestFilter(StatusTabsMixin, django_filters.FilterSet):
     def filter_flag(self, queryset, name, value):
         return selectors.with_flag(queryset, value)
 
+    def __init__(self, data=None, *args, library_id: int | None = None, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.library_id = library_id
+
     def filter_patron(self, queryset, name, value):
-        return selectors.for_patron(queryset, value)
+        return selectors.for_patron(queryset, value, library_id=self.library_id)
 
     def filter_text(self, queryset, name, value):
         return selectors.search(queryset, value)

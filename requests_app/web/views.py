@@ -102,7 +102,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     if not user.is_library_staff:
         return redirect("queue")
     visible = selectors.requests_for_list(user)
-    filters = RequestFilter(request.GET, queryset=visible)
+    filters = RequestFilter(request.GET, queryset=visible, library_id=user.library_id)
     if not filters.is_valid():
         return render(request, "requests_app/list.html", {"filters": filters}, status=400)
     # Counted and paged as the queue is: a library's years of requests cost no more.

@@ -46,6 +46,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from members.models import Region
 from requests_app import services, workflow
 from requests_app.models import BorrowingRequest, Status
 from requests_app.web.actions import BY_SLUG
@@ -553,9 +554,10 @@ ADMIN_ADD_INPUT: dict[str, Callable[[World], dict]] = {
         "ill_code": "CARVER",
         "bpl_number": "29990009",
         "library_type": "public",
-        "region": "Southeast",
+        "region": "Northeast",
         "max_cost": "0.00",
     },
+    "members.Region": lambda world: {"name": "Cape and Islands"},
     "members.Patron": lambda world: {
         "library": str(world.library.pk),
         "card_number": "21234000999",
@@ -602,6 +604,7 @@ ADMIN_CHANGE_ROW: dict[str, Callable[[World], object]] = {
     "axes.AccessFailureLog": _failed_login("axes.AccessFailureLog"),
     "otp_totp.TOTPDevice": lambda world: TOTPDevice.objects.create(user=world.alice, name="Phone"),
     "members.MemberLibrary": lambda world: world.library,
+    "members.Region": lambda world: Region.objects.create(name="Cape and Islands"),
     "members.Patron": lambda world: world.patron,
     "members.User": lambda world: world.alice,
     "lenders.Lender": lambda world: world.lender,
