@@ -42,5 +42,5 @@ EXPOSE 8000
 # HTTP. docker-compose.yml gives the web service its healthcheck (GET /healthz).
 CMD ["gunicorn", "illdesk.wsgi:application", \
      "--bind", "0.0.0.0:8000", \
-     "--worker-tmp-dir", "/dev/shm", \
-     "--access-logfile", "-"]
+     "--worker-tmp-dir", "/dev/shm"]
+# The access log (without query strings: they may hold a patron's name) is gunicorn.conf.py's.

@@ -164,6 +164,7 @@ def measure(options) -> dict:
                 isbn=req.isbn,
                 oclc_number=req.oclc_number,
                 item_key=req.item_key,
+                volume=req.volume,
             )
 
         results["the check's SQL alone"] = timed_check(check, options.runs)

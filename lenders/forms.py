@@ -98,4 +98,6 @@ class AvailabilityReportForm(WorkflowForm):
         max_length=1000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Member libraries read this note beside the lender's word on returns "
+        "and lending: say what the lender said, not the service's own business with it.",
     )

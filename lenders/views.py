@@ -51,7 +51,9 @@ def _availability_list(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "lenders/availability.html", {"form": form}, status=400)
     lenders = selectors.search_lenders(
-        selectors.lenders_with_availability(),
+        # Lenders the service still works with; the team's own records (fees, sources,
+        # lenders it stopped using) stay the team's.
+        selectors.lenders_with_availability().filter(is_active=True),
         text=form.cleaned_data["q"],
         accepting_returns=form.accepting_returns(),
     )

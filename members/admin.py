@@ -27,10 +27,14 @@ from .tokens import revoke
 LIBRARY_STAFF_NEEDS_LIBRARY = "A member library staff account needs the library it acts for."
 
 
+def _in_use(region: Region | None) -> bool:
+    return region is not None and MemberLibrary.objects.filter(region=region.name).exists()
+
+
 @admin.register(Region)
 class RegionAdmin(admin.ModelAdmin):
     """The service's regions: a library's profile chooses one. A region a library still
-    names cannot be deleted."""
+    names can be neither renamed nor deleted: move the libraries to another first."""
 
     list_display = ("name", "libraries")
     search_fields = ("name",)
@@ -40,8 +44,11 @@ class RegionAdmin(admin.ModelAdmin):
         return MemberLibrary.objects.filter(region=region.name).count()
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        in_use = obj is not None and MemberLibrary.objects.filter(region=obj.name).exists()
-        return super().has_delete_permission(request, obj) and not in_use
+        return super().has_delete_permission(request, obj) and not _in_use(obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Libraries name their region: renamed under them, they would name none.
+        return ("name",) if _in_use(obj) else ()
 
     def get_actions(self, request):
         # One at a time, so a region in use is never deleted along with others.

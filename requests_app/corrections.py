@@ -43,6 +43,7 @@ from .workflow import (
     record_move,
     sent_on,
     status_label,
+    withdraw_pending_renewal,
 )
 
 
@@ -267,8 +268,10 @@ def reopen(
         changes = changed(req, values)
         back_to = last.from_status
         if back_to == Status.RENEWAL_REQUESTED:
-            # The step withdrew the renewal it was waiting on: the loan is just received.
+            # The step withdrew the renewal it was waiting on (or, recorded before steps
+            # did, left it pending: withdraw it now): the loan is just received.
             back_to = Status.RECEIVED
+            withdraw_pending_renewal(req, actor, now, f"Withdrawn on reopening: {reason}")
         event = record_move(
             req,
             "reopen",

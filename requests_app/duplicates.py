@@ -20,6 +20,7 @@ from functools import reduce
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
+from .identifiers import normalized_volume
 from .models import OPEN_STATUSES, BorrowingRequest, Status
 
 #: The matches one warning lists at most: more say nothing the first ten do not.
@@ -64,11 +65,12 @@ def matching_requests(
     isbn: str,
     oclc_number: str,
     item_key: str,
-) -> "QuerySet[BorrowingRequest, tuple[int, str, str, dt.datetime, int | None]]":
+) -> "QuerySet[BorrowingRequest, tuple[int, str, str, dt.datetime, int | None, str, str]]":
     """The check's one query: the library's open requests for the same item, this
-    patron's first, then the others', oldest first in each, ``MOST_SHOWN`` at most, as
-    (id, status, title, created at, patron). ``isbn`` and ``oclc_number`` are normalised
-    (``identifiers``); an empty one matches nothing."""
+    patron's first, then the others', oldest first in each, as (id, status, title,
+    created at, patron, item key, volume); ``open_duplicates`` keeps ``MOST_SHOWN``.
+    ``isbn`` and ``oclc_number`` are normalised (``identifiers``); an empty one matches
+    nothing."""
     given = {"item_key": item_key, "isbn": isbn, "oclc_number": oclc_number}
     lookups = [Q(**{field: value}) for field, value in given.items() if value]
     if not lookups:
@@ -81,11 +83,11 @@ def matching_requests(
             reduce(operator.or_, lookups), library_id=library_id, status__in=OPEN_STATUSES
         )
         .order_by(*([patron_first] if patron_id is not None else []), "created_at", "id")
-        .values_list(*_COLUMNS)[:MOST_SHOWN]
+        .values_list(*_COLUMNS)[: MOST_SHOWN * 5]
     )
 
 
-_COLUMNS = ("pk", "status", "title", "created_at", "patron_id")
+_COLUMNS = ("pk", "status", "title", "created_at", "patron_id", "item_key", "volume")
 
 
 def open_duplicates(
@@ -95,8 +97,11 @@ def open_duplicates(
     isbn: str,
     oclc_number: str,
     item_key: str,
+    volume: str = "",
 ) -> list[Duplicate]:
-    """The matches of ``matching_requests``, each saying whether it is this patron's."""
+    """The matches of ``matching_requests``, each saying whether it is this patron's. A
+    match by ISBN or OCLC number counts only for the same volume: a set often has one
+    record and one ISBN for all its volumes, and volume 2 is not volume 1."""
     rows = matching_requests(
         library_id=library_id,
         patron_id=patron_id,
@@ -104,10 +109,12 @@ def open_duplicates(
         oclc_number=oclc_number,
         item_key=item_key,
     )
+    wanted = normalized_volume(volume)
     return [
         Duplicate(pk, status, title, created_at, patron_id is not None and patron == patron_id)
-        for pk, status, title, created_at, patron in rows
-    ]
+        for pk, status, title, created_at, patron, key, their_volume in rows
+        if key == item_key or normalized_volume(their_volume) == wanted
+    ][:MOST_SHOWN]
 
 
 def refusal_words(duplicates: list[Duplicate]) -> str:

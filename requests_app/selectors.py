@@ -154,6 +154,10 @@ def for_patron_card(
     return requests.filter(patron__card_number=card_number.strip())
 
 
+#: The fewest characters a patron's name is searched by.
+PATRON_NAME_SEARCH_MIN = 3
+
+
 def for_patron(
     requests: QuerySet[BorrowingRequest], text: str, *, library_id: int | None
 ) -> QuerySet[BorrowingRequest]:
@@ -162,9 +166,10 @@ def for_patron(
     sees no names. The patrons are found first (a library has some thousands), so the
     requests are read by patron, not all of the library's scanned for a name."""
     text = text.strip()
-    patrons = Patron.objects.filter(library_id=library_id).filter(
-        Q(card_number=text) | Q(name__icontains=text)
-    )
+    matches = Q(card_number=text)
+    if len(text) >= PATRON_NAME_SEARCH_MIN:  # "a" would match nearly every patron
+        matches |= Q(name__icontains=text)
+    patrons = Patron.objects.filter(library_id=library_id).filter(matches)
     return requests.filter(patron_id__in=list(patrons.values_list("pk", flat=True)))
 
 

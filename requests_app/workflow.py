@@ -572,6 +572,7 @@ def submit_request(
             item_key=item_key(
                 format=req.format, title=req.title, author=req.author, volume=req.volume
             ),
+            volume=req.volume,
         )
         if matches and not duplicate_reason and "duplicate_reason" not in errors:
             errors["duplicate_reason"] = [duplicates.refusal_words(matches)]

@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
             name='possible_duplicate_of',
             field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='requests_app.borrowingrequest'),
         ),
-        migrations.RunPython(keys_for_every_request, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(keys_for_every_request, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='borrowingrequest',
             index=models.Index(condition=models.Q(('status__in', ('submitted', 'sourcing', 'sent_to_lender', 'shipped', 'received', 'renewal_requested', 'returned'))), fields=['library', 'item_key'], name='request_open_item'),

@@ -86,7 +86,7 @@ def test_each_row_says_returns_and_lending_with_the_reports_date_and_note(as_ali
     assert not rows["CVC"][0].reported
     html = response.content.decode()
     assert "Flooded basement: hold returns." in html
-    assert "Source: E-mail from the ILL office" in html
+    assert "E-mail from the ILL office" not in html  # where the team heard it is its own
     assert f"{dover.reported_on:%Y-%m-%d}" in html
     assert "Not accepting returns</span>" in html
     assert "No report yet" in html
@@ -157,3 +157,13 @@ def test_it_costs_the_same_queries_for_one_lender_or_many(as_alice):
         # the user's library (the header's ILL code), then savepoint, session refresh,
         # release.
         as_alice.get("/lenders/?page_size=50&q=lender&returns=not_accepting")
+
+
+def test_the_teams_own_records_stay_the_teams(as_alice, lenders):
+    """A lender the service no longer uses, and where the team heard a report from, are
+    the team's business: libraries see active lenders and what each said."""
+    Lender.objects.create(name="Gone Library", oclc_symbol="GON", kind="in_state", is_active=False)
+    assert "Gone Library" not in names(as_alice)
+    page = as_alice.get("/lenders/?q=DOV").content.decode()
+    assert "Flooded basement: hold returns." in page
+    assert "E-mail from the ILL office" not in page

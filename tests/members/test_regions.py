@@ -45,6 +45,15 @@ def test_the_admin_chooses_from_the_list_and_keeps_a_region_in_use(as_admin, lib
     assert not region_admin.has_delete_permission(request, regions[0])  # Northeast: Abbot's
     assert region_admin.has_delete_permission(request, unused)
     assert "delete_selected" not in region_admin.get_actions(request)
+    # Renamed under its libraries, they would name no region: its name is kept.
+    assert region_admin.get_readonly_fields(request, regions[0]) == ("name",)
+    assert region_admin.get_readonly_fields(request, unused) == ()
+    renamed = as_admin.post(
+        reverse("admin:members_region_change", args=[regions[0].pk]), {"name": "North East"}
+    )
+    assert renamed.status_code == 302
+    regions[0].refresh_from_db()
+    assert regions[0].name == "Northeast"
 
 
 def test_the_queue_says_when_no_region_has_that_name(as_rita, library_one):

@@ -116,6 +116,15 @@ def test_the_same_number_finds_it_whatever_the_title(alice, patron, first, again
     refused(alice, patron, title="Moby Dick; or, The Whale", **again)
 
 
+def test_one_number_for_a_whole_set_is_not_one_item_for_each_volume(alice, patron):
+    """A set often has one OCLC record and one ISBN for all its volumes: asking for
+    volume 2 while volume 1 is open is not a duplicate; asking for volume 1 again is."""
+    number = {"oclc_number": "21226043", "title": "Journal", "author": "Thoreau"}
+    submit_as(alice, patron, volume="v. 1", **number)
+    submit_as(alice, patron, volume="Volume 2", **number)
+    refused(alice, patron, volume="Vol. 1", **{**number, "title": "The Journal, 1837-1861"})
+
+
 def test_an_ended_request_does_not_count(alice, rita, patron, request_in):
     done = request_in("completed")
     workflow.cancel(request_in("submitted").pk, actor=alice)

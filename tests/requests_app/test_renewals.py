@@ -66,6 +66,22 @@ def test_reopening_such_a_return_goes_back_to_received(request_in, alice, rita):
     assert req.status == Status.RECEIVED
 
 
+def test_a_loss_recorded_before_losses_closed_renewals_is_reopened_cleanly(request_in, rita, alice):
+    """A loss recorded before mark_lost closed pending renewals left one pending: reopening
+    it must not leave a received loan with a renewal nobody can answer or ask again."""
+    req = request_in("renewal_requested")
+    workflow.mark_lost(req.pk, actor=rita)
+    RenewalRequest.objects.filter(request=req).update(
+        answer=RenewalRequest.Answer.PENDING, answered_by=None, answered_at=None, note=""
+    )
+    corrections.reopen(req.pk, actor=rita, reason="Found on the sorting shelf.")
+    req.refresh_from_db()
+    assert req.status == Status.RECEIVED
+    assert not req.renewals.filter(answer=RenewalRequest.Answer.PENDING).exists()
+    later = pending_renewal(req).requested_due_date
+    workflow.request_renewal(req.pk, actor=alice, due_date=later)
+
+
 def test_the_page_says_what_was_asked_and_offers_both_ways_out(client, request_in, alice):
     req = request_in("renewal_requested")
     renewal = pending_renewal(req)

@@ -1,0 +1,10 @@
+"""gunicorn's settings, read from the working directory when it starts (the Dockerfile's
+and docker-compose.yml's /app, or the project's root).
+
+The access log names each request by its path alone, without its query string or the page
+it came from: a list's filters are in query strings (a patron's card or name in a
+library's patron search), and patron data never goes into a log (docs/privacy.md).
+"""
+
+accesslog = "-"
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
