@@ -142,7 +142,8 @@ COLUMNS = {
     "lenders_lender": (
         "id", "name", "oclc_symbol", "kind", "country", "address", "email", "charges_fees",
         "usual_fee", "fee_currency", "accepts_ifm", "accepts_ifla_vouchers", "on_delivery",
-        "interstate_delivery_code", "is_active", "notes",
+        "interstate_delivery_code", "is_active", "notes", "iso18626_address", "agency_id_type",
+        "agency_id_value", "iso18626_password_sealed",
     ),
     "lenders_availabilityreport": (
         "reported_at", "lending", "accepting_returns", "closed_from", "closed_until",
@@ -922,6 +923,7 @@ class Generator:
                 flag(on_delivery),
                 interstate_code, flag(is_active),
                 "" if rng.random() < 0.9 else "Ask for the ILL coordinator by name.",
+                "", "", "", "",  # no ISO 18626 partners among them
             )  # fmt: skip
             self.write_availability(lender_id)
         # Popularity follows a power law; one pool per most that a library pays for a loan.

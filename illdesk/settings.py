@@ -266,6 +266,11 @@ ILLDESK_PATRON_RETENTION_DAYS = envint("ILLDESK_PATRON_RETENTION_DAYS", 90)
 ILLDESK_DOCUMENT_DELIVERY_URL = env(
     "ILLDESK_DOCUMENT_DELIVERY_URL", "https://www.bpl.org/interlibrary-loan/"
 )
+#: illdesk's own agency in ISO 18626 messages (docs/iso18626.md).
+ILLDESK_AGENCY_ID_TYPE = env("ILLDESK_AGENCY_ID_TYPE", "ISIL")
+ILLDESK_AGENCY_ID_VALUE = env("ILLDESK_AGENCY_ID_VALUE", "US-XX-ILLDESK")
+#: The key partners' passwords are sealed under (``core.secrets``); SECRET_KEY's when empty.
+ILLDESK_SECRETS_KEY = env("ILLDESK_SECRETS_KEY")
 
 # --- The API -------------------------------------------------------------------------
 # Token first, so a call without credentials is answered 401 with ``WWW-Authenticate``;

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from . import services
 from .models import AvailabilityReport, Lender
+from .services import LENDER_FIELDS
 
 
 class AvailabilityReportForm(forms.ModelForm):
@@ -93,8 +94,41 @@ class AvailabilityReportInline(admin.TabularInline):
         return False
 
 
+class LenderAdminForm(forms.ModelForm):
+    """The lender, with its ISO 18626 password written and never shown."""
+
+    iso18626_password = forms.CharField(
+        label="ISO 18626 password",
+        required=False,
+        strip=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Both sides present it (HTTP Basic). Leave empty to keep the one set; "
+        "tick the box below to remove it.",
+    )
+    remove_iso18626_password = forms.BooleanField(label="Remove the password", required=False)
+    iso18626_address = forms.URLField(
+        label="ISO 18626 address", required=False, assume_scheme="https", max_length=200
+    )
+
+    class Meta:
+        model = Lender
+        fields = LENDER_FIELDS
+
+    def save(self, commit: bool = True) -> Lender:
+        lender = super().save(commit=False)
+        if self.cleaned_data.get("remove_iso18626_password"):
+            lender.set_iso18626_password("")
+        elif self.cleaned_data.get("iso18626_password"):
+            lender.set_iso18626_password(self.cleaned_data["iso18626_password"])
+        if commit:
+            lender.save()
+        return lender
+
+
 @admin.register(Lender)
 class LenderAdmin(admin.ModelAdmin):
+    form = LenderAdminForm
     list_display = (
         "name",
         "oclc_symbol",
@@ -133,6 +167,16 @@ class LenderAdmin(admin.ModelAdmin):
             },
         ),
         ("Delivery", {"fields": ("on_delivery", "interstate_delivery_code")}),
+        (
+            "ISO 18626 partner",
+            {
+                "fields": (
+                    "iso18626_address",
+                    ("agency_id_type", "agency_id_value"),
+                    ("iso18626_password", "remove_iso18626_password"),
+                )
+            },
+        ),
         ("Availability", {"fields": ("current_availability_display",)}),
         ("Notes", {"fields": ("notes",)}),
     )

@@ -6,11 +6,13 @@ The newest availability report counts; older ones stay as history, each with its
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.secrets import seal, unseal
 from core.text import OneLineField
 
 
@@ -45,10 +47,29 @@ class Lender(models.Model):
     )
     is_active = models.BooleanField("active", default=True)
     notes = models.TextField(blank=True)
+    # An ISO 18626 partner (docs/iso18626.md): where illdesk posts its messages, the
+    # agency the lender is in them, and the password both sides present (sealed).
+    iso18626_address = models.URLField("ISO 18626 address", blank=True)
+    agency_id_type = OneLineField(
+        "agency id type", max_length=20, blank=True, help_text="For example ISIL or OCLC."
+    )
+    agency_id_value = OneLineField("agency id", max_length=100, blank=True)
+    iso18626_password_sealed = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["agency_id_type", "agency_id_value"],
+                condition=~Q(agency_id_value=""),
+                name="lender_agency_unique",
+                violation_error_message="Another lender is this agency already.",
+            ),
+            models.CheckConstraint(
+                condition=Q(iso18626_address="") | ~Q(agency_id_value=""),
+                name="lender_iso18626_address_needs_agency",
+                violation_error_message="An ISO 18626 partner needs its agency id.",
+            ),
             models.UniqueConstraint(
                 fields=["oclc_symbol"],
                 condition=~Q(oclc_symbol=""),
@@ -61,6 +82,23 @@ class Lender(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.oclc_symbol})" if self.oclc_symbol else self.name
+
+    def clean(self) -> None:
+        # The constraint's rule, said beside the field a form shows.
+        if self.iso18626_address and not self.agency_id_value:
+            raise ValidationError({"agency_id_value": "An ISO 18626 partner needs its agency id."})
+
+    @property
+    def exchanges_iso18626(self) -> bool:
+        """Whether requests sent to this lender travel as ISO 18626 messages."""
+        return bool(self.iso18626_address and self.agency_id_value)
+
+    def set_iso18626_password(self, password: str) -> None:
+        """Keep ``password`` sealed (``core.secrets``); "" removes it."""
+        self.iso18626_password_sealed = seal(password)
+
+    def iso18626_password(self) -> str:
+        return unseal(self.iso18626_password_sealed)
 
     def current_availability(self) -> "AvailabilityReport | None":
         """The newest report, or None when the lender has never reported."""

@@ -74,3 +74,32 @@ def record_availability(
     with transaction.atomic():
         report.save()
     return report
+
+
+#: A lender's fields the admin writes (the API and the admin site): its profile and its
+#: ISO 18626 partnership. The password is apart: it is sealed, never read back.
+LENDER_FIELDS = (
+    "name", "oclc_symbol", "kind", "country", "address", "email", "charges_fees",
+    "usual_fee", "fee_currency", "accepts_ifm", "accepts_ifla_vouchers", "on_delivery",
+    "interstate_delivery_code", "is_active", "notes", "iso18626_address", "agency_id_type",
+    "agency_id_value",
+)  # fmt: skip
+
+
+def save_lender(
+    lender: Lender | None, values: dict[str, object], *, iso18626_password: str | None = None
+) -> Lender:
+    """Write a lender (a new one when ``lender`` is None) with ``values`` (any of
+    ``LENDER_FIELDS``), checked as the model checks it; ``iso18626_password`` None keeps
+    the one it has, "" removes it. Raises ``ValidationError`` by field; saves nothing then."""
+    lender = lender or Lender()
+    for field, value in values.items():
+        if field not in LENDER_FIELDS:
+            raise ValueError(f"{field} is not a lender field the admin writes")
+        setattr(lender, field, value)
+    if iso18626_password is not None:
+        lender.set_iso18626_password(iso18626_password)
+    lender.full_clean()
+    with transaction.atomic():
+        lender.save()
+    return lender
