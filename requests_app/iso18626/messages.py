@@ -1,0 +1,166 @@
+"""The ISO 18626 messages illdesk sends as a requesting agency, built from a request, and
+the standard's schema that every one of them is checked against (docs/iso18626.md).
+
+No patron ever leaves: a message names the request by illdesk's number and the library
+as the place to deliver to; it carries no ``patronInfo`` and no notes (free text that may
+name a patron).
+"""
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+from lxml import etree
+
+from lenders.models import Lender
+
+from ..models import BorrowingRequest
+
+NAMESPACE = "http://illtransactions.org/2013/iso18626"
+VERSION = "1.2"
+SCHEMA = Path(__file__).with_name("ISO-18626-v1_2.xsd")
+#: What a requesting agency may ask of the lender (the schema's ``type_action``).
+ACTIONS = ("StatusRequest", "Received", "Cancel", "Renew", "ShippedReturn", "Notification")
+
+
+@cache
+def schema() -> etree.XMLSchema:
+    """The standard's schema, read once (from the project: no network)."""
+    return etree.XMLSchema(etree.parse(str(SCHEMA)))
+
+
+def schema_errors(document: bytes) -> list[str]:
+    """Why ``document`` is not a valid ISO 18626 message, or [] when it is."""
+    parsed = etree.fromstring(document, parser=etree.XMLParser(resolve_entities=False))
+    checker = schema()
+    if checker.validate(parsed):
+        return []
+    return str(checker.error_log).splitlines() or ["not a valid ISO 18626 message"]
+
+
+def _add(parent: etree._Element, tag: str, text: object = None, **attributes: str):
+    # The schema qualifies its attributes (``attributeFormDefault="qualified"``).
+    qualified = {f"{{{NAMESPACE}}}{name}": value for name, value in attributes.items()}
+    element = etree.SubElement(parent, f"{{{NAMESPACE}}}{tag}", qualified)
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _agency(parent: etree._Element, tag: str, id_type: str, id_value: str) -> None:
+    agency = _add(parent, tag)
+    _add(agency, "agencyIdType", id_type)
+    _add(agency, "agencyIdValue", id_value)
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _message(req: BorrowingRequest, lender: Lender, kind: str, now: dt.datetime | None):
+    """The message's root and its ``kind`` element with the header filled in."""
+    root = etree.Element(
+        f"{{{NAMESPACE}}}ISO18626Message",
+        nsmap={None: NAMESPACE},  # type: ignore[dict-item]  # the default namespace
+    )
+    root.set(f"{{{NAMESPACE}}}version", VERSION)
+    body = _add(root, kind)
+    header = _add(body, "header")
+    _agency(header, "supplyingAgencyId", lender.agency_id_type, lender.agency_id_value)
+    _agency(
+        header,
+        "requestingAgencyId",
+        settings.ILLDESK_AGENCY_ID_TYPE,
+        settings.ILLDESK_AGENCY_ID_VALUE,
+    )
+    _add(header, "multipleItemRequestId", "")
+    _add(header, "timestamp", _timestamp(now or timezone.now()))
+    _add(header, "requestingAgencyRequestId", request_id(req))
+    if req.lender_request_number:
+        _add(header, "supplyingAgencyRequestId", req.lender_request_number)
+    return root, body
+
+
+def request_id(req: BorrowingRequest) -> str:
+    """How messages name a request: illdesk's number, nothing of the patron's."""
+    return f"illdesk-{req.pk}"
+
+
+def _document(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def request_message(
+    req: BorrowingRequest, lender: Lender, *, now: dt.datetime | None = None
+) -> bytes:
+    """The ``request`` that asks ``lender`` for the item: what it is, that it is a loan,
+    by when, the most the library pays, and where it goes."""
+    root, body = _message(req, lender, "request", now)
+    bibliographic = _add(body, "bibliographicInfo")
+    for tag, value in (
+        ("title", req.title),
+        ("author", req.author),
+        ("edition", req.edition),
+        ("volume", req.volume),
+    ):
+        if value:
+            _add(bibliographic, tag, value)
+    for code, value in (("ISBN", req.isbn), ("ISSN", req.issn)):
+        if value:
+            item_id = _add(bibliographic, "bibliographicItemId")
+            _add(item_id, "bibliographicItemIdentifier", value)
+            _add(item_id, "bibliographicItemIdentifierCode", code)
+    if req.oclc_number:
+        record_id = _add(bibliographic, "bibliographicRecordId")
+        _add(record_id, "bibliographicRecordIdentifierCode", "OCLC")
+        _add(record_id, "bibliographicRecordIdentifier", req.oclc_number)
+    if req.publisher or req.year:
+        publication = _add(body, "publicationInfo")
+        if req.publisher:
+            _add(publication, "publisher", req.publisher)
+        if req.year:
+            _add(publication, "publicationDate", req.year)
+    service = _add(body, "serviceInfo")
+    _add(service, "requestType", "New")
+    _add(service, "serviceType", "Loan")
+    if req.needed_by:
+        end_of_day = dt.datetime.combine(req.needed_by, dt.time(23, 59, 59))
+        _add(service, "needBeforeDate", _timestamp(timezone.make_aware(end_of_day)))
+    _add(service, "anyEdition", "N" if req.edition_only else "Y")
+    library = req.library
+    delivery = _add(body, "requestedDeliveryInfo")
+    _add(delivery, "sortOrder", 1)
+    physical = _add(_add(delivery, "address"), "physicalAddress")
+    lines = [line.strip() for line in library.address.splitlines() if line.strip()]
+    for tag, line in zip(("line1", "line2"), [*lines[:1], ", ".join(lines[1:])], strict=False):
+        if line:
+            _add(physical, tag, line)
+    _add(physical, "country", "US", scheme="ISO3166-1")
+    agency_info = _add(body, "requestingAgencyInfo")
+    _add(agency_info, "name", library.name)
+    billing = _add(body, "billingInfo")
+    costs = _add(billing, "maximumCosts")
+    _add(costs, "currencyCode", settings.ILLDESK_CURRENCY, scheme="ISO4217")
+    _add(costs, "monetaryValue", f"{req.max_cost:.2f}")
+    return _document(root)
+
+
+def requesting_agency_message(
+    req: BorrowingRequest,
+    lender: Lender,
+    action: str,
+    *,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> bytes:
+    """A ``requestingAgencyMessage``: ``action`` (one of ``ACTIONS``) on the request,
+    with a note (the return's tracking, the date asked for, a message to the lender)."""
+    if action not in ACTIONS:
+        raise ValueError(f"{action!r} is not an ISO 18626 requesting agency action")
+    root, body = _message(req, lender, "requestingAgencyMessage", now)
+    _add(body, "action", action)
+    if note:
+        _add(body, "note", note)
+    return _document(root)
