@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from members.models import MemberLibrary
 from members.views import HISTORY_SHOWN, profile_history
@@ -170,7 +171,8 @@ def test_an_admin_changes_the_max_cost_and_the_history_shows_it(as_admin, admin_
     entry = page.context["history"][0]
     assert entry.record.history_user == admin_user
     assert [(c.label, c.old, c.new) for c in entry.changes] == [("max cost", "25.00", "40.00")]
-    assert newest.history_date.strftime("%Y-%m-%d") in html
+    # The service's day (its time zone), as the page shows it, not UTC's.
+    assert timezone.localtime(newest.history_date).strftime("%Y-%m-%d") in html
     assert "Edit the profile" in html
 
 

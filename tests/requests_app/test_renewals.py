@@ -2,6 +2,7 @@
 item back, and both sides see what was asked and when."""
 
 import pytest
+from django.utils import timezone
 
 from requests_app import corrections, workflow
 from requests_app.models import Notification, RenewalRequest, Status
@@ -88,7 +89,8 @@ def test_the_page_says_what_was_asked_and_offers_both_ways_out(client, request_i
     client.force_login(alice)
     page = client.get(f"/requests/{req.pk}/").content.decode()
     assert (
-        f"to {renewal.requested_due_date:%Y-%m-%d}, asked on {renewal.requested_at:%Y-%m-%d}; "
+        f"to {renewal.requested_due_date:%Y-%m-%d}, "
+        f"asked on {timezone.localtime(renewal.requested_at):%Y-%m-%d}; "
         "waiting for the lender."
     ) in page
     assert "Withdraw the renewal request" in page and "Mark returned" in page
