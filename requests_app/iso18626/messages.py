@@ -40,7 +40,7 @@ def schema_errors(document: bytes) -> list[str]:
     return str(checker.error_log).splitlines() or ["not a valid ISO 18626 message"]
 
 
-def _add(parent: etree._Element, tag: str, text: object = None, **attributes: str):
+def add_element(parent: etree._Element, tag: str, text: object = None, **attributes: str):
     # The schema qualifies its attributes (``attributeFormDefault="qualified"``).
     qualified = {f"{{{NAMESPACE}}}{name}": value for name, value in attributes.items()}
     element = etree.SubElement(parent, f"{{{NAMESPACE}}}{tag}", qualified)
@@ -50,12 +50,12 @@ def _add(parent: etree._Element, tag: str, text: object = None, **attributes: st
 
 
 def _agency(parent: etree._Element, tag: str, id_type: str, id_value: str) -> None:
-    agency = _add(parent, tag)
-    _add(agency, "agencyIdType", id_type)
-    _add(agency, "agencyIdValue", id_value)
+    agency = add_element(parent, tag)
+    add_element(agency, "agencyIdType", id_type)
+    add_element(agency, "agencyIdValue", id_value)
 
 
-def _timestamp(moment: dt.datetime) -> str:
+def iso_timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -66,8 +66,8 @@ def _message(req: BorrowingRequest, lender: Lender, kind: str, now: dt.datetime 
         nsmap={None: NAMESPACE},  # type: ignore[dict-item]  # the default namespace
     )
     root.set(f"{{{NAMESPACE}}}version", VERSION)
-    body = _add(root, kind)
-    header = _add(body, "header")
+    body = add_element(root, kind)
+    header = add_element(body, "header")
     _agency(header, "supplyingAgencyId", lender.agency_id_type, lender.agency_id_value)
     _agency(
         header,
@@ -75,11 +75,11 @@ def _message(req: BorrowingRequest, lender: Lender, kind: str, now: dt.datetime 
         settings.ILLDESK_AGENCY_ID_TYPE,
         settings.ILLDESK_AGENCY_ID_VALUE,
     )
-    _add(header, "multipleItemRequestId", "")
-    _add(header, "timestamp", _timestamp(now or timezone.now()))
-    _add(header, "requestingAgencyRequestId", request_id(req))
+    add_element(header, "multipleItemRequestId", "")
+    add_element(header, "timestamp", iso_timestamp(now or timezone.now()))
+    add_element(header, "requestingAgencyRequestId", request_id(req))
     if req.lender_request_number:
-        _add(header, "supplyingAgencyRequestId", req.lender_request_number)
+        add_element(header, "supplyingAgencyRequestId", req.lender_request_number)
     return root, body
 
 
@@ -98,7 +98,7 @@ def request_message(
     """The ``request`` that asks ``lender`` for the item: what it is, that it is a loan,
     by when, the most the library pays, and where it goes."""
     root, body = _message(req, lender, "request", now)
-    bibliographic = _add(body, "bibliographicInfo")
+    bibliographic = add_element(body, "bibliographicInfo")
     for tag, value in (
         ("title", req.title),
         ("author", req.author),
@@ -106,44 +106,44 @@ def request_message(
         ("volume", req.volume),
     ):
         if value:
-            _add(bibliographic, tag, value)
+            add_element(bibliographic, tag, value)
     for code, value in (("ISBN", req.isbn), ("ISSN", req.issn)):
         if value:
-            item_id = _add(bibliographic, "bibliographicItemId")
-            _add(item_id, "bibliographicItemIdentifier", value)
-            _add(item_id, "bibliographicItemIdentifierCode", code)
+            item_id = add_element(bibliographic, "bibliographicItemId")
+            add_element(item_id, "bibliographicItemIdentifier", value)
+            add_element(item_id, "bibliographicItemIdentifierCode", code)
     if req.oclc_number:
-        record_id = _add(bibliographic, "bibliographicRecordId")
-        _add(record_id, "bibliographicRecordIdentifierCode", "OCLC")
-        _add(record_id, "bibliographicRecordIdentifier", req.oclc_number)
+        record_id = add_element(bibliographic, "bibliographicRecordId")
+        add_element(record_id, "bibliographicRecordIdentifierCode", "OCLC")
+        add_element(record_id, "bibliographicRecordIdentifier", req.oclc_number)
     if req.publisher or req.year:
-        publication = _add(body, "publicationInfo")
+        publication = add_element(body, "publicationInfo")
         if req.publisher:
-            _add(publication, "publisher", req.publisher)
+            add_element(publication, "publisher", req.publisher)
         if req.year:
-            _add(publication, "publicationDate", req.year)
-    service = _add(body, "serviceInfo")
-    _add(service, "requestType", "New")
-    _add(service, "serviceType", "Loan")
+            add_element(publication, "publicationDate", req.year)
+    service = add_element(body, "serviceInfo")
+    add_element(service, "requestType", "New")
+    add_element(service, "serviceType", "Loan")
     if req.needed_by:
         end_of_day = dt.datetime.combine(req.needed_by, dt.time(23, 59, 59))
-        _add(service, "needBeforeDate", _timestamp(timezone.make_aware(end_of_day)))
-    _add(service, "anyEdition", "N" if req.edition_only else "Y")
+        add_element(service, "needBeforeDate", iso_timestamp(timezone.make_aware(end_of_day)))
+    add_element(service, "anyEdition", "N" if req.edition_only else "Y")
     library = req.library
-    delivery = _add(body, "requestedDeliveryInfo")
-    _add(delivery, "sortOrder", 1)
-    physical = _add(_add(delivery, "address"), "physicalAddress")
+    delivery = add_element(body, "requestedDeliveryInfo")
+    add_element(delivery, "sortOrder", 1)
+    physical = add_element(add_element(delivery, "address"), "physicalAddress")
     lines = [line.strip() for line in library.address.splitlines() if line.strip()]
     for tag, line in zip(("line1", "line2"), [*lines[:1], ", ".join(lines[1:])], strict=False):
         if line:
-            _add(physical, tag, line)
-    _add(physical, "country", "US", scheme="ISO3166-1")
-    agency_info = _add(body, "requestingAgencyInfo")
-    _add(agency_info, "name", library.name)
-    billing = _add(body, "billingInfo")
-    costs = _add(billing, "maximumCosts")
-    _add(costs, "currencyCode", settings.ILLDESK_CURRENCY, scheme="ISO4217")
-    _add(costs, "monetaryValue", f"{req.max_cost:.2f}")
+            add_element(physical, tag, line)
+    add_element(physical, "country", "US", scheme="ISO3166-1")
+    agency_info = add_element(body, "requestingAgencyInfo")
+    add_element(agency_info, "name", library.name)
+    billing = add_element(body, "billingInfo")
+    costs = add_element(billing, "maximumCosts")
+    add_element(costs, "currencyCode", settings.ILLDESK_CURRENCY, scheme="ISO4217")
+    add_element(costs, "monetaryValue", f"{req.max_cost:.2f}")
     return _document(root)
 
 
@@ -160,7 +160,7 @@ def requesting_agency_message(
     if action not in ACTIONS:
         raise ValueError(f"{action!r} is not an ISO 18626 requesting agency action")
     root, body = _message(req, lender, "requestingAgencyMessage", now)
-    _add(body, "action", action)
+    add_element(body, "action", action)
     if note:
-        _add(body, "note", note)
+        add_element(body, "note", note)
     return _document(root)
