@@ -18,12 +18,12 @@ warm-up), with the SQL queries of the last call.
 
 import argparse
 import datetime as dt
-import json
 import os
-import statistics
 import time
 import warnings
 from pathlib import Path
+
+from benchmarks.figures import measure_and_write, spread, table
 
 DEEP = "[" * 100_000 + "]" * 100_000
 PASSWORD = "illdesk-bench"  # noqa: S105 - benchmarks.generate gives every account this one
@@ -55,12 +55,7 @@ def timed(call, runs: int) -> dict:
             started = time.perf_counter()
             call()
             times.append((time.perf_counter() - started) * 1000)
-    return {
-        "median_ms": round(statistics.median(times), 3),
-        "min_ms": round(min(times), 3),
-        "max_ms": round(max(times), 3),
-        "queries": len(queries),
-    }
+    return spread(times, len(queries))
 
 
 def _address(first: int, n: int) -> str:
@@ -183,14 +178,8 @@ def markdown_of(figures: dict) -> str:
         f"(Django's test client), the production password hasher ({figures['hasher']}). "
         f"Medians of {figures['runs']} calls, milliseconds.",
         "",
-        "| what | median ms | min | max | queries |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        *table(figures["results"]),
     ]
-    for what, measured in figures["results"].items():
-        lines.append(
-            f"| {what} | {measured['median_ms']:.1f} | {measured['min_ms']:.1f} | "
-            f"{measured['max_ms']:.1f} | {measured['queries']} |"
-        )
     return "\n".join(lines)
 
 
@@ -206,22 +195,15 @@ def main(argv: list[str] | None = None) -> None:
     from django.conf import settings
     from django.contrib.auth.hashers import get_hasher
 
-    from requests_app.models import BorrowingRequest
-
     hasher = get_hasher()
-    figures = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "runs": options.runs,
-        "cpus": os.cpu_count(),
-        "requests": BorrowingRequest.objects.count(),
-        "hasher": f"{hasher.algorithm}, {getattr(hasher, 'iterations', '')} iterations",
-        "settings": {"API_TOKEN_HOURS": settings.API_TOKEN_HOURS},
-        **measure(options),
-    }
-    print(markdown_of(figures))
-    if options.out:
-        options.out.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {options.out}")
+    measure_and_write(
+        options.runs,
+        options.out,
+        lambda: measure(options),
+        markdown_of,
+        hasher=f"{hasher.algorithm}, {getattr(hasher, 'iterations', '')} iterations",
+        settings={"API_TOKEN_HOURS": settings.API_TOKEN_HOURS},
+    )
 
 
 if __name__ == "__main__":

@@ -14,15 +14,12 @@ Everything it adds is rolled back. Medians of ``--runs`` calls (after one warm-u
 """
 
 import argparse
-import datetime as dt
-import json
-import os
-import statistics
 import time
 from pathlib import Path
 
 from benchmarks.api_auth import setup_django
 from benchmarks.exceptions import timed
+from benchmarks.figures import measure_and_write, spread, table
 
 
 def timed_check(call, runs: int) -> dict:
@@ -38,13 +35,7 @@ def timed_check(call, runs: int) -> dict:
             took = (time.perf_counter() - started) * 1000
         if run:
             times.append(took)
-    return {
-        "median_ms": round(statistics.median(times), 3),
-        "min_ms": round(min(times), 3),
-        "max_ms": round(max(times), 3),
-        "queries": len(queries),
-        "matches": len(found),
-    }
+    return {**spread(times, len(queries)), "matches": len(found)}
 
 
 def most_asked_for() -> dict:
@@ -202,14 +193,9 @@ def markdown_of(figures: dict) -> str:
         f"Medians of {figures['runs']} calls, milliseconds. The item has an ISBN and an "
         "OCLC number, so the check reads all three of its indexes.",
         "",
-        "| what | median ms | min | max | queries |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        *table(figures["results"]),
     ]
-    for what, measured in figures["results"].items():
-        lines.append(
-            f"| {what} | {measured['median_ms']:.1f} | {measured['min_ms']:.1f} | "
-            f"{measured['max_ms']:.1f} | {measured['queries']} |"
-        )
+
     scans = ", ".join(plan["seq_scans"]) or "none"
     lines += [
         "",
@@ -225,19 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     options = parser.parse_args(argv)
     setup_django()
-    from requests_app.models import BorrowingRequest
-
-    figures = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "runs": options.runs,
-        "cpus": os.cpu_count(),
-        "requests": BorrowingRequest.objects.count(),
-        **measure(options),
-    }
-    print(markdown_of(figures))
-    if options.out:
-        options.out.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {options.out}")
+    measure_and_write(options.runs, options.out, lambda: measure(options), markdown_of)
 
 
 if __name__ == "__main__":

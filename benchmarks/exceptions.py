@@ -17,14 +17,12 @@ the SQL queries of the last call.
 
 import argparse
 import datetime as dt
-import json
-import os
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.api_auth import setup_django
+from benchmarks.figures import measure_and_write, spread, table
 
 
 def timed(call: Callable, runs: int, *, expect: int = 200) -> dict:
@@ -45,12 +43,7 @@ def timed(call: Callable, runs: int, *, expect: int = 200) -> dict:
             raise SystemExit(f"answered {response.status_code}: {response.content[:500]!r}")
         if run:
             times.append(took)
-    return {
-        "median_ms": round(statistics.median(times), 3),
-        "min_ms": round(min(times), 3),
-        "max_ms": round(max(times), 3),
-        "queries": len(queries),
-    }
+    return spread(times, len(queries))
 
 
 def _one(queryset, what: str):
@@ -225,14 +218,8 @@ def markdown_of(figures: dict) -> str:
         "rolled back after it; then the pages. Medians of "
         f"{figures['runs']} calls, milliseconds.",
         "",
-        "| what | median ms | min | max | queries |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        *table(figures["results"]),
     ]
-    for what, measured in figures["results"].items():
-        lines.append(
-            f"| {what} | {measured['median_ms']:.1f} | {measured['min_ms']:.1f} | "
-            f"{measured['max_ms']:.1f} | {measured['queries']} |"
-        )
     return "\n".join(lines)
 
 
@@ -243,19 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     options = parser.parse_args(argv)
     setup_django()
-    from requests_app.models import BorrowingRequest
-
-    figures = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "runs": options.runs,
-        "cpus": os.cpu_count(),
-        "requests": BorrowingRequest.objects.count(),
-        **measure(options),
-    }
-    print(markdown_of(figures))
-    if options.out:
-        options.out.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {options.out}")
+    measure_and_write(options.runs, options.out, lambda: measure(options), markdown_of)
 
 
 if __name__ == "__main__":

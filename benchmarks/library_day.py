@@ -10,12 +10,10 @@ queries of the last call.
 """
 
 import argparse
-import datetime as dt
-import json
-import os
 from pathlib import Path
 
 from benchmarks.api_auth import setup_django, timed
+from benchmarks.figures import measure_and_write
 
 
 def addresses() -> tuple[object, list[tuple[str, str]], list[tuple[str, str]]]:
@@ -110,20 +108,14 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     setup_django()
     from lenders.models import Lender
-    from requests_app.models import BorrowingRequest
 
-    figures = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "runs": options.runs,
-        "cpus": os.cpu_count(),
-        "requests": BorrowingRequest.objects.count(),
-        "lenders": Lender.objects.count(),
-        **measure(options),
-    }
-    print(markdown_of(figures))
-    if options.out:
-        options.out.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {options.out}")
+    measure_and_write(
+        options.runs,
+        options.out,
+        lambda: measure(options),
+        markdown_of,
+        lenders=Lender.objects.count(),
+    )
 
 
 if __name__ == "__main__":

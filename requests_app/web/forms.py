@@ -539,14 +539,9 @@ class ChargeForm(WorkflowForm):
     )
 
 
-class MaxCostForm(WorkflowForm):
+class MaxCostForm(ReasonForm):
+    field_order = ["max_cost", "reason"]
     max_cost = forms.DecimalField(label="New max cost (USD)", max_digits=8, decimal_places=2)
-    reason = forms.CharField(
-        label="Reason",
-        max_length=rules.REASON,
-        required=False,  # the service says what is missing, as to the API
-        widget=forms.TextInput(attrs={"required": True}),
-    )
 
 
 class AssignForm(WorkflowForm):

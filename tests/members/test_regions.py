@@ -75,3 +75,18 @@ def test_the_migration_lists_every_region_in_use_once(db):
 
     assert sorted(Region.objects.values_list("name", flat=True)) == ["Boston", "Western"]
     assert set(MemberLibrary.objects.values_list("region", flat=True)) == {"Boston", "Western"}
+
+
+def test_the_regions_list_counts_libraries_in_one_query(as_admin, library_one, library_two):
+    from tests.queries import captured
+
+    Region.objects.create(name="Cape and Islands")
+    as_admin.get(reverse("admin:members_region_changelist"))  # warm the session
+    with captured() as queries:
+        page = as_admin.get(reverse("admin:members_region_changelist"))
+    counts = {r.name: r.library_count for r in page.context["cl"].result_list}
+    assert counts == {"Cape and Islands": None, "Northeast": 1, "Western": 1}
+    per_row = [
+        q for q in queries if q.startswith('SELECT COUNT(*) AS "__count" FROM "members_memb')
+    ]
+    assert not per_row
