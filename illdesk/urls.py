@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from members import auth_views as account
+from requests_app.iso18626 import views as iso18626_views
 from requests_app.reports import views as report_views
 from requests_app.web import views as request_views
 
@@ -29,6 +30,8 @@ urlpatterns = [
         name="request_action",
     ),
     path("queue/", request_views.queue, name="queue"),
+    # Where lenders post ISO 18626 messages (docs/iso18626.md).
+    path("iso18626/", iso18626_views.receive, name="iso18626"),
     path("queue/bulk/", request_views.queue_bulk, name="queue_bulk"),
     path(
         "unrequested-items/",

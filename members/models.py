@@ -212,6 +212,10 @@ class User(AbstractUser):
     #: act as it.
     TEAM_ROLES: ClassVar[tuple[str, ...]] = (Role.TEAM, Role.ADMIN)
 
+    #: The account the service itself acts as, on the team's side, where no person acts:
+    #: an ISO 18626 message from a lender (``service_account``). It cannot sign in.
+    SERVICE_USERNAME: ClassVar[str] = "illdesk-service"
+
     #: The new raw password ``set_password`` keeps until the next save (Django's own).
     _password: str | None
 

@@ -39,7 +39,7 @@ def patrons_visible_to(user: User | AnonymousUser) -> QuerySet[Patron]:
 def team_members(*, keep: User | None = None) -> QuerySet[User]:
     """Whom a request may be assigned to: active members of the team (admins act as the
     team), by username; ``keep`` stays among them even if since deactivated."""
-    team = Q(is_active=True, role__in=User.TEAM_ROLES)
+    team = Q(is_active=True, role__in=User.TEAM_ROLES) & ~Q(username=User.SERVICE_USERNAME)
     if keep is not None:
         team |= Q(pk=keep.pk)
     return User.objects.filter(team).order_by("username")

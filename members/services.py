@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from core.checks import Checks, length_limit
 from core.text import one_line
 
-from .models import MemberLibrary, Patron
+from .models import MemberLibrary, Patron, User
 
 
 def check_patron(
@@ -91,3 +91,16 @@ def find_or_add_patron(
         # does not exist yet): use theirs.
         return Patron.objects.select_for_update().get(library=library, card_number=card_number)
     return patron
+
+
+def service_account() -> User:
+    """The account the service acts as where no person does (``User.SERVICE_USERNAME``):
+    on the team's side, with no password, so nobody can sign in as it."""
+    account, created = User.objects.get_or_create(
+        username=User.SERVICE_USERNAME,
+        defaults={"role": User.Role.TEAM, "first_name": "illdesk", "last_name": "(the service)"},
+    )
+    if created:
+        account.set_unusable_password()
+        account.save(update_fields=["password"])
+    return account

@@ -20,7 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import rules
-from .models import BorrowingRequest, ShippingMethod, Status
+from .models import ON_LOAN_STATUSES, BorrowingRequest, ShippingMethod, Status
 
 #: Loans that are out with the library: what "due soon" and "overdue" look at.
 WITH_LIBRARY = (Status.RECEIVED, Status.RENEWAL_REQUESTED)
@@ -100,6 +100,18 @@ POSSIBLE_DUPLICATE = Flag(
     "Possible duplicate",
     lambda today: {"possible_duplicate_of_id__isnull": False},
 )
+#: The lender recalled the loan (ISO 18626 ``Recalled``): it is due back sooner.
+RECALLED = Flag(
+    "recalled",
+    "Recalled",
+    lambda today: {"status__in": sorted(ON_LOAN_STATUSES), "recalled_at__isnull": False},
+)
+#: An ISO 18626 message to or from the lender failed, and the team has not cleared it.
+EXCHANGE_FAILING = Flag(
+    "exchange_failing",
+    "Exchange failing",
+    lambda today: {"exchange_failed_at__isnull": False},
+)
 DUE_SOON = Flag(
     "due_soon",
     "Due soon",
@@ -114,7 +126,15 @@ DUE_SOON = Flag(
 #: The flags the lists filter on and show as badges, in the order they show.
 LIST_FLAGS = {
     flag.name: flag
-    for flag in (NOT_ARRIVED, OVERDUE, OVER_MAX_COST, RENEWAL_PENDING, POSSIBLE_DUPLICATE)
+    for flag in (
+        NOT_ARRIVED,
+        OVERDUE,
+        OVER_MAX_COST,
+        RENEWAL_PENDING,
+        POSSIBLE_DUPLICATE,
+        RECALLED,
+        EXCHANGE_FAILING,
+    )
 }
 #: Every flag, by name (the jobs' digests are named after theirs).
 ALL_FLAGS = {**LIST_FLAGS, DUE_SOON.name: DUE_SOON}
@@ -122,6 +142,9 @@ ALL_FLAGS = {**LIST_FLAGS, DUE_SOON.name: DUE_SOON}
 STAMP_FIELDS = tuple(flag.stamp for flag in ALL_FLAGS.values() if flag.stamp)
 #: The list flags' names and labels, for menus.
 CHOICES = [(flag.name, flag.label) for flag in LIST_FLAGS.values()]
+#: The flags that are the team's business alone: a library neither filters on nor sees them.
+TEAM_ONLY = frozenset({EXCHANGE_FAILING.name})
+LIBRARY_CHOICES = [(name, label) for name, label in CHOICES if name not in TEAM_ONLY]
 
 
 def flags_of(req: BorrowingRequest, today: dt.date | None = None) -> list[str]:

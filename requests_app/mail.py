@@ -26,6 +26,8 @@ SUBJECTS = {
     "not_arrived_reported": "Not arrived: request #{id}, {title}",
     "reopened": "Step taken back: request #{id}, {title}",
     "replacement_shipped": "Replacement shipped: request #{id}, {title}",
+    "exchange_failed": "Exchange failing with the lender: request #{id}, {title}",
+    "recalled": "Recalled by the lender: request #{id}, {title}",
     "unrequested_item": "Item received but not requested, at {library}",
     "unrequested_item_resolved": "Whose it is: the item you received unasked, {title}",
 }

@@ -181,6 +181,13 @@ class BorrowingRequest(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="followed_by"
     )
 
+    #: When the lender recalled the loan (ISO 18626 ``Recalled``), moving its due date.
+    recalled_at = models.DateTimeField(null=True, blank=True)
+    #: When an ISO 18626 message to or from the lender failed: a message given up after its
+    #: last try, or one of the lender's the workflow refused (``iso18626.exchange``). The
+    #: team clears it once dealt with.
+    exchange_failed_at = models.DateTimeField(null=True, blank=True)
+
     # Flags, set by the background jobs.
     not_arrived_flagged_at = models.DateTimeField(null=True, blank=True)
     overdue_flagged_at = models.DateTimeField(null=True, blank=True)
@@ -252,6 +259,12 @@ class BorrowingRequest(models.Model):
                 fields=["-created_at"],
                 condition=Q(possible_duplicate_of__isnull=False),
                 name="request_possible_duplicate",
+            ),
+            # The queue's "exchange failing" filter: few exchanges ever fail.
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(exchange_failed_at__isnull=False),
+                name="request_exchange_failing",
             ),
             # The queue's trace filter: few loans are ever traced.
             models.Index(
@@ -705,3 +718,85 @@ class UnrequestedItemReport(models.Model):
 
     def __str__(self) -> str:
         return f"Unrequested item at {self.library_id}: {self.title}"
+
+
+class ExchangeMessage(models.Model):
+    """One ISO 18626 message between illdesk and a lender (docs/iso18626.md).
+
+    Sent (``OUT``): written in the transaction of the action it tells of, posted by a Celery
+    task after commit, tried again with a backoff, given up after its last try. Received
+    (``IN``): the body as it came, what it did to the request or why it was refused, and the
+    confirmation it was answered with. Rows are kept: they are the exchange's record.
+    """
+
+    class Direction(models.TextChoices):
+        OUT = "out", "Sent"
+        IN = "in", "Received"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Not delivered"
+        ACCEPTED = "accepted", "Accepted"
+        REFUSED = "refused", "Refused"
+
+    request = models.ForeignKey(
+        BorrowingRequest,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exchange",
+        db_index=False,  # ``exchange_request_created`` leads with it
+    )
+    lender = models.ForeignKey(Lender, on_delete=models.PROTECT, related_name="+")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    #: The message's kind (``request``, ``requestingAgencyMessage`` …).
+    kind = models.CharField(max_length=40)
+    #: The action sent or the status received (``Renew``, ``Loaned`` …).
+    what = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices)
+    body = models.TextField()
+    #: A received message's fingerprint without its timestamp: the same message again is a
+    #: repeat, and changes nothing.
+    digest = models.CharField(max_length=64, blank=True, default="")
+    #: The confirmation: the one illdesk answered, or the one the lender gave.
+    answer = models.TextField(blank=True)
+    #: What the message did, in words, or why it failed.
+    summary = models.CharField(max_length=500, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NoDeleteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["request", "created_at"], name="exchange_request_created"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(state="pending"),
+                name="exchange_unsent",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lender", "digest"],
+                condition=Q(direction="in", state="accepted"),
+                name="exchange_received_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction="out", state__in=["pending", "sent", "failed"])
+                | Q(direction="in", state__in=["accepted", "refused"]),
+                name="exchange_state_fits_direction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.kind} {self.what} ({self.state})"
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Exchange messages are kept.")

@@ -27,11 +27,14 @@ from members.models import MemberLibrary, User
 from members.services import find_or_add_patron, patron_for_request
 
 from . import rules
+from .iso18626.outbox import resend, tell_lender
 from .models import (
     BorrowingRequest,
     Charge,
+    ExchangeMessage,
     Message,
     Notification,
+    Status,
     StatusEvent,
     UnrequestedItemReport,
     to_cents,
@@ -40,6 +43,7 @@ from .notifications import notify
 from .workflow import (
     LIBRARY,
     TEAM,
+    as_text,
     lock_request,
     moment,
     start_sourcing,
@@ -336,6 +340,89 @@ def post_message(
     return message
 
 
+def note_from_lender(
+    request_id: int, *, actor: User, note: str, at: dt.datetime | None = None
+) -> StatusEvent:
+    """What the lender says of the request that changes no status ("will supply it"), on
+    its timeline: the team's side records it (the service, for an ISO 18626 message)."""
+    now = moment(None, at)
+    checks = Checks()
+    note = checks.text("note", note, limit=rules.NOTE, required="Say what the lender said.")
+    checks.done()
+    with transaction.atomic():
+        req = lock_request(request_id, "lender_status", actor, {TEAM})
+        moment(req, at, in_order=False)
+        return _note_in_timeline(req, "lender_status", actor, note, at=now)
+
+
+def message_lender(request_id: int, *, actor: User, body: str) -> ExchangeMessage:
+    """A message from the team to the request's lender, as an ISO 18626 ``Notification``:
+    only to a lender that exchanges messages, and only while it has the request."""
+    checks = Checks()
+    body = checks.text("body", body, limit=rules.NOTE, required="Write the message.")
+    checks.done()
+    with transaction.atomic():
+        req = lock_request(request_id, "message_lender", actor, {TEAM})
+        if req.lender is None or not req.lender.exchanges_iso18626:
+            raise NotAllowedNow(
+                "message_lender",
+                req.status,
+                "This request's lender does not exchange ISO 18626 messages.",
+            )
+        if req.is_final and req.status != Status.COMPLETED:
+            raise NotAllowedNow(
+                "message_lender", req.status, f"The request is {req.get_status_display().lower()}."
+            )
+        message = tell_lender(req, "Notification", note=body)
+        _note_in_timeline(
+            req, "message_lender", actor, f"To {req.lender.name}: {body}", at=timezone.now()
+        )
+        return cast(ExchangeMessage, message)
+
+
+def clear_exchange_failure(request_id: int, *, actor: User, note: str = "") -> BorrowingRequest:
+    """The team has dealt with a failed exchange (sent again, or settled by hand): the
+    "exchange failing" flag comes off, with who and why on the timeline."""
+    checks = Checks()
+    note = checks.text("note", note, limit=rules.NOTE)
+    checks.done()
+    with transaction.atomic():
+        req = lock_request(request_id, "clear_exchange_failure", actor, {TEAM})
+        if req.exchange_failed_at is None:
+            raise NotAllowedNow(
+                "clear_exchange_failure", req.status, "No exchange failure is flagged."
+            )
+        changes = {"exchange_failed_at": [as_text(req.exchange_failed_at), ""]}
+        req.exchange_failed_at = None
+        req.save(update_fields=["exchange_failed_at", "updated_at"])
+        _note_in_timeline(
+            req,
+            "exchange_cleared",
+            actor,
+            note or "Dealt with.",
+            at=timezone.now(),
+            changes=changes,
+        )
+        return req
+
+
+def send_again(message_id: int, *, actor: User) -> ExchangeMessage:
+    """Send a message that was not delivered once more, as a new message (the failed one
+    stays, as it was): the team's answer to "exchange failing"."""
+    with transaction.atomic():
+        failed = ExchangeMessage.objects.select_for_update().get(pk=message_id)
+        if failed.request_id is None:
+            raise NotAllowedNow("send_again", "", "This message belongs to no request.")
+        lock_request(failed.request_id, "send_again", actor, {TEAM})
+        if failed.direction != ExchangeMessage.Direction.OUT or failed.state != (
+            ExchangeMessage.State.FAILED
+        ):
+            raise NotAllowedNow(
+                "send_again", "", "Only a message that was not delivered is sent again."
+            )
+        return resend(failed)
+
+
 def report_unrequested_item(
     *, actor: User, title: str, slip_number: str = "", sent_by: str = "", note: str = ""
 ) -> UnrequestedItemReport:
@@ -431,7 +518,9 @@ def resolve_unrequested_item(
 
 def check_assignee(assignee: User | None) -> None:
     """Requests go to active members of the team, or to nobody."""
-    if assignee is not None and not (assignee.is_active and assignee.is_team):
+    if assignee is not None and (
+        not (assignee.is_active and assignee.is_team) or assignee.username == User.SERVICE_USERNAME
+    ):
         raise ValidationError("Requests go to active members of the team.")
 
 

@@ -4,6 +4,7 @@ data, and calls the domain code that does the work."""
 from celery import shared_task
 
 from . import notifications
+from .iso18626 import outbox
 from .jobs import JOBS
 
 
@@ -19,7 +20,14 @@ def run_job(name: str) -> str:
     return str(JOBS[name]())
 
 
+@shared_task(acks_late=True)
+def send_exchange_message(message_id: int) -> str:
+    """Post one ISO 18626 message to its lender (``iso18626.outbox.deliver``)."""
+    return outbox.deliver(message_id)
+
+
 @shared_task
 def drain_outbox(limit: int = 500) -> int:
-    """Queue whatever the broker never got (it was down) or a dead worker left claimed."""
-    return notifications.drain(limit)
+    """Queue whatever the broker never got (it was down), a dead worker left claimed, or a
+    backoff has let go: e-mails and ISO 18626 messages alike."""
+    return notifications.drain(limit) + outbox.drain(limit)

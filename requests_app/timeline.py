@@ -23,6 +23,11 @@ OTHER_EVENTS = {
     "set_max_cost": "Max cost changed",
     "flag_not_arrived": "Flagged not arrived",
     "flag_overdue": "Flagged overdue",
+    "recalled": "Recalled by the lender",
+    "lender_overdue": "Overdue, says the lender",
+    "lender_status": "Word from the lender",
+    "exchange_failed": "Exchange with the lender failed",
+    "exchange_cleared": "Exchange failure cleared",
 }
 
 #: Moves recorded as done, where the move's own words ask for it ("edit the item").

@@ -36,6 +36,7 @@ from members.models import MemberLibrary, Patron, User
 
 from . import duplicates, rules
 from .identifiers import item_key, normalize_isbn, normalize_issn, normalize_oclc_number
+from .iso18626 import outbox
 from .models import (
     FINAL_STATUSES,
     HAS_ARRIVED_STATUSES,
@@ -300,7 +301,13 @@ def locked_for(
 ) -> BorrowingRequest:
     """Lock the request's row and check that ``actor`` may take ``action`` now (on the day
     of ``at``, for a step recorded in the past)."""
-    req = BorrowingRequest.objects.select_for_update().get(pk=request_id)
+    # The lender comes along (whether it exchanges ISO 18626 messages decides what a move
+    # tells it); only the request's row is locked.
+    req = (
+        BorrowingRequest.objects.select_for_update(of=("self",))
+        .select_related("lender")
+        .get(pk=request_id)
+    )
     check_move(req, action, actor, day_of(_aware(at)) if at is not None else None)
     return req
 
@@ -696,6 +703,7 @@ def send_to_lender(
             at=now,
             note=joined(f"Sent to {lender} (attempt {sequence}).", note),
         )
+        outbox.send_request(req, lender)
         return req
 
 
@@ -916,6 +924,65 @@ def mark_lost(
         return req
 
 
+#: What a lender may say of a loan it has out, beyond the moves: it is recalled (due back
+#: sooner) or overdue by its count. Each moves the due date when the lender gives one.
+LENDER_WORDS = {"recalled": "recalled the loan", "lender_overdue": "says the loan is overdue"}
+
+
+def lender_says(
+    request_id: int,
+    *,
+    actor: User,
+    word: str,
+    due_date: dt.date | None = None,
+    note: str = "",
+    at: dt.datetime | None = None,
+) -> BorrowingRequest:
+    """The lender ``word`` (``LENDER_WORDS``) of a loan it has out, with its due date: a
+    recall flags the loan and tells the library; an overdue notice flags it overdue. The
+    status stays; the due date, if given, may be earlier but not before it shipped."""
+    label = LENDER_WORDS[word]
+    with transaction.atomic():
+        req = lock_request(request_id, word, actor, {TEAM})
+        now = moment(req, at)
+        if req.status not in ON_LOAN_STATUSES:
+            raise NotAllowedNow(
+                word,
+                req.status,
+                f"The lender {label}, but the request is {status_label(req.status)}.",
+            )
+        checks = Checks()
+        if due_date is not None:
+            checks.date(
+                "due_date",
+                due_date,
+                after=(req.shipped_on, "The new due date must be after the shipped-on date."),
+            )
+        note = checks.text("note", note, limit=rules.NOTE)
+        checks.done()
+        values: dict[str, Any] = {"due_date": due_date} if due_date is not None else {}
+        changes = changed(req, values)
+        if due_date is not None:
+            req.due_date = due_date
+        if word == "recalled":
+            req.recalled_at = now
+        else:
+            req.overdue_flagged_at = now
+        summary = f"The lender {label}" + (f", due {due_date:%Y-%m-%d}." if due_date else ".")
+        event = record_move(
+            req,
+            word,
+            actor=actor,
+            at=now,
+            note=joined(summary, note),
+            changes=changes,
+            to_status=req.status,
+        )
+        if word == "recalled":
+            notify(req, "recalled", Notification.Audience.LIBRARY, event=event)
+        return req
+
+
 # --- The library's moves ----------------------------------------------------------------
 
 
@@ -969,6 +1036,7 @@ def record_arrival(
         values["trace"] = Trace.CLEARED
     changes = changed(req, values)
     record_move(req, action, actor=actor, at=now, note=note, changes=changes)
+    outbox.tell_lender(req, "Received", note=f"Received on {received_on:%Y-%m-%d}.")
     return req
 
 
@@ -1036,6 +1104,7 @@ def request_renewal(
         record_move(
             req, "request_renewal", actor=actor, at=now, note=f"Asked for {due_date:%Y-%m-%d}."
         )
+        outbox.tell_lender(req, "Renew", note=f"Asked for a due date of {due_date:%Y-%m-%d}.")
         notify(req, "renewal_requested", Notification.Audience.TEAM)
         return req
 
@@ -1122,6 +1191,12 @@ def mark_returned(
         if renewal is not None:
             note += f" The renewal to {renewal.requested_due_date:%Y-%m-%d} is withdrawn."
         event = record_move(req, "mark_returned", actor=actor, at=now, note=note, changes=changes)
+        outbox.tell_lender(
+            req,
+            "ShippedReturn",
+            note=f"Returned {returned_on:%Y-%m-%d} by {ShippingMethod(method).label}"
+            + (f", tracking {tracking_number}." if tracking_number else "."),
+        )
         if renewal is not None:
             notify(req, "renewal_withdrawn", Notification.Audience.TEAM, event=event)
         return req
@@ -1147,7 +1222,11 @@ def cancel(
         reason = checks.text("reason", reason, limit=rules.CANCEL_REASON)
         checks.done()
         close_pending_attempt(req, LenderAttempt.Outcome.WITHDRAWN, reason, at=now)
+        was_with_lender = req.status == Status.SENT_TO_LENDER
         event = record_move(req, "cancel", actor=actor, at=now, note=reason)
+        if was_with_lender:
+            # Not the reason: free text the library typed may name the patron.
+            outbox.tell_lender(req, "Cancel")
         if actor.is_team:
             notify(req, "cancelled", Notification.Audience.LIBRARY, event=event)
         else:

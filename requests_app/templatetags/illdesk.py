@@ -9,7 +9,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
 from requests_app import timeline
-from requests_app.flags import LIST_FLAGS, RENEWAL_PENDING, flags_of
+from requests_app.flags import LIST_FLAGS, RENEWAL_PENDING, TEAM_ONLY, flags_of
 from requests_app.models import Format, Status
 from requests_app.traces import OPEN_STEPS, STEP_BADGES, step_of
 
@@ -17,12 +17,14 @@ register = template.Library()
 
 
 @register.simple_tag
-def flags(req) -> SafeString:
-    """The request's flags as labelled badges (a pending renewal already shows as its status)."""
+def flags(req, team: bool = False) -> SafeString:
+    """The request's flags as labelled badges (a pending renewal already shows as its
+    status; the team's own flags, ``TEAM_ONLY``, only for the team)."""
+    hidden = {RENEWAL_PENDING.name} | (set() if team else TEAM_ONLY)
     return format_html_join(
         "",
         ' <span class="flag flag-{}">{}</span>',
-        ((name, LIST_FLAGS[name].label) for name in flags_of(req) if name != RENEWAL_PENDING.name),
+        ((name, LIST_FLAGS[name].label) for name in flags_of(req) if name not in hidden),
     )
 
 

@@ -50,7 +50,7 @@ class RequestFilter(StatusTabsMixin, django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Status.choices, empty_label="Any status")
     flag = django_filters.ChoiceFilter(
         label="Flag",
-        choices=flags.CHOICES,
+        choices=flags.LIBRARY_CHOICES,
         empty_label="Any flag",
         method="filter_flag",
     )
