@@ -28,7 +28,12 @@ OTHER_EVENTS = {
     "lender_status": "Word from the lender",
     "exchange_failed": "Exchange with the lender failed",
     "exchange_cleared": "Exchange failure cleared",
+    "message_lender": "Message to the lender",
 }
+
+#: Events that are the team's business alone (the exchange's plumbing): a library's staff
+#: do not see them on the timeline.
+TEAM_ONLY_EVENTS = frozenset({"exchange_failed", "exchange_cleared", "message_lender"})
 
 #: Moves recorded as done, where the move's own words ask for it ("edit the item").
 DONE = {

@@ -21,7 +21,7 @@ from members.models import MemberLibrary, Patron, User
 from .. import rules, workflow
 from ..duplicates import Duplicate
 from ..flags import CHOICES as FLAG_CHOICES
-from ..flags import flags_of
+from ..flags import TEAM_ONLY, flags_of
 from ..models import (
     BorrowingRequest,
     Charge,
@@ -203,7 +203,9 @@ class RequestSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=FLAG_CHOICES)))
     def get_flags(self, req: BorrowingRequest) -> list[str]:
-        return flags_of(req)
+        user = self.context["request"].user
+        hidden = set() if user.is_team else TEAM_ONLY
+        return [name for name in flags_of(req) if name not in hidden]
 
     @extend_schema_field(
         serializers.ListField(

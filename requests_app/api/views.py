@@ -24,6 +24,7 @@ from members.access import signed_in_user
 
 from .. import corrections, selectors, services, traces, workflow
 from ..duplicates import DuplicateRefusal
+from ..timeline import TEAM_ONLY_EVENTS
 from . import serializers as s
 from .filters import ApiRequestFilter
 
@@ -177,6 +178,8 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def events(self, request, pk=None):
         req = self.get_object()
         events = req.events.select_related("actor").order_by("at", "id")
+        if not signed_in_user(request).is_team:
+            events = events.exclude(action__in=TEAM_ONLY_EVENTS)
         return Response(s.EventSerializer(events, many=True).data)
 
     @extend_schema(

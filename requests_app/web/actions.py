@@ -366,6 +366,32 @@ ACTIONS = [
         "Who works on it", "Assign", "Assignment changed.",
         team_only=True, side=True, initial=lambda req: {"assignee": req.assigned_to_id},
     ),
+    # The ISO 18626 exchange with the lender (docs/iso18626.md): the team's.
+    PageAction(
+        "message-lender", f.LenderMessageForm,
+        lambda pk, user, form: services.message_lender(
+            pk, actor=user, body=form.cleaned_data["body"]
+        ),
+        "Message the lender", "Send to the lender", "Sent to the lender.",
+        team_only=True, side=True,
+        left_off=lambda req, user: req.lender is None or not req.lender.exchanges_iso18626,
+    ),
+    PageAction(
+        "send-again", f.SendAgainForm,
+        lambda pk, user, form: services.send_again(form.cleaned_data["message"], actor=user),
+        "Send a message again", "Send again", "Queued to be sent again.",
+        team_only=True, side=True,
+        applies=lambda form: bool(cast(f.SendAgainForm, form).failed()),
+    ),
+    PageAction(
+        "clear-exchange", f.NoteForm,
+        lambda pk, user, form: services.clear_exchange_failure(
+            pk, actor=user, note=form.cleaned_data["note"]
+        ),
+        "Clear “exchange failing”", "Clear the flag", "The exchange flag is cleared.",
+        team_only=True, side=True,
+        left_off=lambda req, user: req.exchange_failed_at is None,
+    ),
     PageAction(
         "message", f.MessageForm,
         lambda pk, user, form: services.post_message(

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from core.checks import length_limit, near_today
 from core.forms import DATE, WorkflowForm
@@ -24,6 +25,7 @@ from ..models import (
     ChargeKind,
     ChargePayer,
     DvdRegion,
+    ExchangeMessage,
     Format,
     ShippingMethod,
     UnrequestedItemReport,
@@ -247,6 +249,49 @@ class MessageForm(WorkflowForm):
         required=False,  # the service says what is missing, as to the API
         widget=forms.Textarea(attrs={"rows": 3, "required": True}),
     )
+
+
+class LenderMessageForm(WorkflowForm):
+    body = forms.CharField(
+        label="Message to the lender",
+        max_length=rules.NOTE,
+        required=False,  # the service says what is missing, as to the API
+        widget=forms.Textarea(attrs={"rows": 2, "required": True}),
+        help_text="Sent to the lender as an ISO 18626 notification. Name no patron.",
+    )
+
+
+class SendAgainForm(WorkflowForm):
+    """Send a message that was not delivered once more, chosen from the request's."""
+
+    message = forms.TypedChoiceField(label="Message", coerce=int)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.TypedChoiceField, self.fields["message"])
+        field.choices = [
+            (m.pk, f"{m.what} of {timezone.localtime(m.created_at):%Y-%m-%d %H:%M}")
+            for m in self.failed()
+        ]
+
+    def failed(self) -> list[ExchangeMessage]:
+        return [
+            m
+            for m in exchange_of(self.subject)
+            if m.direction == ExchangeMessage.Direction.OUT
+            and m.state == ExchangeMessage.State.FAILED
+        ]
+
+
+def exchange_of(req: BorrowingRequest | None) -> list[ExchangeMessage]:
+    """The request's ISO 18626 messages, in and out, oldest first (read once a page)."""
+    if req is None:
+        return []
+    cached = req.__dict__.get("_exchange")
+    if cached is None:
+        cached = list(req.exchange.select_related("lender").order_by("created_at", "id"))
+        req.__dict__["_exchange"] = cached
+    return cached
 
 
 class UnrequestedItemForm(forms.ModelForm):

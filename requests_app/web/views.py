@@ -37,6 +37,7 @@ from .. import selectors, services, traces
 from ..duplicates import Duplicate, DuplicateRefusal
 from ..flags import DUE_SOON_DAYS
 from ..models import BorrowingRequest, Status
+from ..timeline import TEAM_ONLY_EVENTS
 from .actions import BY_SLUG, offered_actions
 from .filters import QueueFilter, RequestFilter
 from .forms import (
@@ -45,6 +46,7 @@ from .forms import (
     NewRequestForm,
     ResolveUnrequestedForm,
     UnrequestedItemForm,
+    exchange_of,
 )
 from .openurl import initial_from_openurl
 
@@ -216,6 +218,8 @@ def _render_detail(
     steps = [(a, form) for a, form in actions if not a.side]
     confirming = {a.slug for a, _ in steps if a.asks_to_confirm(req)}
     events = list(req.events.select_related("actor"))
+    if not user.is_team:
+        events = [event for event in events if event.action not in TEAM_ONLY_EVENTS]
     context: dict[str, Any] = {
         "req": req,
         "actions": steps,
@@ -236,6 +240,7 @@ def _render_detail(
         "unfilled_reason": _unfilled_reason(req, events),
         "followed_by": req.followed_by.order_by("pk").first(),
         "unrequested_reports": req.unrequested_reports.select_related("library"),
+        "exchange": exchange_of(req) if user.is_team else None,
     }
     context |= _return_hold(req)
     refused = bound is not None

@@ -28,6 +28,8 @@ PUBLIC = {
     "password_reset_confirm",
     "password_reset_complete",
     "healthz",
+    # Lenders sign in there with HTTP Basic, as their agency (a 401 otherwise).
+    "iso18626",
     "api:token",
     "api_schema",
     "api_docs",

@@ -490,3 +490,33 @@ def test_the_service_account_takes_no_assignments_and_cannot_sign_in(client, rit
     assert not account.has_usable_password()
     with pytest.raises(Exception, match="active members of the team"):
         services.check_assignee(account)
+
+
+def test_the_team_sees_the_exchange_and_the_library_does_not(client, api, sent, alice, rita):
+    loaned(client, sent)
+    outbox.flag_failing(sent.pk, "Received to Mystic Seaport Library: not delivered")
+    page = f"/requests/{sent.pk}/"
+
+    client.force_login(rita)
+    team_page = client.get(page).content.decode()
+    assert "Exchange with the lender (ISO 18626)" in team_page
+    assert "Exchange failing" in team_page and "The XML" in team_page
+    assert "&lt;status&gt;Loaned&lt;/status&gt;" in team_page  # the raw message, escaped
+
+    client.force_login(alice)
+    library_page = client.get(page).content.decode()
+    assert "Exchange" not in library_page and "The XML" not in library_page
+    assert "exchange_failing" not in api(alice).get(f"/api/v1/requests/{sent.pk}/").json()["flags"]
+    assert "exchange_failing" in api(rita).get(f"/api/v1/requests/{sent.pk}/").json()["flags"]
+    library_events = api(alice).get(f"/api/v1/requests/{sent.pk}/events/").json()
+    assert "exchange_failed" not in {event["action"] for event in library_events}
+    team_events = api(rita).get(f"/api/v1/requests/{sent.pk}/events/").json()
+    assert "exchange_failed" in {event["action"] for event in team_events}
+
+
+def test_the_queue_filters_on_exchange_failing(client, sent, request_in, rita):
+    other = request_in("sourcing")
+    outbox.flag_failing(sent.pk, "not delivered")
+    client.force_login(rita)
+    page = client.get("/queue/?flag=exchange_failing").content.decode()
+    assert f"/requests/{sent.pk}/" in page and f"/requests/{other.pk}/" not in page

@@ -224,11 +224,27 @@ def _charged(world: "World"):
     return req
 
 
+def _exchange_failing(world: "World"):
+    """Sent to a lender that exchanges ISO 18626 messages, the request message not
+    delivered and the request flagged."""
+    from requests_app.iso18626.outbox import flag_failing
+    from requests_app.models import ExchangeMessage
+    from tests.iso18626 import partner
+
+    req = world.drive("sourcing")
+    workflow.send_to_lender(req.pk, actor=world.rita, lender=partner())
+    ExchangeMessage.objects.filter(request=req).update(state="failed")
+    flag_failing(req.pk, "Request to the lender: not delivered")
+    req.refresh_from_db()
+    return req
+
+
 #: States an action needs beyond a status, and how to make a request in one.
 PREPARED: dict[str, Callable[["World"], object]] = {
     "shipped 20 days ago": lambda world: world.drive("shipped", shipped_days_ago=20),
     "flagged not arrived": _flagged,
     "with a charge": _charged,
+    "exchange failing": _exchange_failing,
 }
 #: The actions that need one of them.
 ACTION_STATE = {
@@ -238,6 +254,9 @@ ACTION_STATE = {
     "void-charge": "with a charge",
     "charge-invoiced": "with a charge",
     "charge-paid": "with a charge",
+    "message-lender": "exchange failing",
+    "send-again": "exchange failing",
+    "clear-exchange": "exchange failing",
 }
 
 
@@ -338,6 +357,9 @@ ACTION_INPUT: dict[str, Callable[[World, BorrowingRequest], dict]] = {
     "max-cost": lambda world, req: {"max_cost": "40.00", "reason": "The library agreed."},
     "assign": lambda world, req: {"assignee": str(world.rita.pk)},
     "message": lambda world, req: {"body": "Is it on its way?"},
+    "message-lender": lambda world, req: {"body": "Is it on its way?"},
+    "send-again": lambda world, req: {"message": str(req.exchange.get(state="failed").pk)},
+    "clear-exchange": lambda world, req: {"note": "Phoned the lender."},
     "request-again": lambda world, req: {},
     "trace": lambda world, req: {"note": "Called the lender: it left on the 2nd."},
     "replacement-shipped": lambda world, req: {
@@ -760,6 +782,7 @@ NO_INPUT = {
     "logout": "a button: its form has no fields",
     "revoke_api_token": "a button: its form has no fields",
     "healthz": "for the load balancer",
+    "iso18626": "lenders' ISO 18626 messages, fuzzed in test_iso18626_fuzz.py",
     "password_change_done": "a message",
     "password_reset_done": "a message",
     "password_reset_complete": "a message",
