@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
+PEER_PORT ?= 8765
 
 .PHONY: install run test screenshots lint format migrate seed worker beat clean bench
 
@@ -25,11 +26,12 @@ node_modules/.installed: package.json package-lock.json
 	fi
 
 # Embedded default: SQLite file, Celery tasks in-process, e-mail to the console.
-# `make run HOST=0.0.0.0:8080` serves elsewhere; the links in e-mail follow it.
+# `make run HOST=0.0.0.0:8080` serves elsewhere; the links in e-mail follow it. The demo's
+# ISO 18626 lender (manage.py iso18626_peer) answers beside it on PEER_PORT.
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 ILLDESK_BASE_URL=$${ILLDESK_BASE_URL:-http://$(HOST)} $(BIN)/python manage.py runserver $(HOST)
+	DEBUG=1 ILLDESK_DEMO_PEER=http://127.0.0.1:$(PEER_PORT) $(BIN)/python manage.py seed_demo
+	DEBUG=1 ILLDESK_BASE_URL=$${ILLDESK_BASE_URL:-http://$(HOST)} sh -c '$(BIN)/python manage.py iso18626_peer --port $(PEER_PORT) & peer=$$!; trap "kill $$peer 2>/dev/null" EXIT INT TERM; $(BIN)/python manage.py runserver $(HOST)'
 
 # Lint, format and type checks, then the whole suite (on DATABASE_URL/REDIS_URL when they are set).
 # PYTEST_ARGS='-m "not browser"' leaves out the browser tests.

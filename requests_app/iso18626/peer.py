@@ -85,7 +85,9 @@ class Peer:
             root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False))
         except etree.XMLSyntaxError:
             return 400, b"Not XML.\n"
-        kind = etree.QName(root[0]).localname if len(root) else ""
+        if not len(root):
+            return 400, b"Not an ISO 18626 message.\n"
+        kind = etree.QName(root[0]).localname
         message = root[0]
         header = {
             tag: _find(message, f"header/{tag}")
@@ -97,18 +99,26 @@ class Peer:
                 "requestingAgencyRequestId",
             )
         }
-        request_id = header["requestingAgencyRequestId"]
+        self._later(self.replies(scenario, kind, message, header))
         if kind == "request":
-            self.loans[request_id] = Loan(header)
-            self._later([self._status(request_id, s, r) for s, r in SCENARIOS[scenario]])
             return 200, _confirmation("requestConfirmation", header)
         if kind == "requestingAgencyMessage":
             action = _find(message, "action")
-            loan = self.loans.setdefault(request_id, Loan(header))
-            replies = self._replies(scenario, request_id, loan, action)
-            self._later(replies)
             return 200, _confirmation("requestingAgencyMessageConfirmation", header, action)
         return 200, _confirmation("supplyingAgencyMessageConfirmation", header)
+
+    def replies(
+        self, scenario: str, kind: str, message: etree._Element, header: dict[str, str]
+    ) -> list[bytes]:
+        """The messages the lender sends back for one of illdesk's, in order."""
+        request_id = header["requestingAgencyRequestId"]
+        if kind == "request":
+            self.loans[request_id] = Loan(header)
+            return [self._status(request_id, s, r) for s, r in SCENARIOS[scenario]]
+        if kind == "requestingAgencyMessage":
+            loan = self.loans.setdefault(request_id, Loan(header))
+            return self._replies(scenario, request_id, loan, _find(message, "action"))
+        return []
 
     def _signed_in(self, authorization: str) -> bool:
         scheme, _, encoded = authorization.partition(" ")
@@ -166,8 +176,16 @@ class Peer:
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     def _later(self, messages: list[bytes]) -> None:
-        """Post ``messages`` to illdesk one after the other, ``delay`` seconds apart."""
+        """Post ``messages`` to illdesk one after the other, ``delay`` seconds apart (at
+        once, in this thread, with no delay: the demo's seeding)."""
         if not messages:
+            return
+        if self.delay <= 0:
+            for message in messages:
+                header = etree.fromstring(message)[0]
+                (self.send or self.post)(
+                    _find(header, "header/supplyingAgencyId/agencyIdValue"), message
+                )
             return
 
         def run() -> None:

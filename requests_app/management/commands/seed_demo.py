@@ -17,6 +17,7 @@ the ISBNs and ISSNs are real ones with valid check digits.
 
 import datetime as dt
 import logging
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +38,7 @@ from requests_app.models import (
     ChargeKind,
     ChargePayer,
     DvdRegion,
+    ExchangeMessage,
     Format,
     LenderAttempt,
     Message,
@@ -51,6 +53,16 @@ from requests_app.models import (
 from requests_app.scenarios import drive_to, steps_to
 
 DEMO_PASSWORD = "illdesk-demo"  # noqa: S105 - a published demo password, by design.
+#: The demo lender of ``manage.py iso18626_peer`` (``make run`` starts it), and the
+#: password the demo's exchanging lenders share with illdesk.
+DEMO_PEER = os.environ.get("ILLDESK_DEMO_PEER", "http://127.0.0.1:8765")
+DEMO_PEER_PASSWORD = "demo-partner"  # noqa: S105 - the demo lender's, published by design.
+#: The demo's lenders that exchange ISO 18626 messages: symbol -> (agency id, scenario).
+EXCHANGING = {
+    "CWQ": ("US-MA-CWSU", "loan"),
+    "PVQ": ("US-MA-PVCC", "will-supply"),
+    "GMQ": ("US-VT-GMU", "renew-no"),
+}
 
 # --- Member libraries -------------------------------------------------------------------
 
@@ -365,6 +377,12 @@ def _patron_email(name: str) -> str:
 
 
 # --- Requests ---------------------------------------------------------------------------
+
+
+def _basic_credentials(password: str) -> str:
+    import base64
+
+    return base64.b64encode(f"US-XX-ILLDESK:{password}".encode()).decode()
 
 
 def _cite(fmt: str, title: str, **fields) -> dict:
@@ -927,6 +945,8 @@ class Command(BaseCommand):
         for demo in REQUESTS:
             self._request(demo)
         self._unrequested_items()
+        self._exchange_partners()
+        self._exchanged_loan()
         # This morning's jobs have run, as they would have on a live desk.
         jobs.flag_not_arrived()
         jobs.flag_overdue()
@@ -941,6 +961,51 @@ class Command(BaseCommand):
                 lifetime=dt.timedelta(days=lifetime),
                 now=timezone.now() - dt.timedelta(days=days_ago),
             )
+
+    def _exchange_partners(self) -> None:
+        """Three lenders have since joined the exchange (the demo lender plays them): their
+        older loans were typed, as before; new ones travel as ISO 18626 messages."""
+        for symbol, (agency, scenario) in EXCHANGING.items():
+            lender = self.lenders[symbol]
+            lender.iso18626_address = f"{DEMO_PEER}/{scenario}/"
+            lender.agency_id_type, lender.agency_id_value = "ISIL", agency
+            lender.set_iso18626_password(DEMO_PEER_PASSWORD)
+            lender.save()
+
+    def _exchanged_loan(self) -> None:
+        """A loan this morning that nobody typed: sent to Commonwealth State over ISO 18626,
+        its answers (expect to supply, then loaned, with its due date, tracking and fee)
+        taken in by the exchange as the demo lender would post them."""
+        from requests_app.iso18626 import exchange
+        from requests_app.iso18626.peer import Peer
+
+        staff, team = self.staff["MFPL"], self.users["rita"]
+        req = workflow.submit_request(
+            actor=staff,
+            library=staff.library,
+            patron=self.patrons["MFPL"][0],
+            citation=_cite(
+                "book",
+                "The Hidden Life of Trees",
+                author="Wohlleben, Peter",
+                isbn="9781771642484",
+                year="2016",
+            ),  # fmt: skip
+        )
+        workflow.start_sourcing(req.pk, actor=team)
+        lender = self.lenders["CWQ"]
+        workflow.send_to_lender(req.pk, actor=team, lender=lender)
+        request = ExchangeMessage.objects.get(request=req, kind="request")
+        peer = Peer(
+            "", DEMO_PEER_PASSWORD, delay=0,
+            send=lambda agency, message: exchange.receive(lender, message),
+        )  # fmt: skip
+        status, answer = peer.answer(
+            "loan", request.body.encode(), "Basic " + _basic_credentials(DEMO_PEER_PASSWORD)
+        )
+        ExchangeMessage.objects.filter(pk=request.pk).update(
+            state=ExchangeMessage.State.SENT, done_at=timezone.now(), answer=answer.decode()
+        )
 
     def _unrequested_items(self) -> None:
         """Two items that came unasked: one the team sent on, one still open."""
