@@ -17,6 +17,8 @@ Steps, each a module of its own that can also run alone:
    matches, let through with a reason), the page's warning, and the check's SQL alone.
 8. ``library_day``: a member library's pages (the lenders' availability, its list with
    patrons, its dashboard, a loan waiting on a renewal) and the queue by region.
+9. ``iso18626``: a lender's messages at ``POST /iso18626/`` (a shipment, a note, a
+   repeat, a refusal) and illdesk's (built, checked, posted over HTTP by the outbox).
 
 Each writes its figures to ``docs/benchmarks/<step>.json``; the last step writes them
 into ``docs/performance.md``, between the markers ``<!-- measured:start -->`` and
@@ -47,6 +49,7 @@ STEPS = (
     "exceptions",
     "duplicates",
     "library_day",
+    "iso18626",
     "render",
 )
 
@@ -94,6 +97,7 @@ def render() -> None:
         exceptions,
         explain_filters,
         flag_jobs,
+        iso18626,
         library_day,
         load,
     )
@@ -107,6 +111,7 @@ def render() -> None:
         ("exceptions*.json", exceptions),
         ("duplicates*.json", duplicates),
         ("library_day*.json", library_day),
+        ("iso18626*.json", iso18626),
     ):
         # load.json, then any other run of the same step (load_10m.json: a bigger database)
         for path in sorted(FIGURES.glob(pattern), key=lambda p: (len(p.name), p.name)):
@@ -163,6 +168,8 @@ def main() -> None:
         run("duplicates", *runs, "--out", figures_of("duplicates", folder))
     if "library_day" in steps:
         run("library_day", *runs, "--out", figures_of("library_day", folder))
+    if "iso18626" in steps:
+        run("iso18626", *runs, "--out", figures_of("iso18626", folder))
     if args.quick:
         print(f"figures of this quick run (not written into the page): {folder}")
     elif "render" in steps:
