@@ -737,6 +737,7 @@ class ExchangeMessage(models.Model):
         PENDING = "pending", "Waiting to be sent"
         SENT = "sent", "Sent"
         FAILED = "failed", "Not delivered"
+        RESENT = "resent", "Not delivered; sent again"
         ACCEPTED = "accepted", "Accepted"
         REFUSED = "refused", "Refused"
 
@@ -789,7 +790,7 @@ class ExchangeMessage(models.Model):
                 name="exchange_received_once",
             ),
             models.CheckConstraint(
-                condition=Q(direction="out", state__in=["pending", "sent", "failed"])
+                condition=Q(direction="out", state__in=["pending", "sent", "failed", "resent"])
                 | Q(direction="in", state__in=["accepted", "refused"]),
                 name="exchange_state_fits_direction",
             ),

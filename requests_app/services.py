@@ -407,20 +407,33 @@ def clear_exchange_failure(request_id: int, *, actor: User, note: str = "") -> B
 
 
 def send_again(message_id: int, *, actor: User) -> ExchangeMessage:
-    """Send a message that was not delivered once more, as a new message (the failed one
-    stays, as it was): the team's answer to "exchange failing"."""
+    """Send a message that was not delivered once more, as a new message: the failed one
+    stays, marked sent again, so it is not sent twice. Only to the request's lender now,
+    and a request message only while the request waits for that lender."""
     with transaction.atomic():
         failed = ExchangeMessage.objects.select_for_update().get(pk=message_id)
         if failed.request_id is None:
             raise NotAllowedNow("send_again", "", "This message belongs to no request.")
-        lock_request(failed.request_id, "send_again", actor, {TEAM})
-        if failed.direction != ExchangeMessage.Direction.OUT or failed.state != (
-            ExchangeMessage.State.FAILED
+        req = lock_request(failed.request_id, "send_again", actor, {TEAM})
+        refusal = ""
+        if failed.direction != ExchangeMessage.Direction.OUT or (
+            failed.state != ExchangeMessage.State.FAILED
         ):
-            raise NotAllowedNow(
-                "send_again", "", "Only a message that was not delivered is sent again."
-            )
-        return resend(failed)
+            refusal = "Only a message that was not delivered is sent again, and only once."
+        elif failed.lender_id != req.lender_id:
+            refusal = "The request is no longer with that lender."
+        elif failed.kind == "request" and req.status != Status.SENT_TO_LENDER:
+            refusal = f"The request is {req.get_status_display().lower()}: it waits for no lender."
+        if refusal:
+            raise NotAllowedNow("send_again", req.status, refusal)
+        failed.state = ExchangeMessage.State.RESENT
+        failed.save(update_fields=["state"])
+        again = resend(failed)
+        _note_in_timeline(
+            req, "exchange_resent", actor, f"{failed.what} to {failed.lender.name}.",
+            at=timezone.now(),
+        )  # fmt: skip
+        return again
 
 
 def report_unrequested_item(

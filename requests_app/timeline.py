@@ -29,11 +29,14 @@ OTHER_EVENTS = {
     "exchange_failed": "Exchange with the lender failed",
     "exchange_cleared": "Exchange failure cleared",
     "message_lender": "Message to the lender",
+    "exchange_resent": "Sent to the lender again",
 }
 
 #: Events that are the team's business alone (the exchange's plumbing): a library's staff
 #: do not see them on the timeline.
-TEAM_ONLY_EVENTS = frozenset({"exchange_failed", "exchange_cleared", "message_lender"})
+TEAM_ONLY_EVENTS = frozenset(
+    {"exchange_failed", "exchange_cleared", "exchange_resent", "message_lender"}
+)
 
 #: Moves recorded as done, where the move's own words ask for it ("edit the item").
 DONE = {

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
@@ -27,17 +28,22 @@ from lenders.models import Lender
 from members.models import User
 from members.services import service_account
 
-from .. import services, workflow
-from ..models import BorrowingRequest, ChargeKind, ExchangeMessage, ShippingMethod, Status
+from .. import rules, services, workflow
+from ..models import (
+    BorrowingRequest,
+    ChargeKind,
+    ExchangeMessage,
+    RenewalRequest,
+    ShippingMethod,
+    Status,
+)
 from . import inbound
 from .inbound import UNRECOGNISED_VALUE, Message, Refusal
-from .messages import NAMESPACE
 from .outbox import flag_failing
 
 logger = logging.getLogger(__name__)
 
 UNSUPPORTED_ACTION = "UnsupportedActionType"
-UNSUPPORTED_REASON = "UnsupportedReasonForMessageType"
 #: The statuses that only tell how the lender is getting on: noted on the timeline.
 NOTED = {
     "RequestReceived": "has the request",
@@ -82,6 +88,8 @@ def receive(lender: Lender, body: bytes) -> bytes:
         logger.info("A repeated ISO 18626 message from lender %s: nothing changed.", lender.pk)
         return answer
     req = _request_of(lender, message)
+    if req is not None and req.lender_id != lender.pk and not _confirms_its_end(message):
+        req = None  # it was with this lender once; only its own ending may be confirmed
     if req is None:
         refusal = Refusal(
             UNRECOGNISED_VALUE,
@@ -92,23 +100,25 @@ def receive(lender: Lender, body: bytes) -> bytes:
         )
     try:
         with transaction.atomic():
-            record = ExchangeMessage.objects.create(
-                request=req,
-                lender=lender,
-                direction=ExchangeMessage.Direction.IN,
-                state=ExchangeMessage.State.ACCEPTED,
-                kind=message.kind,
-                what=status,
-                body=body.decode(),
-                digest=digest,
-                answer=answer.decode(),
-                created_at=received,
-            )
+            try:
+                with transaction.atomic():
+                    record = ExchangeMessage.objects.create(
+                        request=req,
+                        lender=lender,
+                        direction=ExchangeMessage.Direction.IN,
+                        state=ExchangeMessage.State.ACCEPTED,
+                        kind=message.kind,
+                        what=status,
+                        body=_stored(body, message),
+                        digest=digest,
+                        answer=answer.decode(),
+                        created_at=received,
+                    )
+            except IntegrityError:
+                # The same message, at the same moment on another connection: it acted.
+                return answer
             record.summary = act(req, lender, message)[:500]
             record.save(update_fields=["summary"])
-    except IntegrityError:
-        # The same message, arrived at the same moment on another connection: it acted.
-        return answer
     except Unsupported as unsupported:
         return _refused(
             lender, req, unsupported.refusal, body, message=message, what=status, received=received
@@ -122,14 +132,20 @@ def receive(lender: Lender, body: bytes) -> bytes:
 
 
 def fingerprint(message: Message) -> str:
-    """The message without its header's timestamp, hashed: a lender that sends the same
-    message again, stamped anew, sends the same fingerprint."""
-    root = etree.fromstring(etree.tostring(message.root))
-    for stamp in root.iterfind(f".//{{{NAMESPACE}}}header/{{{NAMESPACE}}}timestamp"):
-        header = stamp.getparent()
-        if header is not None:
-            header.remove(stamp)
-    return hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest()
+    """The message as sent (canonical XML), hashed: a lender that sends it again (it never
+    had the confirmation) sends the same fingerprint. A message restamped and sent again
+    is another message; what it says is then already so, and changes nothing (``act``)."""
+    return hashlib.sha256(etree.tostring(message.root, method="c14n")).hexdigest()
+
+
+def _stored(body: bytes, message: Message | None) -> str:
+    """The message as text to keep: as parsed when it was (whatever its encoding), else
+    the bytes as UTF-8 as far as they go; never a NUL, which no text column holds."""
+    if message is not None:
+        text = etree.tostring(message.root, encoding="unicode")
+    else:
+        text = body.decode("utf-8", errors="replace")
+    return text.replace("\x00", "")
 
 
 def _is_repeat(lender: Lender, digest: str) -> bool:
@@ -164,12 +180,30 @@ def _header_refusal(lender: Lender, message: Message) -> Refusal | None:
     return None
 
 
+REQUEST_ID = re.compile(r"illdesk-([0-9]{1,12})")
+
+
 def _request_of(lender: Lender, message: Message) -> BorrowingRequest | None:
-    """The request the message names (``illdesk-<number>``), if it is with this lender."""
-    prefix, _, number = message.text("header/requestingAgencyRequestId").partition("-")
-    if prefix != "illdesk" or not number.isdigit() or len(number) > 12:
+    """The request the message names (``illdesk-<number>``), if it is with this lender or
+    was sent to it once (which may only confirm how it ended there)."""
+    named = REQUEST_ID.fullmatch(message.text("header/requestingAgencyRequestId"))
+    if named is None:
         return None
-    return BorrowingRequest.objects.filter(pk=int(number), lender=lender).first()
+    return (
+        BorrowingRequest.objects.filter(pk=int(named.group(1)))
+        .filter(Q(lender=lender) | Q(attempts__lender=lender))
+        .select_related("lender")
+        .distinct()
+        .first()
+    )
+
+
+def _confirms_its_end(message: Message) -> bool:
+    """A message that only says the lender will not (or did not) supply: what a lender the
+    request has left may still say, to no effect."""
+    return message.text("statusInfo/status") in ("Unfilled", "Cancelled") or (
+        message.text("messageInfo/reasonForMessage") == "CancelResponse"
+    )
 
 
 def _refused(
@@ -194,7 +228,7 @@ def _refused(
         state=ExchangeMessage.State.REFUSED,
         kind=kind[:40],
         what=what[:40],
-        body=body.decode(errors="replace"),
+        body=_stored(body, message),
         answer=answer.decode(),
         error=f"{refusal.error_type}: {refusal.error_value}"[:500],
         created_at=received,
@@ -219,16 +253,20 @@ def _words(error: WorkflowError | ValidationError) -> str:
 
 
 def act(req: BorrowingRequest, lender: Lender, message: Message) -> str:
-    """Take the workflow step the message stands for; what it did, in words."""
+    """Take the workflow step the message stands for; what it did, in words. What is
+    already so (a status sent again, restamped; one the loan is past) changes nothing."""
     actor = service_account()
     reason = message.text("messageInfo/reasonForMessage")
     status = message.text("statusInfo/status")
     note = message.text("messageInfo/note")
+    already = _already_so(req, lender, reason, status)
+    if already:
+        return already
     if reason == "Notification":
         body = f"From {lender.name}: {note}" if note else ""
         if not body:
             raise Unsupported(UNRECOGNISED_VALUE, "A Notification needs a note.")
-        services.post_message(req.pk, actor=actor, body=body)
+        services.post_message(req.pk, actor=actor, body=_clip(body, rules.MESSAGE))
         done = "A message from the lender."
     elif reason == "RenewResponse":
         done = _renew_response(req, message, actor, note)
@@ -239,7 +277,39 @@ def act(req: BorrowingRequest, lender: Lender, message: Message) -> str:
         if step is None:
             raise Unsupported(UNRECOGNISED_VALUE, f"illdesk does not act on the status {status}.")
         done = step(req, lender, message, actor, note)
-    return joined(done, _costs(req, message, actor))
+    if status == "Loaned" and reason != "RenewResponse":
+        done = joined(done, _fee(req, message, actor))
+    return done
+
+
+def _already_so(req: BorrowingRequest, lender: Lender, reason: str, status: str) -> str:
+    """Words for a message that tells what illdesk knows already, or "" for one to act on."""
+    if reason == "Notification":
+        return ""
+    if status in ("Unfilled", "Cancelled") and req.lender_id != lender.pk:
+        return "The request has left this lender already: nothing changed."
+    if reason == "RenewResponse":
+        return "" if req.status == Status.RENEWAL_REQUESTED else _renewal_answered(req)
+    shipped = req.shipped_on is not None and req.lender_id == lender.pk
+    if status == "Loaned" and shipped:
+        return "Shipped already: nothing changed."
+    if status in NOTED and shipped:
+        return "The loan is further along already: nothing changed."
+    if status == "LoanCompleted" and req.status == Status.COMPLETED:
+        return "Complete already: nothing changed."
+    return ""
+
+
+def _renewal_answered(req: BorrowingRequest) -> str:
+    """A renewal answer when none is pending: the last one's, said again, changes nothing;
+    anything else is for the workflow to refuse."""
+    last = req.renewals.exclude(answer=RenewalRequest.Answer.PENDING).order_by("-pk").first()
+    if last is not None and last.answer in (
+        RenewalRequest.Answer.APPROVED,
+        RenewalRequest.Answer.DENIED,
+    ):
+        return "The renewal is answered already: nothing changed."
+    return ""
 
 
 def _noted(req: BorrowingRequest, lender: Lender, message: Message, actor: User, note: str) -> str:
@@ -249,7 +319,7 @@ def _noted(req: BorrowingRequest, lender: Lender, message: Message, actor: User,
             "lender_status", req.status, f"{status} came when the request was {req.status}."
         )
     words = f"{lender.name} {NOTED[status]}" + _expected(message) + "."
-    services.note_from_lender(req.pk, actor=actor, note=joined(words, note))
+    services.note_from_lender(req.pk, actor=actor, note=_clip(joined(words, note)))
     return words
 
 
@@ -278,8 +348,12 @@ def _loaned(req: BorrowingRequest, lender: Lender, message: Message, actor: User
 def _unfilled(
     req: BorrowingRequest, lender: Lender, message: Message, actor: User, note: str
 ) -> str:
+    if req.status == Status.CANCELLED:  # the lender's answer to illdesk's Cancel
+        return _cancelled(req, lender, message, actor, note)
     reason = joined(message.text("messageInfo/reasonUnfilled"), note) or "No reason given."
-    workflow.lender_unfilled(req.pk, actor=actor, reason=f"{reason} (ISO 18626)")
+    workflow.lender_unfilled(
+        req.pk, actor=actor, reason=_clip(f"{reason} (ISO 18626)", rules.REASON)
+    )
     return f"Cannot supply: {reason}"
 
 
@@ -287,9 +361,10 @@ def _cancelled(
     req: BorrowingRequest, lender: Lender, message: Message, actor: User, note: str
 ) -> str:
     if req.status == Status.CANCELLED:
-        services.note_from_lender(
-            req.pk, actor=actor, note=joined(f"{lender.name} confirms the cancellation.", note)
-        )
+        words = f"{lender.name} confirms the cancellation."
+        if req.events.filter(action="lender_status", note__startswith=words).exists():
+            return "Confirmed already: nothing changed."
+        services.note_from_lender(req.pk, actor=actor, note=joined(words, _clip(note)))
         return "The lender confirms the cancellation."
     if req.status == Status.SENT_TO_LENDER:
         reason = joined("The lender cancelled it.", note)
@@ -301,7 +376,7 @@ def _cancelled(
 def _lender_says(word: str) -> Callable[..., str]:
     def step(req: BorrowingRequest, lender: Lender, message: Message, actor: User, note: str):
         due_date = _day(message, "statusInfo/dueDate")
-        workflow.lender_says(req.pk, actor=actor, word=word, due_date=due_date, note=note)
+        workflow.lender_says(req.pk, actor=actor, word=word, due_date=due_date, note=_clip(note))
         return f"The lender {workflow.LENDER_WORDS[word]}" + (
             f", due {due_date}." if due_date else "."
         )
@@ -312,7 +387,7 @@ def _lender_says(word: str) -> Callable[..., str]:
 def _completed(
     req: BorrowingRequest, lender: Lender, message: Message, actor: User, note: str
 ) -> str:
-    workflow.complete(req.pk, actor=actor, note=joined("The lender has it back.", note))
+    workflow.complete(req.pk, actor=actor, note=_clip(joined("The lender has it back.", note)))
     return "The lender has it back: complete."
 
 
@@ -335,7 +410,7 @@ def _renew_response(req: BorrowingRequest, message: Message, actor: User, note: 
         raise Unsupported(UNRECOGNISED_VALUE, "A RenewResponse needs answerYesNo, Y or N.")
     due_date = _day(message, "statusInfo/dueDate") if answer == "Y" else None
     workflow.answer_renewal(
-        req.pk, actor=actor, approved=answer == "Y", due_date=due_date, note=note[:1000]
+        req.pk, actor=actor, approved=answer == "Y", due_date=due_date, note=_clip(note)
     )
     return f"Renewal approved, due {due_date}." if answer == "Y" else "Renewal denied."
 
@@ -344,37 +419,41 @@ def _cancel_response(
     req: BorrowingRequest, lender: Lender, message: Message, actor: User, note: str
 ) -> str:
     if message.text("messageInfo/answerYesNo") == "N":
-        words = joined(f"{lender.name} could not cancel it.", note)
+        words = _clip(joined(f"{lender.name} could not cancel it.", note))
         services.note_from_lender(req.pk, actor=actor, note=words)
         transaction.on_commit(lambda: flag_failing(req.pk, words))
         return words
     return _cancelled(req, lender, message, actor, note)
 
 
-def _costs(req: BorrowingRequest, message: Message, actor: User) -> str:
-    """What the lender charges (``deliveryCosts``, else ``offeredCosts``), as a lending fee
-    on the request; the request's max cost then flags it if it is over."""
-    for path in ("deliveryInfo/deliveryCosts", "messageInfo/offeredCosts"):
-        value = message.text(f"{path}/monetaryValue")
-        if not value:
-            continue
-        try:
-            amount = Decimal(value)
-        except InvalidOperation as error:
-            raise Unsupported(UNRECOGNISED_VALUE, f"{path}: {value!r} is no amount.") from error
-        if amount <= 0:
-            return ""
-        currency = message.text(f"{path}/currencyCode")
-        services.add_charge(
-            req.pk,
-            actor=actor,
-            kind=ChargeKind.LENDING_FEE,
-            amount=amount,
-            currency=currency,
-            reference="Reported by the lender (ISO 18626).",
-        )
-        return f"Charges {amount} {currency}."
-    return ""
+def _fee(req: BorrowingRequest, message: Message, actor: User) -> str:
+    """What the lender charges for the loan (``deliveryCosts`` of its ``Loaned``), as a
+    lending fee; the request's max cost then flags it if it is over. Costs offered before
+    (``offeredCosts``) are the team's to agree: they are in the message, not charged."""
+    value = message.text("deliveryInfo/deliveryCosts/monetaryValue")
+    if not value:
+        return ""
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as error:
+        raise Unsupported(UNRECOGNISED_VALUE, f"deliveryCosts: {value!r} is no amount.") from error
+    if amount <= 0:
+        return ""
+    currency = message.text("deliveryInfo/deliveryCosts/currencyCode")
+    services.add_charge(
+        req.pk,
+        actor=actor,
+        kind=ChargeKind.LENDING_FEE,
+        amount=amount,
+        currency=currency,
+        reference="Reported by the lender (ISO 18626).",
+    )
+    return f"Charges {amount} {currency}."
+
+
+def _clip(text: str, limit: int = rules.NOTE) -> str:
+    """A lender's words cut to what illdesk keeps of them (an ellipsis where cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- Reading values ---------------------------------------------------------------------------

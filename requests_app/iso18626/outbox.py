@@ -19,11 +19,10 @@ from typing import cast
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from lxml import etree
 
-from core.secrets import UnreadableSecret
 from lenders.models import Lender
 
 from ..models import BorrowingRequest, ExchangeMessage, Notification, StatusEvent
@@ -98,12 +97,22 @@ def enqueue(message_id: int) -> None:
 
 
 def _ready(now) -> QuerySet[ExchangeMessage]:
+    """Messages that may be posted now: unclaimed (or a dead worker's), past their backoff,
+    and the oldest still to go for their request, so a lender never hears of a cancel
+    before the request it cancels."""
+    earlier = ExchangeMessage.objects.filter(
+        request=OuterRef("request"),
+        direction=ExchangeMessage.Direction.OUT,
+        state=ExchangeMessage.State.PENDING,
+        pk__lt=OuterRef("pk"),
+    )
     return (
         ExchangeMessage.objects.filter(
             state=ExchangeMessage.State.PENDING, attempts__lt=MAX_ATTEMPTS
         )
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
         .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .filter(~Exists(earlier))
     )
 
 
@@ -114,6 +123,17 @@ def backoff(attempts: int) -> timedelta:
 
 class Refused(Exception):
     """The lender answered, and refused the message (``messageStatus`` ERROR)."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: following it would turn the POST into a GET and carry the
+    lender's password to wherever it points."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def post(lender: Lender, body: bytes) -> bytes:
@@ -131,7 +151,7 @@ def post(lender: Lender, body: bytes) -> bytes:
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
             answer = response.read(256 * 1024)
     except urllib.error.HTTPError as error:
         raise OSError(f"The lender answered HTTP {error.code}.") from error
@@ -173,13 +193,15 @@ def deliver(message_id: int) -> str:
         return "not ready, already sent or being sent"
     message = ExchangeMessage.objects.select_related("lender").get(pk=message_id)
     try:
-        answer = post(message.lender, message.body.encode())
+        answer = post(message.lender, message.body.encode()).decode("utf-8", errors="replace")
     except Refused as refusal:
         _give_up(message, f"The lender refused it: {refusal}")
+        _next(message)
         return "refused"
-    except (OSError, ValueError, UnreadableSecret) as error:  # unreachable, bad address or key
+    except Exception as error:  # unreachable, a bad answer or address, the key changed
         if message.attempts >= MAX_ATTEMPTS:
             _give_up(message, f"Not delivered after {message.attempts} tries: {error}")
+            _next(message)
             return "failed; given up"
         ExchangeMessage.objects.filter(pk=message_id).update(
             claimed_at=None,
@@ -189,10 +211,31 @@ def deliver(message_id: int) -> str:
         logger.warning("Exchange message %s not delivered (%s); will retry.", message_id, error)
         return "failed; will retry"
     ExchangeMessage.objects.filter(pk=message_id).update(
-        state=ExchangeMessage.State.SENT, done_at=timezone.now(), answer=answer.decode(), error=""
+        state=ExchangeMessage.State.SENT,
+        done_at=timezone.now(),
+        answer=answer.replace("\x00", ""),
+        error="",
     )
     logger.info("Exchange message %s (%s) delivered.", message_id, message.what)
+    _next(message)
     return "sent"
+
+
+def _next(message: ExchangeMessage) -> None:
+    """Queue the request's next message, which waited for this one."""
+    following = (
+        ExchangeMessage.objects.filter(
+            request_id=message.request_id,
+            direction=ExchangeMessage.Direction.OUT,
+            state=ExchangeMessage.State.PENDING,
+            pk__gt=message.pk,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is not None and message.request_id is not None:
+        transaction.on_commit(lambda: enqueue(following))
 
 
 def _give_up(message: ExchangeMessage, why: str) -> None:
@@ -231,8 +274,16 @@ def flag_failing(request_id: int, why: str) -> None:
 
 
 def drain(limit: int = 500) -> int:
-    """Queue the messages the broker never got, or a dead worker left claimed."""
+    """Queue the messages the broker never got, or a dead worker left claimed; give up
+    those a worker died on at their last try."""
     now = timezone.now()
+    stranded = ExchangeMessage.objects.filter(
+        state=ExchangeMessage.State.PENDING,
+        attempts__gte=MAX_ATTEMPTS,
+        claimed_at__lt=now - CLAIM_TIMEOUT,
+    ).select_related("lender")
+    for message in stranded[:limit]:
+        _give_up(message, f"Not delivered after {message.attempts} tries: the sender stopped.")
     ids = list(
         _ready(now)
         .filter(created_at__lt=now - DRAIN_GRACE)

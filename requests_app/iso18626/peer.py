@@ -11,6 +11,7 @@ the lender would, with the password it shares with illdesk.
 import base64
 import datetime as dt
 import logging
+import re
 import threading
 import time
 import urllib.error
@@ -117,7 +118,9 @@ class Peer:
             return [self._status(request_id, s, r) for s, r in SCENARIOS[scenario]]
         if kind == "requestingAgencyMessage":
             loan = self.loans.setdefault(request_id, Loan(header))
-            return self._replies(scenario, request_id, loan, _find(message, "action"))
+            return self._replies(
+                scenario, request_id, loan, _find(message, "action"), _find(message, "note")
+            )
         return []
 
     def _signed_in(self, authorization: str) -> bool:
@@ -128,11 +131,16 @@ class Peer:
             return False
         return scheme.lower() == "basic" and decoded.partition(":")[2] == self.password
 
-    def _replies(self, scenario: str, request_id: str, loan: Loan, action: str) -> list[bytes]:
+    def _replies(
+        self, scenario: str, request_id: str, loan: Loan, action: str, note: str
+    ) -> list[bytes]:
         if action == "Renew":
             if scenario == "renew-no":
                 return [self._status(request_id, "Loaned", "RenewResponse", answer="N")]
-            loan.due_date = (loan.due_date or _today()) + dt.timedelta(days=RENEWAL_DAYS)
+            # What was asked for ("… a due date of 2027-01-23"), else three weeks more.
+            asked = re.search(r"\d{4}-\d{2}-\d{2}", note)
+            later = max(loan.due_date or _today(), _today()) + dt.timedelta(days=RENEWAL_DAYS)
+            loan.due_date = dt.date.fromisoformat(asked.group()) if asked else later
             return [self._status(request_id, "Loaned", "RenewResponse", answer="Y")]
         if action == "ShippedReturn":
             return [self._status(request_id, "LoanCompleted", "StatusChange")]

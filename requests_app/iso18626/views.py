@@ -79,13 +79,16 @@ def signed_in_lender(authorization: str) -> Lender | None:
     agency_id, _, password = decoded.partition(":")
     if not agency_id or not password:
         return None
-    lender = (
-        Lender.objects.filter(agency_id_value=agency_id, is_active=True)
-        .exclude(iso18626_address="")
-        .first()
+    # One lender per agency id value: two with the same value (under different id types)
+    # cannot tell which signed in, so neither can.
+    found = list(
+        Lender.objects.filter(agency_id_value=agency_id, is_active=True).exclude(
+            iso18626_address=""
+        )[:2]
     )
-    if lender is None:
+    if len(found) != 1:
         return None
+    lender = found[0]
     try:
         expected = lender.iso18626_password()
     except UnreadableSecret:

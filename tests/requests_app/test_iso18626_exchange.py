@@ -269,7 +269,9 @@ def test_the_same_message_again_changes_nothing(client, sent):
     assert StatusEvent.objects.filter(request=sent, action="ship").count() == 1
     sent.refresh_from_db()
     assert sent.charges_total == Decimal("5.00")
-    assert ExchangeMessage.objects.filter(request=sent, direction="in").count() == 1
+    # The exact copy is not even recorded; the restamped one is, as changing nothing.
+    received = ExchangeMessage.objects.filter(request=sent, direction="in").order_by("id")
+    assert [m.summary.split(".")[0] for m in received][1:] == ["Shipped already: nothing changed"]
 
 
 def test_unfilled_sends_the_request_back_to_sourcing_with_the_lenders_reason(client, sent):
@@ -520,3 +522,170 @@ def test_the_queue_filters_on_exchange_failing(client, sent, request_in, rita):
     client.force_login(rita)
     page = client.get("/queue/?flag=exchange_failing").content.decode()
     assert f"/requests/{sent.pk}/" in page and f"/requests/{other.pk}/" not in page
+
+
+# --- What a real lender does that tripped the first version (a review's findings) --------
+
+
+def test_a_second_renewal_denied_in_the_same_words_is_still_taken(client, sent, alice):
+    """A lender's ``lastChange`` is the loan's, not the message's: two denials of two
+    renewals can be the same but for the timestamp, and both count."""
+    loaned(client, sent)
+    workflow.mark_received(sent.pk, actor=alice)
+    last_change = timezone.now()
+    for days, stamp in ((40, 1), (45, 2)):
+        workflow.request_renewal(
+            sent.pk, actor=alice, due_date=timezone.localdate() + dt.timedelta(days=days)
+        )
+        denial = lender_message(
+            f"illdesk-{sent.pk}", "Loaned", reason="RenewResponse", answer="N",
+            last_change=last_change, timestamp=last_change + dt.timedelta(minutes=stamp),
+        )  # fmt: skip
+        assert OK in post(client, denial).content.decode()
+        sent.refresh_from_db()
+        assert sent.status == Status.RECEIVED
+    assert sent.renewals.filter(answer="denied").count() == 2
+
+
+def test_the_fee_is_charged_once_from_the_loan_never_from_an_offer_or_a_note(client, sent):
+    body = lender_message(f"illdesk-{sent.pk}", "ExpectToSupply", reason="RequestResponse")
+    offer = body.replace(
+        b"</messageInfo>",
+        b"<offeredCosts><currencyCode>USD</currencyCode><monetaryValue>10.00</monetaryValue>"
+        b"</offeredCosts></messageInfo>",
+    )
+    assert OK in post(client, offer).content.decode()
+    loaned(client, sent, costs="10.00")
+    said(client, sent, "Loaned", reason="Notification", note="Invoice follows")
+    sent.refresh_from_db()
+    assert sent.charges_total == Decimal("10.00")
+
+
+def test_unfilled_after_illdeskss_cancel_confirms_it(client, sent, alice):
+    workflow.cancel(sent.pk, actor=alice)
+    assert OK in said(client, sent, "Unfilled", reason="CancelResponse", answer="Y")
+    assert OK in said(client, sent, "Cancelled", reason="StatusChange")  # said again
+    sent.refresh_from_db()
+    assert sent.exchange_failed_at is None
+    assert StatusEvent.objects.filter(request=sent, action="lender_status").count() == 1
+
+
+def test_a_status_the_loan_is_past_changes_nothing(client, sent):
+    loaned(client, sent)
+    assert OK in said(client, sent, "Loaned", reason="StatusRequestResponse")
+    assert OK in said(client, sent, "ExpectToSupply", reason="RequestResponse")
+    sent.refresh_from_db()
+    assert sent.status == Status.SHIPPED and sent.exchange_failed_at is None
+
+
+def test_a_request_that_left_the_lender_may_be_said_unfilled_again_to_no_effect(client, sent):
+    assert OK in said(client, sent, "Unfilled", reason="RequestResponse")
+    assert OK in said(client, sent, "Unfilled", reason="StatusChange", note="Still not")
+    answer = loaned(client, sent)  # but nothing else: it is not with the lender now
+    assert ERROR in answer and "is with your agency" in answer
+    sent.refresh_from_db()
+    assert sent.status == Status.SOURCING
+
+
+def test_a_long_reason_is_kept_shortened_not_refused(client, sent):
+    assert OK in said(client, sent, "Unfilled", note="On reserve. " * 200)
+    assert len(LenderAttempt.objects.get(request=sent).reason) <= 300
+
+
+def test_a_message_in_another_encoding_or_with_an_odd_number_is_answered(client, sent):
+    latin = lender_message(f"illdesk-{sent.pk}", "WillSupply", note="Très bientôt")
+    latin = latin.decode().replace("UTF-8", "ISO-8859-1").encode("latin-1")
+    assert OK in post(client, latin).content.decode()
+    assert "Très bientôt" in ExchangeMessage.objects.get(what="WillSupply").body
+    odd = post(client, lender_message("illdesk-\u00b2", "WillSupply"))
+    assert odd.status_code == 200 and ERROR in odd.content.decode()
+
+
+def test_a_message_is_sent_again_once_and_only_where_it_still_applies(sent, rita, alice):
+    message = ExchangeMessage.objects.get(request=sent)
+    ExchangeMessage.objects.filter(pk=message.pk).update(state="failed")
+    services.send_again(message.pk, actor=rita)
+    with pytest.raises(workflow.NotAllowedNow, match="only once"):
+        services.send_again(message.pk, actor=rita)
+    assert ExchangeMessage.objects.filter(request=sent, state="pending").count() == 1
+
+    ExchangeMessage.objects.filter(request=sent).update(state="failed")
+    workflow.cancel(sent.pk, actor=alice)
+    with pytest.raises(workflow.NotAllowedNow, match="waits for no lender"):
+        services.send_again(message.pk, actor=rita)
+
+
+def test_a_later_message_waits_for_the_one_before_it(sent, alice):
+    request_message = ExchangeMessage.objects.get(request=sent)
+    assert outbox.deliver(request_message.pk) == "failed; will retry"  # port 9: backing off
+    workflow.cancel(sent.pk, actor=alice)
+    cancel = ExchangeMessage.objects.get(request=sent, what="Cancel")
+    assert outbox.deliver(cancel.pk) == "not ready, already sent or being sent"
+    cancel.refresh_from_db()
+    assert cancel.attempts == 0
+
+
+class Redirecting(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_POST(self):  # noqa: N802
+        type(self).hits.append(f"POST {self.path} {self.headers.get('Authorization', '')}")
+        self.send_response(302)
+        self.send_header("Location", "/elsewhere")
+        self.end_headers()
+
+    def do_GET(self):  # noqa: N802
+        type(self).hits.append(f"GET {self.path} {self.headers.get('Authorization', '')}")
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_redirect_is_not_followed_with_the_password(sent, carver):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        carver.iso18626_address = f"http://127.0.0.1:{server.server_address[1]}/iso"
+        carver.save()
+        message = ExchangeMessage.objects.get(request=sent)
+        assert outbox.deliver(message.pk) == "failed; will retry"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [hit.split()[0:2] for hit in Redirecting.hits] == [["POST", "/iso"]]
+    message.refresh_from_db()
+    assert "HTTP 302" in message.error
+
+
+def test_an_unexpected_fault_is_tried_again_and_a_stranded_message_given_up(
+    sent, carver, monkeypatch
+):
+    message = ExchangeMessage.objects.get(request=sent)
+
+    def broken(lender, body):
+        raise RuntimeError("the lender's answer made no sense")
+
+    monkeypatch.setattr(outbox, "post", broken)
+    assert outbox.deliver(message.pk) == "failed; will retry"
+    # A worker that died mid-post at the last try leaves the row claimed: the drain ends it.
+    ExchangeMessage.objects.filter(pk=message.pk).update(
+        attempts=outbox.MAX_ATTEMPTS, claimed_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    outbox.drain()
+    message.refresh_from_db()
+    sent.refresh_from_db()
+    assert message.state == "failed" and sent.exchange_failed_at is not None
+
+
+def test_two_lenders_with_one_agency_value_cannot_sign_in(client, sent, carver):
+    from lenders.models import Lender
+
+    twin = Lender(
+        name="Mystic Twin", oclc_symbol="MYT", kind="in_state", agency_id_type="OCLC",
+        agency_id_value=carver.agency_id_value, iso18626_address="http://127.0.0.1:9/twin/",
+    )  # fmt: skip
+    twin.set_iso18626_password(PASSWORD)
+    twin.save()
+    assert post(client, lender_message(f"illdesk-{sent.pk}", "WillSupply")).status_code == 401

@@ -982,7 +982,7 @@ class Command(BaseCommand):
         staff, team = self.staff["MFPL"], self.users["rita"]
         req = workflow.submit_request(
             actor=staff,
-            library=staff.library,
+            library=self.libraries["MFPL"],
             patron=self.patrons["MFPL"][0],
             citation=_cite(
                 "book",
@@ -996,10 +996,11 @@ class Command(BaseCommand):
         lender = self.lenders["CWQ"]
         workflow.send_to_lender(req.pk, actor=team, lender=lender)
         request = ExchangeMessage.objects.get(request=req, kind="request")
-        peer = Peer(
-            "", DEMO_PEER_PASSWORD, delay=0,
-            send=lambda agency, message: exchange.receive(lender, message),
-        )  # fmt: skip
+
+        def take_in(agency: str, message: bytes) -> None:
+            exchange.receive(lender, message)
+
+        peer = Peer("", DEMO_PEER_PASSWORD, delay=0, send=take_in)
         status, answer = peer.answer(
             "loan", request.body.encode(), "Basic " + _basic_credentials(DEMO_PEER_PASSWORD)
         )
