@@ -689,3 +689,12 @@ def test_two_lenders_with_one_agency_value_cannot_sign_in(client, sent, carver):
     twin.set_iso18626_password(PASSWORD)
     twin.save()
     assert post(client, lender_message(f"illdesk-{sent.pk}", "WillSupply")).status_code == 401
+
+
+def test_the_lender_picker_says_which_lenders_exchange(client, request_in, rita, carver, lender):
+    req = request_in("sourcing")
+    client.force_login(rita)
+    exchanging = client.get(f"/requests/{req.pk}/?lender_q=MYS").content.decode()
+    assert "ISO 18626: sent, and its answers taken in, by themselves" in exchanging
+    plain = client.get(f"/requests/{req.pk}/?lender_q=CVC").content.decode()
+    assert "Carver College Library" in plain and "ISO 18626: sent" not in plain
