@@ -7,8 +7,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from members import auth_views as account
-from requests_app.iso18626 import views as iso18626_views
 from requests_app.reports import views as report_views
+from requests_app.web import iso18626 as iso18626_views
 from requests_app.web import views as request_views
 
 from . import views

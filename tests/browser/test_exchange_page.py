@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from requests_app import workflow
-from requests_app.iso18626 import exchange
+from requests_app import exchange, workflow
 from requests_app.models import ExchangeMessage
 from tests.iso18626 import lender_message, partner
 

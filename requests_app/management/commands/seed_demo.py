@@ -976,7 +976,7 @@ class Command(BaseCommand):
         """A loan this morning that nobody typed: sent to Commonwealth State over ISO 18626,
         its answers (expect to supply, then loaned, with its due date, tracking and fee)
         taken in by the exchange as the demo lender would post them."""
-        from requests_app.iso18626 import exchange
+        from requests_app import exchange
         from requests_app.iso18626.peer import Peer
 
         staff, team = self.staff["MFPL"], self.users["rita"]

@@ -19,8 +19,8 @@ from core.client_address import client_address
 from core.secrets import UnreadableSecret
 from lenders.models import Lender
 
-from . import exchange
-from .inbound import BADLY_FORMED, MAX_BYTES, Refusal, confirmation
+from .. import exchange
+from ..iso18626.inbound import BADLY_FORMED, MAX_BYTES, Refusal, confirmation
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,11 @@ from lenders.models import Lender
 from members.models import User
 from members.services import service_account
 
-from .. import rules, services, workflow
-from ..models import (
+from . import rules, services, workflow
+from .iso18626 import inbound
+from .iso18626.inbound import UNRECOGNISED_VALUE, Message, Refusal
+from .iso18626.outbox import flag_failing
+from .models import (
     BorrowingRequest,
     ChargeKind,
     ExchangeMessage,
@@ -37,9 +40,6 @@ from ..models import (
     ShippingMethod,
     Status,
 )
-from . import inbound
-from .inbound import UNRECOGNISED_VALUE, Message, Refusal
-from .outbox import flag_failing
 
 logger = logging.getLogger(__name__)
 
