@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "members",
     "lenders",
     "requests_app",
+    # After the apps: our `manage.py import KIND FILE` stands in for its own `import`.
+    "import_export",
 ]
 
 # Forms render through the project's templates first, so an error list can link an address

@@ -13,9 +13,11 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from import_export.admin import ImportMixin
 
 from . import services
 from .models import AvailabilityReport, Lender
+from .resources import LenderResource
 from .services import LENDER_FIELDS
 
 
@@ -127,7 +129,8 @@ class LenderAdminForm(forms.ModelForm):
 
 
 @admin.register(Lender)
-class LenderAdmin(admin.ModelAdmin):
+class LenderAdmin(ImportMixin, admin.ModelAdmin):
+    resource_classes = [LenderResource]
     form = LenderAdminForm
     list_display = (
         "name",

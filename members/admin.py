@@ -19,10 +19,12 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, OuterRef, Subquery
 from django.utils.translation import ngettext
+from import_export.admin import ImportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .forms import region_choices
 from .models import ApiToken, MemberLibrary, Patron, Region, User
+from .resources import LibraryResource, RegionResource, StaffResource
 from .tokens import revoke
 
 LIBRARY_STAFF_NEEDS_LIBRARY = "A member library staff account needs the library it acts for."
@@ -33,7 +35,8 @@ def _in_use(region: Region | None) -> bool:
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(ImportMixin, admin.ModelAdmin):
+    resource_classes = [RegionResource]
     """The service's regions: a library's profile chooses one. A region a library still
     names can be neither renamed nor deleted: move the libraries to another first."""
 
@@ -65,7 +68,8 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 @admin.register(MemberLibrary)
-class MemberLibraryAdmin(SimpleHistoryAdmin):
+class MemberLibraryAdmin(ImportMixin, SimpleHistoryAdmin):
+    resource_classes = [LibraryResource]
     list_display = (
         "name",
         "ill_code",
@@ -148,7 +152,7 @@ class IlldeskUserCreationForm(_LibraryStaffNeedsLibrary, AdminUserCreationForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ImportMixin, DjangoUserAdmin):
     """Staff accounts: one per person, with a role and, for library staff, a library.
 
     Accounts are deactivated (``is_active``), not deleted: requests, events and charges
@@ -157,6 +161,7 @@ class UserAdmin(DjangoUserAdmin):
 
     form = IlldeskUserChangeForm
     add_form = IlldeskUserCreationForm
+    resource_classes = [StaffResource]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Role, library and status", {"fields": ("role", "library", "is_active")}),
