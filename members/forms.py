@@ -9,7 +9,7 @@ any case, checked on the field so the message sits next to it.
 from typing import cast
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
@@ -188,3 +188,18 @@ class SignInForm(AuthenticationForm):
                     {"otp_token": "That code is not right, or has expired. Try the newest one."}
                 )
         return cleaned
+
+
+class FirstPasswordForm(PasswordResetForm):
+    """ "Forgot your password?", which also sets a first one: an account imported (or made
+    in the admin) without a password gets the same single-use, expiring link by e-mail
+    (Django's own form leaves such accounts out). Nobody mails passwords."""
+
+    def get_users(self, email):
+        return (
+            user
+            for user in User.objects.filter(email__iexact=email, is_active=True).exclude(
+                username=User.SERVICE_USERNAME
+            )
+            if user.email.casefold() == email.casefold()
+        )

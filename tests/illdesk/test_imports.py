@@ -250,3 +250,25 @@ def test_the_admin_previews_then_confirms_an_import(client, admin_user, regions_
     )
     assert done.status_code == 302
     assert MemberLibrary.objects.filter(ill_code__in=["ALDG", "BEXL"]).count() == 2
+
+
+def test_an_imported_account_sets_its_first_password_from_an_emailed_link(
+    client, tmp_path, regions_in, mailoutbox
+):
+    run("libraries", LIBRARIES, tmp_path)
+    run("staff", STAFF, tmp_path)
+    client.post("/accounts/password-reset/", {"email": "ADA@aldgate.example.org"})
+    (mail,) = mailoutbox
+    assert mail.to == ["ada@aldgate.example.org"]
+    link = next(word for word in mail.body.split() if "/accounts/reset/" in word)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    form = client.get(f"/{path}", follow=True)
+    new_password = "a first password of her own"
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": new_password, "new_password2": new_password},
+    )
+    assert done.status_code == 302
+    assert User.objects.get(username="ada").check_password(new_password)
+    again = client.get(f"/{path}", follow=True)  # single use
+    assert "new_password1" not in again.content.decode()
