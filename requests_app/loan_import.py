@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from core.errors import WorkflowError
@@ -27,7 +28,7 @@ from members.models import MemberLibrary, User
 from members.services import service_account
 
 from . import services, workflow
-from .models import BorrowingRequest, Status
+from .models import BorrowingRequest, ExchangeMessage, Notification, Status
 
 #: The statuses an open loan may have reached, in the order of its steps.
 OPEN_STEPS = (
@@ -79,6 +80,7 @@ def import_loans(
     outcome = Outcome(counts={"added": 0, "unchanged": 0})
     context = _Context()
     with transaction.atomic():
+        before = _last_ids()
         for line, row in enumerate(reader, start=2):
             try:
                 with transaction.atomic():
@@ -97,7 +99,28 @@ def import_loans(
         if dry_run or outcome.refused:
             transaction.set_rollback(True)
             outcome.requests = []
+        else:
+            _keep_the_past_quiet(*before)
     return outcome
+
+
+def _last_ids() -> tuple[int, int]:
+    """The newest e-mail and ISO 18626 message before the import."""
+    last = Notification.objects.aggregate(last=Max("pk"))["last"] or 0
+    last_message = ExchangeMessage.objects.aggregate(last=Max("pk"))["last"] or 0
+    return last, last_message
+
+
+def _keep_the_past_quiet(last_notification: int, last_message: int) -> None:
+    """The steps of a moved loan happened in the old system: its library and the team
+    heard of them then, and its lender has it. The e-mails and the ISO 18626 messages the
+    import's steps queued are marked as not sent, in its own transaction, so none goes."""
+    Notification.objects.filter(pk__gt=last_notification, sent_at__isnull=True).update(
+        sent_at=timezone.now(), last_error="Moved from the old system: not sent."
+    )
+    ExchangeMessage.objects.filter(
+        pk__gt=last_message, direction=ExchangeMessage.Direction.OUT
+    ).update(state=ExchangeMessage.State.NOT_SENT, done_at=timezone.now())
 
 
 class _Context:

@@ -738,6 +738,8 @@ class ExchangeMessage(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Not delivered"
         RESENT = "resent", "Not delivered; sent again"
+        #: A step of the past (a loan moved from an older system): the lender knew of it.
+        NOT_SENT = "not_sent", "Not sent: the lender had it already"
         ACCEPTED = "accepted", "Accepted"
         REFUSED = "refused", "Refused"
 
@@ -790,7 +792,9 @@ class ExchangeMessage(models.Model):
                 name="exchange_received_once",
             ),
             models.CheckConstraint(
-                condition=Q(direction="out", state__in=["pending", "sent", "failed", "resent"])
+                condition=Q(
+                    direction="out", state__in=["pending", "sent", "failed", "resent", "not_sent"]
+                )
                 | Q(direction="in", state__in=["accepted", "refused"]),
                 name="exchange_state_fits_direction",
             ),

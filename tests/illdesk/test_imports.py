@@ -272,3 +272,16 @@ def test_an_imported_account_sets_its_first_password_from_an_emailed_link(
     assert User.objects.get(username="ada").check_password(new_password)
     again = client.get(f"/{path}", follow=True)  # single use
     assert "new_password1" not in again.content.decode()
+
+
+def test_moved_loans_mail_nobody_and_tell_no_lender(tmp_path, service, mailoutbox):
+    from requests_app.models import ExchangeMessage, Notification
+
+    Lender.objects.filter(oclc_symbol="CBQ").update(
+        iso18626_address="http://127.0.0.1:9/iso", agency_id_type="ISIL", agency_id_value="US-CB"
+    )
+    run("loans", loans_file(), tmp_path)
+    assert not Notification.objects.filter(sent_at__isnull=True).exists()
+    assert not mailoutbox
+    moved = ExchangeMessage.objects.filter(direction="out")
+    assert moved.exists() and set(moved.values_list("state", flat=True)) == {"not_sent"}
