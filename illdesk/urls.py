@@ -84,6 +84,7 @@ urlpatterns = [
         account.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
+    path("accounts/welcome/<uidb64>/<token>/", account.WelcomeView.as_view(), name="welcome"),
     path(
         "accounts/reset/done/",
         auth_views.PasswordResetCompleteView.as_view(),

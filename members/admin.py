@@ -17,12 +17,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Subquery
 from django.utils.translation import ngettext
 from import_export.admin import ImportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .forms import region_choices
+from .invitations import send_invitation
 from .models import ApiToken, MemberLibrary, Patron, Region, User
 from .resources import LibraryResource, RegionResource, StaffResource
 from .tokens import revoke
@@ -164,7 +166,10 @@ class UserAdmin(ImportMixin, DjangoUserAdmin):
     resource_classes = [StaffResource]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Role, library and status", {"fields": ("role", "library", "is_active")}),
+        (
+            "Role, library and status",
+            {"fields": ("role", "library", "is_library_lead", "is_active")},
+        ),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
         (
             "Admin site access and permissions",
@@ -209,7 +214,27 @@ class UserAdmin(ImportMixin, DjangoUserAdmin):
     )
     search_fields = ("username", "first_name", "last_name", "email", "=library__ill_code")
     readonly_fields = ("last_login", "date_joined")
-    actions = ("deactivate_accounts", "reactivate_accounts")
+    actions = ("send_invitations", "deactivate_accounts", "reactivate_accounts")
+
+    @admin.action(description="Send an invitation (to set a password)", permissions=["change"])
+    def send_invitations(self, request, queryset):
+        sent, refused = 0, []
+        for account in queryset:
+            try:
+                send_invitation(request.user, account)
+            except (ValidationError, PermissionDenied) as error:
+                refused.append(
+                    f"{account.username}: {' '.join(getattr(error, 'messages', [str(error)]))}"
+                )
+            else:
+                sent += 1
+        self.message_user(
+            request,
+            ngettext("Sent %d invitation.", "Sent %d invitations.", sent) % sent,
+            level=messages.SUCCESS,
+        )
+        for line in refused:
+            self.message_user(request, line, level=messages.WARNING)
 
     @admin.action(description="Deactivate the selected accounts", permissions=["change"])
     def deactivate_accounts(self, request, queryset):

@@ -16,7 +16,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
@@ -27,6 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from core.text import OneLineFormField
 
 from .forms import SignInForm, code_field
+from .invitations import invitation_tokens
 from .models import ApiToken
 from .sign_in import forgive
 from .tokens import issue_token, live_tokens, revoke
@@ -73,6 +74,20 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         forgive(form.user.get_username())
         return super().form_valid(form)
+
+
+class WelcomeView(PasswordResetConfirmView):
+    """The invitation's link (``members.invitations``): the new person chooses their
+    password, once, then signs in."""
+
+    token_generator = invitation_tokens
+    template_name = "registration/welcome.html"
+    success_url = reverse_lazy("login")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, "Your password is set: sign in with it.")
+        return response
 
 
 class _CodeForm(forms.Form):

@@ -206,6 +206,18 @@ class User(AbstractUser):
         help_text="The library a member library staff account acts for.",
     )
 
+    #: A library's lead invites and deactivates its own library's staff (and nobody else's).
+    is_library_lead = models.BooleanField(
+        "library's lead",
+        default=False,
+        help_text="Invites and deactivates the staff of their own library.",
+    )
+    #: The newest invitation sent (``members.invitations``), and by whom.
+    invited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    invited_by = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+
     objects: ClassVar[IlldeskUserManager] = IlldeskUserManager()
 
     #: The roles that work as the resource sharing team: admins manage the team and may

@@ -100,10 +100,14 @@ class StaffResource(ImportResource):
         widget=ByCode(MemberLibrary, "ill_code", "member library has the ILL code"),
     )
     is_active = yes_no("is_active", True)
+    is_library_lead = yes_no("is_library_lead", False)
 
     class Meta(ImportResource.Meta):
         model = User
-        fields = ("username", "first_name", "last_name", "email", "role", "library", "is_active")
+        fields = (
+            "username", "first_name", "last_name", "email", "role", "library",
+            "is_library_lead", "is_active",
+        )  # fmt: skip
         import_id_fields = ("username",)
 
     def after_init_instance(self, instance: User, new: bool, row: Any, **kwargs: Any) -> None:

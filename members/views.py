@@ -10,15 +10,19 @@ max cost or Delivery route, and when. Another library's profile is a 404 to them
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from core.checks import length_limit
 from core.pagination import paginate
 from core.text import plain_lines
 
+from . import invitations
 from .access import signed_in_user
 from .forms import LibraryProfileForm, LibrarySearchForm
 from .models import MemberLibrary, User
@@ -150,6 +154,7 @@ def library_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "history": profile_history(library),
         "history_shown": HISTORY_SHOWN,
         "can_edit": user.role == User.Role.ADMIN,
+        "can_manage_staff": invitations.can_manage_library(user, library),
     }
     return render(request, "members/detail.html", context)
 
@@ -182,3 +187,115 @@ def library_edit(request: HttpRequest, pk: int) -> HttpResponse:
         {"form": form, "library_pk": pk, "title": title},
         status=status,
     )
+
+
+# --- Staff and invitations (members.invitations) --------------------------------------------
+
+
+class InviteForm(forms.Form):
+    """Who to invite; the checks are ``invitations.invite_new``'s, beside each field (the
+    browser keeps to the same lengths)."""
+
+    first_name = forms.CharField(
+        label="First name",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": length_limit(User, "first_name")}),
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": length_limit(User, "last_name")}),
+    )
+    email = forms.CharField(
+        label="E-mail address",
+        required=False,
+        widget=forms.EmailInput(attrs={"maxlength": length_limit(User, "email")}),
+        help_text="The invitation goes there; their username is made from it.",
+    )
+
+
+def _staff_page(request: HttpRequest, library: MemberLibrary, form: InviteForm, status: int = 200):
+    user = signed_in_user(request)
+    members = (
+        User.objects.filter(library=library, role=User.Role.LIBRARY_STAFF)
+        .select_related("invited_by")
+        .order_by("-is_active", "last_name", "first_name", "username")
+    )
+    context = {
+        "library": library,
+        "staff": [(member, invitations.can_manage(user, member)) for member in members],
+        "can_invite": invitations.can_manage_library(user, library),
+        "form": form,
+    }
+    return render(request, "members/staff.html", context, status=status)
+
+
+def _staff_library(user: User, pk: int) -> MemberLibrary:
+    """The library whose staff ``user`` may see: the team any, a library's staff their own
+    (its lead manages it); another library's is a 404."""
+    library = library_for(user, pk)
+    if not (user.is_team or user.library_id == library.pk):
+        raise Http404
+    return library
+
+
+@login_required
+def library_staff(request: HttpRequest, pk: int) -> HttpResponse:
+    library = _staff_library(signed_in_user(request), pk)
+    return _staff_page(request, library, InviteForm())
+
+
+@login_required
+@require_POST
+def staff_invite(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in_user(request)
+    library = _staff_library(user, pk)
+    form = InviteForm(request.POST)
+    form.is_valid()  # the form only shows the service's words, beside each field
+    typed = {name: request.POST.get(name, "") for name in form.fields}
+    try:
+        member = invitations.invite_new(user, library, **typed)
+    except ValidationError as error:
+        for field, problems in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, problems)
+        return _staff_page(request, library, form, status=400)
+    messages.success(
+        request, f"Invitation sent to {member.email}; their username is {member.username}."
+    )
+    return redirect("library_staff", pk=library.pk)
+
+
+def _member_of(library: MemberLibrary, member_pk: int) -> User:
+    return get_object_or_404(User, pk=member_pk, library=library)
+
+
+@login_required
+@require_POST
+def staff_invite_again(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
+    user = signed_in_user(request)
+    library = _staff_library(user, pk)
+    member = _member_of(library, member_pk)
+    try:
+        invitations.send_invitation(user, member)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Invitation sent again to {member.email}.")
+    return redirect("library_staff", pk=library.pk)
+
+
+@login_required
+@require_POST
+def staff_deactivate(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
+    user = signed_in_user(request)
+    library = _staff_library(user, pk)
+    member = _member_of(library, member_pk)
+    if request.POST.get("confirmed") != "yes":
+        if not invitations.can_manage(user, member):
+            raise PermissionDenied("You may not manage this person's account.")
+        # It ends something: asked first, on a page of its own.
+        context = {"library": library, "member": member}
+        return render(request, "members/confirm_deactivate.html", context)
+    invitations.deactivate(user, member)
+    messages.success(request, f"{member.username} is deactivated: they can no longer sign in.")
+    return redirect("library_staff", pk=library.pk)

@@ -27,6 +27,7 @@ PUBLIC = {
     "password_reset_done",
     "password_reset_confirm",
     "password_reset_complete",
+    "welcome",
     "healthz",
     # Lenders sign in there with HTTP Basic, as their agency (a 401 otherwise).
     "iso18626",
@@ -96,6 +97,7 @@ def urls(req, patron, lender) -> list[tuple[str, str]]:
         "app_label": ["requests_app", "members"],
         "content_type_id": [ContentType.objects.get_for_model(Request).pk],
         "id": [req.library.staff.first().pk],
+        "member_pk": [req.library.staff.first().pk],
         "url": ["unknown/"],
         "*": [req.library_id],
     }

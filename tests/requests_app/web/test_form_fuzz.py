@@ -455,6 +455,19 @@ APP_POST_CASES = [
         refused_status=302,
     ),
     PostCase(
+        "invite a colleague",
+        "staff_invite",
+        "rita",
+        page=lambda world: reverse("library_staff", args=[world.library.pk]),
+        valid=lambda world: {
+            "first_name": "New",
+            "last_name": "Colleague",
+            "email": st.integers(0, 10**9).map(lambda n: f"new{n}@example.org"),
+        },
+        action=lambda world: reverse("staff_invite", args=[world.library.pk]),
+        shown_on=lambda world: [reverse("library_staff", args=[world.library.pk])],
+    ),
+    PostCase(
         "unrequested item",
         "unrequested_item_new",
         "alice",
@@ -505,6 +518,14 @@ def _reset_link(world: World) -> str:
     uid = urlsafe_base64_encode(force_bytes(world.alice.pk))
     token = default_token_generator.make_token(world.alice)
     return reverse("password_reset_confirm", args=[uid, token])
+
+
+def _welcome_link(world: World) -> str:
+    """The link an invitation carries (``members.invitations``)."""
+    from members.invitations import invitation_tokens
+
+    uid = urlsafe_base64_encode(force_bytes(world.alice.pk))
+    return reverse("welcome", args=[uid, invitation_tokens.make_token(world.alice)])
 
 
 def _account_case(id: str, url_name: str, who: str | None, valid, **more) -> PostCase:
@@ -561,6 +582,13 @@ ACCOUNT_POST_CASES = [
         None,
         lambda world: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
         page=_reset_link,
+    ),
+    _account_case(
+        "invitation, first password",
+        "welcome",
+        None,
+        lambda world: {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        page=_welcome_link,
     ),
 ]
 
@@ -781,6 +809,9 @@ NO_INPUT = {
     "lender_slip": "a request's slip to print, no parameters",
     "logout": "a button: its form has no fields",
     "revoke_api_token": "a button: its form has no fields",
+    "library_staff": "a library's staff; its invitation form is fuzzed as staff_invite",
+    "staff_invite_again": "a button: its form has no fields",
+    "staff_deactivate": "a button: its form has no fields",
     "healthz": "for the load balancer",
     "iso18626": "lenders' ISO 18626 messages, fuzzed in test_iso18626_fuzz.py",
     "password_change_done": "a message",
