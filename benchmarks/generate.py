@@ -138,6 +138,7 @@ COLUMNS = {
     "members_user": (
         "id", "password", "last_login", "is_superuser", "username", "first_name",
         "last_name", "email", "is_staff", "is_active", "date_joined", "role", "library_id",
+        "is_library_lead", "invited_at", "invited_by_id",
     ),
     "lenders_lender": (
         "id", "name", "oclc_symbol", "kind", "country", "address", "email", "charges_fees",
@@ -831,7 +832,7 @@ class Generator:
                 "members_user",
                 str(user_id), self.password, "\\N", flag(admin), username, first, last,
                 f"{username}@example.org", flag(admin), flag(active), joined, role,
-                null_or(library_id),
+                null_or(library_id), flag(False), "\\N", "\\N",
             )  # fmt: skip
             return user_id
 
