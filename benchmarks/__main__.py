@@ -17,6 +17,7 @@ Steps, each a module of its own that can also run alone:
    matches, let through with a reason), the page's warning, and the check's SQL alone.
 8. ``library_day``: a member library's pages (the lenders' availability, its list with
    patrons, its dashboard, a loan waiting on a renewal) and the queue by region.
+11. ``export``: the whole service's export at a million requests, its time and memory.
 10. ``imports``: a statewide service's first day (1,800 libraries, 5,000 lenders, 5,000
    staff, 2,000 open loans) imported from CSV, each file twice, into a scratch database.
 9. ``iso18626``: a lender's messages at ``POST /iso18626/`` (a shipment, a note, a
@@ -53,6 +54,7 @@ STEPS = (
     "library_day",
     "iso18626",
     "imports",
+    "export",
     "render",
 )
 
@@ -99,6 +101,7 @@ def render() -> None:
         duplicates,
         exceptions,
         explain_filters,
+        export,
         flag_jobs,
         imports,
         iso18626,
@@ -117,6 +120,7 @@ def render() -> None:
         ("library_day*.json", library_day),
         ("iso18626*.json", iso18626),
         ("imports*.json", imports),
+        ("export*.json", export),
     ):
         # load.json, then any other run of the same step (load_10m.json: a bigger database)
         for path in sorted(FIGURES.glob(pattern), key=lambda p: (len(p.name), p.name)):
@@ -175,6 +179,9 @@ def main() -> None:
         run("library_day", *runs, "--out", figures_of("library_day", folder))
     if "iso18626" in steps:
         run("iso18626", *runs, "--out", figures_of("iso18626", folder))
+    if "export" in steps:
+        limit = ["--limit", "20000"] if args.quick else []
+        run("export", *limit, "--out", figures_of("export", folder))
     if "imports" in steps:
         scale = ["--scale", "0.05"] if args.quick else []
         run("imports", *scale, "--out", figures_of("imports", folder))

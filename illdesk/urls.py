@@ -31,6 +31,8 @@ urlpatterns = [
         name="request_action",
     ),
     path("queue/", request_views.queue, name="queue"),
+    path("export/", request_views.export, name="export"),
+    path("export/<str:name>", request_views.export_file, name="export_file"),
     # Where lenders post ISO 18626 messages (docs/iso18626.md).
     path("iso18626/", iso18626_views.receive, name="iso18626"),
     path("queue/bulk/", request_views.queue_bulk, name="queue_bulk"),

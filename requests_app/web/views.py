@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import prefetch_related_objects
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,9 +31,9 @@ from lenders.selectors import (
     search_lenders,
 )
 from members.access import library_staff_only, signed_in_user, team_only
-from members.models import MemberLibrary, User
+from members.models import MemberLibrary, Patron, User
 
-from .. import selectors, services, traces
+from .. import exports, selectors, services, traces
 from ..duplicates import Duplicate, DuplicateRefusal
 from ..flags import DUE_SOON_DAYS
 from ..models import BorrowingRequest, Status
@@ -469,3 +469,55 @@ def unrequested_item_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "matches": selectors.possible_matches(report) if form is not None else [],
     }
     return render(request, "requests_app/unrequested_detail.html", context, status=status)
+
+
+# --- Export (requests_app.exports) ----------------------------------------------------------
+
+
+def _export_scope(request: HttpRequest, user: User) -> tuple[MemberLibrary | None, str]:
+    """Whose data: a library's staff their own library's; the team the whole service, or
+    one library's by ``?library=CODE`` (the code back when no library has it)."""
+    if user.is_library_staff:
+        return user.library, ""
+    code = request.GET.get("library", "").strip()[:20]
+    if not code:
+        return None, ""
+    library = MemberLibrary.objects.filter(ill_code__iexact=code).first()
+    return library, "" if library else code
+
+
+@login_required
+def export(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
+    library, unknown = _export_scope(request, user)
+    query = f"?library={library.ill_code}" if library is not None and user.is_team else ""
+    context = {"library": library, "unknown": unknown, "query": query}
+    return render(request, "requests_app/export.html", context, status=404 if unknown else 200)
+
+
+@login_required
+def export_file(request: HttpRequest, name: str) -> StreamingHttpResponse:
+    user = signed_in_user(request)
+    library, unknown = _export_scope(request, user)
+    if unknown:
+        raise Http404("No such library.")
+    if name == "patrons.csv":
+        if not user.is_library_staff:  # names and e-mail addresses: the library's own
+            raise PermissionDenied("A library's patrons are its own staff's to export.")
+        stream, content_type = (
+            exports.patrons_csv(Patron.objects.filter(library=library)),
+            "text/csv",
+        )
+    elif name in exports.FILES:
+        make, content_type = exports.FILES[name]
+        requests = selectors.requests_visible_to(user)
+        if library is not None:
+            requests = requests.filter(library=library)
+        stream = make(requests)
+    else:
+        raise Http404("No such file.")
+    scope = library.ill_code.lower() if library is not None else "service"
+    response = StreamingHttpResponse(stream, content_type=f"{content_type}; charset=utf-8")
+    filename = f"illdesk-{scope}-{timezone.localdate():%Y-%m-%d}-{name}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -53,3 +53,18 @@ def test_a_lead_invites_a_colleague_who_signs_in_with_a_password_of_her_own(
     page.locator("button[type=submit]").click()
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     expect(page.locator(".account")).to_contain_text("Noor")
+
+
+def test_a_library_finds_its_export_from_the_reports(
+    page, live_server, alice, login, assert_no_serious_violations, screenshot
+):
+    login(page, "alice")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+    page.get_by_role("link", name="Export").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Export")
+    expect(page.get_by_role("link", name="patrons.csv")).to_be_visible()
+    assert_no_serious_violations(page)
+    screenshot(page, "export")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="requests.csv").click()
+    assert download.value.suggested_filename.endswith("-requests.csv")

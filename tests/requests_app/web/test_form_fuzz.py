@@ -741,6 +741,13 @@ QUERY_CASES = [
     ),
     QueryCase("lender search", "lender_list", "rita", lambda world: reverse("lender_list"), PAGING),
     QueryCase(
+        "export, one library",
+        "export",
+        "rita",
+        lambda world: reverse("export"),
+        named_errors=False,  # an unknown code is a 404 that says so
+    ),
+    QueryCase(
         "lender picker on a request",
         "request_detail",
         "rita",
@@ -809,6 +816,7 @@ NO_INPUT = {
     "lender_slip": "a request's slip to print, no parameters",
     "logout": "a button: its form has no fields",
     "revoke_api_token": "a button: its form has no fields",
+    "export_file": "a file to download; its one parameter is the export page's (fuzzed there)",
     "library_staff": "a library's staff; its invitation form is fuzzed as staff_invite",
     "staff_invite_again": "a button: its form has no fields",
     "staff_deactivate": "a button: its form has no fields",
