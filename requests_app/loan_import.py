@@ -81,7 +81,8 @@ def import_loans(
     context = _Context()
     with transaction.atomic():
         before = _last_ids()
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num  # the file's line (blank lines are skipped, not counted)
             try:
                 with transaction.atomic():
                     req, added = _import_row(

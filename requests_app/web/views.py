@@ -482,6 +482,8 @@ def _export_scope(request: HttpRequest, user: User) -> tuple[MemberLibrary | Non
     code = request.GET.get("library", "").strip()[:20]
     if not code:
         return None, ""
+    if "\x00" in code:  # no code holds one, and no database takes one
+        return None, code.replace("\x00", "") or "\ufffd"
     library = MemberLibrary.objects.filter(ill_code__iexact=code).first()
     return library, "" if library else code
 

@@ -61,6 +61,12 @@ def test_regions_import_once(tmp_path):
     assert Region.objects.filter(name__in=["Cape Cod", "North Shore"]).count() == 2
 
 
+def test_a_bad_regions_file_is_refused_whole(tmp_path):
+    errors = refused("regions", "name\nCape Ann\n\n" + "x" * 61 + "\n", tmp_path)
+    assert "line 4, name:" in errors
+    assert not Region.objects.filter(name="Cape Ann").exists()
+
+
 def test_libraries_import_update_with_history_and_change_nothing_twice(tmp_path, regions_in):
     assert "2 added, 0 changed, 0 unchanged" in run("libraries", LIBRARIES, tmp_path)
     aldgate = MemberLibrary.objects.get(ill_code="ALDG")
@@ -217,6 +223,16 @@ def test_a_bad_loans_file_is_refused_whole_by_line_and_field(tmp_path, service):
     assert "line 8, shipped_on: It cannot have shipped before it was sent to the lender" in errors
     assert "line 9, old_id:" in errors and "line 9, status: “lost” is not an open loan" in errors
     assert not BorrowingRequest.objects.exists()
+
+
+def test_lines_are_the_files_lines_blank_ones_counted(tmp_path, service, regions_in):
+    bad_loan = f"OLD-9,NOPE,1,Pat,A Book,,sourcing,{day(3)},,,,,,,,,,,,\n"
+    errors = refused("loans", loans_file().replace("\nOLD-2", "\n\nOLD-2") + bad_loan, tmp_path)
+    assert errors.startswith("line 8, library:")
+    errors = refused(
+        "libraries", LIBRARIES + "\n\nCray,CRAY,70003,public,Atlantis,0,,yes\n", tmp_path
+    )
+    assert errors.startswith("line 6, region:")
 
 
 def test_an_unreadable_file_is_a_clear_error(tmp_path):

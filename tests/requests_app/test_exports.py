@@ -74,6 +74,8 @@ def test_the_team_takes_the_whole_service_without_patron_names(client, rita, two
     assert [int(r["id"]) for r in one] == [theirs.pk]
     assert client.get("/export/patrons.csv").status_code == 403
     assert client.get("/export/requests.csv?library=NOPE").status_code == 404
+    assert client.get("/export/requests.csv?library=%00").status_code == 404
+    assert client.get("/export/?library=AB%00C").status_code == 404
     assert client.get("/export/secrets.csv").status_code == 404
 
 

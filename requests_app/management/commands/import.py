@@ -6,6 +6,8 @@ The same resources as the admin's import pages; a progress bar while rows are re
 refused row by its line and field; nothing saved from a refused file, or with --dry-run.
 """
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -77,28 +79,47 @@ class Command(BaseCommand):
                 tick(1)
                 return result
 
-        try:
-            dataset = tablib.Dataset().load(text, format="csv")
-        except Exception as error:  # tablib says little more than "not CSV"
-            raise CommandError(f"Not a CSV file with a header line: {error}") from error
+        dataset, lines, problems = read_csv(text)
+        if problems:
+            return problems, {}
         result = Counted().import_data(
             dataset, dry_run=dry_run, raise_errors=False, rollback_on_validation_errors=True
         )
-        return refused_lines(result), {
+        return refused_lines(result, lines), {
             "added": result.totals["new"],
             "changed": result.totals["update"],
             "unchanged": result.totals["skip"],
         }
 
 
-def refused_lines(result) -> list[str]:
-    """Each refused row as "line N, field: why" (line 1 is the header)."""
-    lines = []
+def read_csv(text: str) -> tuple[tablib.Dataset, list[int], list[str]]:
+    """The file as a dataset, the file's line of each of its rows (blank lines left out,
+    a quoted value may span lines), and any row with more values than the header has."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None) or []
+    dataset = tablib.Dataset(headers=[name.strip() for name in header])
+    lines, problems = [], []
+    start = reader.line_num + 1
+    for row in reader:
+        line, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            problems.append(f"line {line}: {len(row)} values for {len(header)} columns.")
+            continue
+        dataset.append(row + [""] * (len(header) - len(row)))
+        lines.append(line)
+    return dataset, lines, problems
+
+
+def refused_lines(result, lines: list[int]) -> list[str]:
+    """Each refused row as "line N, field: why", N the file's line (1 is the header)."""
+    found = []
     for number, errors in result.row_errors():
         for error in errors:
-            lines.append(f"line {number + 1}: {error.error}")
+            found.append((lines[number - 1], f": {error.error}"))
     for invalid in result.invalid_rows:
         for field, messages in invalid.error_dict.items():
             where = "" if field == "__all__" else f", {field}"
-            lines.append(f"line {invalid.number + 1}{where}: {' '.join(messages)}")
-    return sorted(lines, key=lambda line: int(line.split()[1].rstrip(":,")))
+            found.append((lines[invalid.number - 1], f"{where}: {' '.join(messages)}"))
+    return [f"line {line}{what}" for line, what in sorted(found, key=lambda item: item[0])]
