@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     # After the apps: our `manage.py import KIND FILE` stands in for its own `import`.
     "import_export",
 ]
+# The admin's Import buttons: for those who may add the model's records.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 
 # Forms render through the project's templates first, so an error list can link an address
 # (templates/django/forms/errors/list/ul.html).

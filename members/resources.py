@@ -10,6 +10,7 @@ refused whole, each bad row named by its line and field.
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
 
 from .models import MemberLibrary, Region, User
@@ -113,3 +114,22 @@ class StaffResource(ImportResource):
     def after_init_instance(self, instance: User, new: bool, row: Any, **kwargs: Any) -> None:
         if new:
             instance.set_unusable_password()
+        instance._was_admin = not new and (  # type: ignore[attr-defined]
+            instance.role == User.Role.ADMIN or instance.is_superuser or instance.is_staff
+        )
+
+    def import_instance(self, instance: User, row: Any, **kwargs: Any) -> None:
+        """A file makes and changes library staff and the team; never an admin (admins are
+        made one by one in the admin site, with their second factor)."""
+        super().import_instance(instance, row, **kwargs)
+        if getattr(instance, "_was_admin", False):
+            raise ValidationError(
+                {"username": "This is an admin's account: change it in the admin site."}
+            )
+        if instance.role == User.Role.ADMIN:
+            raise ValidationError(
+                {
+                    "role": "A file makes library staff or team members; "
+                    "admins are made in the admin site."
+                }
+            )

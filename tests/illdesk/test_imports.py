@@ -301,3 +301,18 @@ def test_moved_loans_mail_nobody_and_tell_no_lender(tmp_path, service, mailoutbo
     assert not mailoutbox
     moved = ExchangeMessage.objects.filter(direction="out")
     assert moved.exists() and set(moved.values_list("state", flat=True)) == {"not_sent"}
+
+
+def test_a_staff_file_makes_no_admin_and_changes_none(tmp_path, regions_in, admin_user):
+    run("libraries", LIBRARIES, tmp_path)
+    errors = refused(
+        "staff",
+        STAFF + "boss,Big,Boss,boss@example.org,admin,,yes\n"
+        f"{admin_user.username},A,Dmin,admin@example.org,team,,no\n",
+        tmp_path,
+    )
+    assert "line 4, role: A file makes library staff or team members" in errors
+    assert "line 5, username: This is an admin's account" in errors
+    admin_user.refresh_from_db()
+    assert admin_user.is_active and admin_user.role == "admin"
+    assert not User.objects.filter(username="boss").exists()
