@@ -76,6 +76,9 @@ INSTALLED_APPS = [
 ]
 # The admin's Import buttons: for those who may add the model's records.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+# An uploaded file waits for its confirmation in the cache (it expires), not in a temporary
+# file left behind when a preview is never confirmed: a lenders file holds passwords.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.CacheStorage"
 
 # Forms render through the project's templates first, so an error list can link an address
 # (templates/django/forms/errors/list/ul.html).

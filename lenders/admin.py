@@ -13,7 +13,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from import_export.admin import ImportMixin
+
+from members.admin import WholeFileImport
 
 from . import services
 from .models import AvailabilityReport, Lender
@@ -129,7 +130,7 @@ class LenderAdminForm(forms.ModelForm):
 
 
 @admin.register(Lender)
-class LenderAdmin(ImportMixin, admin.ModelAdmin):
+class LenderAdmin(WholeFileImport, admin.ModelAdmin):
     resource_classes = [LenderResource]
     form = LenderAdminForm
     list_display = (

@@ -9,6 +9,8 @@ new report (``services.record_availability``), as the team would record it.
 import datetime as dt
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from members.resources import ImportResource, YesNo, yes_no
 from members.services import service_account
 
@@ -83,23 +85,33 @@ def _report_in(row: Any) -> dict[str, Any] | None:
     if not any(values.values()):
         return None
     answer = YesNo()
+    problems: dict[str, str] = {}
 
-    def day(text: str) -> dt.date | None:
-        return dt.date.fromisoformat(text) if text else None
+    def yes(column: str) -> bool:
+        try:
+            return answer.clean(values[column]) is not False
+        except ValueError as error:
+            problems[column] = str(error)
+            return True
 
-    try:
-        return {
-            "lending": answer.clean(values["lending"]) is not False,
-            "accepting_returns": answer.clean(values["accepting_returns"]) is not False,
-            "closed_from": day(values["closed_from"]),
-            "closed_until": day(values["closed_until"]),
-            "source": values["availability_source"][:200] or "Imported from a file",
-            "note": values["availability_note"],
-        }
-    except ValueError as error:
-        from django.core.exceptions import ValidationError
+    def day(column: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(values[column]) if values[column] else None
+        except ValueError:
+            problems[column] = f"“{values[column]}” is not a day written YYYY-MM-DD."
+            return None
 
-        raise ValidationError({"closed_from": f"A date is written YYYY-MM-DD: {error}"}) from error
+    report = {
+        "lending": yes("lending"),
+        "accepting_returns": yes("accepting_returns"),
+        "closed_from": day("closed_from"),
+        "closed_until": day("closed_until"),
+        "source": values["availability_source"][:200] or "Imported from a file",
+        "note": values["availability_note"],
+    }
+    if problems:
+        raise ValidationError(problems)
+    return report
 
 
 def _report_changes(lender: Lender | None, report: dict[str, Any]) -> bool:

@@ -36,8 +36,16 @@ def _in_use(region: Region | None) -> bool:
     return region is not None and MemberLibrary.objects.filter(region=region.name).exists()
 
 
+class WholeFileImport(ImportMixin):
+    """The admin's import, all or nothing as the command is: a row refused at the confirm
+    step rolls back the rows before it."""
+
+    def get_import_data_kwargs(self, **kwargs):
+        return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}
+
+
 @admin.register(Region)
-class RegionAdmin(ImportMixin, admin.ModelAdmin):
+class RegionAdmin(WholeFileImport, admin.ModelAdmin):
     resource_classes = [RegionResource]
     """The service's regions: a library's profile chooses one. A region a library still
     names can be neither renamed nor deleted: move the libraries to another first."""
@@ -70,7 +78,7 @@ class RegionAdmin(ImportMixin, admin.ModelAdmin):
 
 
 @admin.register(MemberLibrary)
-class MemberLibraryAdmin(ImportMixin, SimpleHistoryAdmin):
+class MemberLibraryAdmin(WholeFileImport, SimpleHistoryAdmin):
     resource_classes = [LibraryResource]
     list_display = (
         "name",
@@ -154,7 +162,7 @@ class IlldeskUserCreationForm(_LibraryStaffNeedsLibrary, AdminUserCreationForm):
 
 
 @admin.register(User)
-class UserAdmin(ImportMixin, DjangoUserAdmin):
+class UserAdmin(WholeFileImport, DjangoUserAdmin):
     """Staff accounts: one per person, with a role and, for library staff, a library.
 
     Accounts are deactivated (``is_active``), not deleted: requests, events and charges

@@ -202,4 +202,7 @@ class FirstPasswordForm(PasswordResetForm):
                 username=User.SERVICE_USERNAME
             )
             if user.email.casefold() == email.casefold()
+            # A first password only for an account never used: one whose password an
+            # admin turned off after it signed in stays off.
+            and (user.has_usable_password() or user.last_login is None)
         )

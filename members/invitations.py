@@ -33,6 +33,10 @@ class InvitationTokens(PasswordResetTokenGenerator):
 
     key_salt = "illdesk.members.invitations.InvitationTokens"
 
+    def _make_hash_value(self, user, timestamp):
+        # Deactivating the account ends its invitation too (reactivating does not revive it).
+        return f"{super()._make_hash_value(user, timestamp)}{user.is_active}"
+
 
 invitation_tokens = InvitationTokens()
 
@@ -41,7 +45,7 @@ def can_manage(actor: User, member: User) -> bool:
     """Whether ``actor`` may invite or deactivate ``member``: the team anyone on a
     library's staff (admins anyone but themselves), a library's lead its own library's
     other staff."""
-    if not actor.is_active or actor.pk == member.pk:
+    if not actor.is_active or actor.pk == member.pk or member.username == User.SERVICE_USERNAME:
         return False
     if actor.role == User.Role.ADMIN:
         return True
@@ -51,6 +55,7 @@ def can_manage(actor: User, member: User) -> bool:
         actor.is_library_staff
         and actor.is_library_lead
         and member.is_library_staff
+        and not member.is_library_lead  # another lead is the team's to manage
         and member.library_id == actor.library_id
     )
 
@@ -158,4 +163,10 @@ def deactivate(actor: User, member: User) -> None:
     account stays, as the requests and events it made point at it."""
     _refuse_unless(can_manage(actor, member))
     member.is_active = False
-    member.save(update_fields=["is_active"])
+    changed = ["is_active"]
+    if not member.has_usable_password():
+        # A new unusable password: the invitation the person has not used yet dies for
+        # good, even if the account is switched on again.
+        member.set_unusable_password()
+        changed.append("password")
+    member.save(update_fields=changed)

@@ -58,6 +58,25 @@ class ImportResource(resources.ModelResource):
     """What every import shares: checked as an edit is, unchanged rows skipped, and the
     whole file refused (rolled back) when one row is bad."""
 
+    def after_init_instance(self, instance: Any, new: bool, row: Any, **kwargs: Any) -> None:
+        # An existing record's yes/no values, which an empty cell keeps (see import_instance).
+        instance._yes_no_before = (
+            {} if new else {
+                field.attribute: getattr(instance, field.attribute)
+                for field in self.get_import_fields()
+                if isinstance(field.widget, YesNo)
+            }
+        )  # fmt: skip
+
+    def import_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:
+        """The row's values; an empty yes/no cell means the default for a new record and
+        keeps an existing one's value (a re-import does not switch a deactivated person
+        back on)."""
+        super().import_instance(instance, row, **kwargs)
+        for attribute, before in getattr(instance, "_yes_no_before", {}).items():
+            if not str(row.get(attribute) or "").strip():
+                setattr(instance, attribute, before)
+
     class Meta:
         abstract = True
         skip_unchanged = True
@@ -112,6 +131,7 @@ class StaffResource(ImportResource):
         import_id_fields = ("username",)
 
     def after_init_instance(self, instance: User, new: bool, row: Any, **kwargs: Any) -> None:
+        super().after_init_instance(instance, new, row, **kwargs)
         if new:
             instance.set_unusable_password()
         instance._was_admin = not new and (  # type: ignore[attr-defined]
@@ -122,6 +142,8 @@ class StaffResource(ImportResource):
         """A file makes and changes library staff and the team; never an admin (admins are
         made one by one in the admin site, with their second factor)."""
         super().import_instance(instance, row, **kwargs)
+        if instance.username == User.SERVICE_USERNAME:
+            raise ValidationError({"username": "This name is the service's own account."})
         if getattr(instance, "_was_admin", False):
             raise ValidationError(
                 {"username": "This is an admin's account: change it in the admin site."}

@@ -28,7 +28,7 @@ REQUEST_COLUMNS = (
     "volume", "isbn", "issn", "oclc_number", "patron_card", "needed_by", "max_cost",
     "lender", "lender_request_number", "shipped_on", "shipping_method", "shipping_tracking",
     "due_date", "received_on", "returned_on", "return_method", "return_tracking",
-    "charges_total", "trace", "created_at", "ended_at",
+    "charges_total", "trace", "notes", "created_at", "ended_at",
 )  # fmt: skip
 EVENT_COLUMNS = ("request_id", "at", "action", "from_status", "to_status", "actor", "note")
 CHARGE_COLUMNS = (
@@ -108,13 +108,25 @@ def as_json(requests: QuerySet[BorrowingRequest]) -> Iterator[str]:
     yield "]\n"
 
 
+#: What a spreadsheet would take a cell starting with for a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_cell(value: Any) -> Any:
+    """A text a spreadsheet would run as a formula (a title "=HYPERLINK(…)") kept as text,
+    with the apostrophe spreadsheets read as "this is text"."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """CSV text, a header line and then a block a chunk."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow({key: _as_cell(value) for key, value in row.items()})
         if count % CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -101,7 +101,7 @@ def import_loans(
             transaction.set_rollback(True)
             outcome.requests = []
         else:
-            _keep_the_past_quiet(*before)
+            _keep_the_past_quiet(outcome.requests, *before)
     return outcome
 
 
@@ -112,15 +112,15 @@ def _last_ids() -> tuple[int, int]:
     return last, last_message
 
 
-def _keep_the_past_quiet(last_notification: int, last_message: int) -> None:
+def _keep_the_past_quiet(requests: list[int], last_notification: int, last_message: int) -> None:
     """The steps of a moved loan happened in the old system: its library and the team
     heard of them then, and its lender has it. The e-mails and the ISO 18626 messages the
     import's steps queued are marked as not sent, in its own transaction, so none goes."""
-    Notification.objects.filter(pk__gt=last_notification, sent_at__isnull=True).update(
-        sent_at=timezone.now(), last_error="Moved from the old system: not sent."
-    )
+    Notification.objects.filter(
+        pk__gt=last_notification, request_id__in=requests, sent_at__isnull=True
+    ).update(sent_at=timezone.now(), last_error="Moved from the old system: not sent.")
     ExchangeMessage.objects.filter(
-        pk__gt=last_message, direction=ExchangeMessage.Direction.OUT
+        pk__gt=last_message, request_id__in=requests, direction=ExchangeMessage.Direction.OUT
     ).update(state=ExchangeMessage.State.NOT_SENT, done_at=timezone.now())
 
 
@@ -132,6 +132,8 @@ class _Context:
         self.libraries: dict[str, MemberLibrary | None] = {}
         self.lenders: dict[str, Lender | None] = {}
         self.staff: dict[int, User | None] = {}
+        #: (library, old id) of the rows read so far: one loan, one row.
+        self.seen: set[tuple[str, str]] = set()
 
     def library(self, code: str) -> MemberLibrary | None:
         if code not in self.libraries:
@@ -205,7 +207,13 @@ def _import_row(row: dict[str, str], context: _Context) -> tuple[BorrowingReques
         try:
             max_cost = Decimal(row["max_cost"])
         except InvalidOperation:
+            max_cost = Decimal("NaN")
+        if not max_cost.is_finite():
             problems.append(f", max_cost: “{row['max_cost']}” is not an amount.")
+    key = (row.get("library", "").upper(), row.get("old_id", ""))
+    if key[1] and key in context.seen:
+        problems.append(f", old_id: {key[1]} is in this file twice.")
+    context.seen.add(key)
     if problems:
         raise RowRefused(problems)
     assert library is not None  # noqa: S101 - refused above when missing

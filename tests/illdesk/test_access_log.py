@@ -35,3 +35,11 @@ def test_a_patrons_name_in_the_address_stays_out_of_the_access_log():
     assert settings["accesslog"] == "-"
     assert '"GET /requests/ HTTP/1.1" 200 512' in line
     assert "Reader" not in line and "patron" not in line
+
+
+def test_workers_are_threaded_so_a_long_download_is_not_cut():
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = Config()
+    for name in ("worker_class", "threads"):
+        config.set(name, settings[name])
+    assert config.worker_class_str == "gthread" and config.threads > 1

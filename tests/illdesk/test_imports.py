@@ -316,3 +316,65 @@ def test_a_staff_file_makes_no_admin_and_changes_none(tmp_path, regions_in, admi
     admin_user.refresh_from_db()
     assert admin_user.is_active and admin_user.role == "admin"
     assert not User.objects.filter(username="boss").exists()
+
+
+# --- A review's findings -------------------------------------------------------------------
+
+
+def test_the_service_account_cannot_be_moved_in_by_a_file(tmp_path, regions_in):
+    from members.services import service_account
+
+    run("libraries", LIBRARIES, tmp_path)
+    service_account()
+    errors = refused(
+        "staff", STAFF + "illdesk-service,X,Y,x@example.org,library_staff,ALDG,yes\n", tmp_path
+    )
+    assert "line 4, username: This name is the service's own account." in errors
+    assert User.objects.get(username="illdesk-service").library is None
+
+
+def test_an_empty_yes_no_cell_keeps_an_existing_value(tmp_path, regions_in):
+    run("libraries", LIBRARIES, tmp_path)
+    run("staff", STAFF, tmp_path)
+    User.objects.filter(username="ada").update(is_active=False)
+    assert "2 unchanged" in run("staff", STAFF.replace("ALDG,yes", "ALDG,"), tmp_path)
+    assert not User.objects.get(username="ada").is_active
+
+
+def test_a_bad_availability_value_is_refused_on_its_own_column(tmp_path):
+    errors = refused("lenders", LENDERS.replace("yes,no,,,E-mail", "perhaps,no,,,E-mail"), tmp_path)
+    assert "line 2, lending: “perhaps” is not yes or no." in errors
+
+
+def test_odd_amounts_and_a_loan_twice_in_one_file_are_refused_by_line(tmp_path, service):
+    extra = (
+        f"OLD-8,ALDG,2100009,Pat Nine,Another Book,,sourcing,{day(3)},,,,,,,,,,,,\n"
+        f"OLD-8,ALDG,2100010,Pat Ten,Yet Another,,sourcing,{day(3)},,,,,,,,,,,,\n"
+    )
+    errors = refused("loans", loans_file() + extra, tmp_path)
+    assert "line 8, old_id: OLD-8 is in this file twice." in errors
+    with_cost = "old_id,library,patron_card,patron_name,title,status,submitted_on,max_cost\n" + (
+        f"OLD-20,ALDG,2100020,Pat,A Book,submitted,{day(2)},NaN\n"
+    )
+    assert "line 2, max_cost: “NaN” is not an amount." in refused("loans", with_cost, tmp_path)
+
+
+def test_the_import_quiets_only_its_own_steps(tmp_path, service, monkeypatch, request_in):
+    from requests_app import loan_import
+    from requests_app.models import Notification
+
+    live = request_in("submitted")
+    Notification.objects.filter(request=live).update(sent_at=None)
+    original = loan_import._import_row
+    meanwhile = []
+
+    def and_meanwhile(row, context):
+        if not meanwhile:  # the live service mails someone while the import runs
+            meanwhile.append(
+                Notification.objects.create(request=live, kind="message", audience="library")
+            )
+        return original(row, context)
+
+    monkeypatch.setattr(loan_import, "_import_row", and_meanwhile)
+    run("loans", loans_file(), tmp_path)
+    assert Notification.objects.get(pk=meanwhile[0].pk).sent_at is None

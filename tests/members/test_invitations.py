@@ -164,3 +164,40 @@ def test_the_admin_sends_invitations_in_bulk(client, admin_user, library_one, ma
         {"action": "send_invitations", "_selected_action": [quiet.pk]},
     )
     assert [mail.to for mail in mailoutbox] == [["quiet@abbot.example.org"]]
+
+
+def test_an_invitation_dies_with_a_deactivation_and_the_service_is_nobodys(
+    client, rita, library_one, mailoutbox
+):
+    from members.services import service_account
+
+    member = invitations.invite_new(
+        rita, library_one, first_name="Ivy", last_name="In", email="ivy@abbot.example.org"
+    )
+    link = link_in(mailoutbox[0])
+    invitations.deactivate(rita, member)
+    User.objects.filter(pk=member.pk).update(is_active=True)  # switched back on by mistake
+    assert "already been used or has expired" in client.get(link, follow=True).content.decode()
+    assert not invitations.can_manage(rita, service_account())
+
+
+def test_a_lead_does_not_manage_another_lead(lead, library_one):
+    other = User.objects.create_user(
+        "otto",
+        "otto@abbot.example.org",
+        "x",
+        role="library_staff",
+        library=library_one,
+        is_library_lead=True,
+    )
+    assert not invitations.can_manage(lead, other)
+
+
+def test_a_first_password_link_only_for_an_account_never_used(client, alice, mailoutbox):
+    from django.utils import timezone
+
+    alice.set_unusable_password()  # an admin turned her password off after she signed in
+    alice.last_login = timezone.now()
+    alice.save()
+    client.post("/accounts/password-reset/", {"email": alice.email})
+    assert not mailoutbox

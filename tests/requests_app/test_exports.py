@@ -97,3 +97,10 @@ def test_a_chunk_costs_the_same_queries_however_many_requests(client, alice, sub
     # A chunk: its requests, their events, their charges; and one read that finds no more.
     assert len(two) == 3 * 1 + 1 and len(four) == 3 * 2 + 1
     assert len(json.loads("".join(exports.as_json(queryset)))) == 4
+
+
+def test_a_cell_a_spreadsheet_would_run_is_kept_as_text(client, alice, submit):
+    submit(title='=HYPERLINK("http://evil.example","Click")')
+    client.force_login(alice)
+    (row,) = rows(download(client, "/export/requests.csv"))
+    assert row["title"].startswith("'=HYPERLINK")
