@@ -17,33 +17,22 @@ the SQL queries of the last call.
 
 import argparse
 import datetime as dt
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.api_auth import setup_django
-from benchmarks.figures import measure_and_write, spread, table
+from benchmarks.figures import measure_and_write, rolled_back_calls, table
 
 
 def timed(call: Callable, runs: int, *, expect: int = 200) -> dict:
     """Median and spread of ``call()`` in milliseconds, each in a savepoint rolled back
     after it, and the queries of the last call; stops if an answer is not ``expect``."""
-    from django.db import connection, transaction
-    from django.test.utils import CaptureQueriesContext
 
-    times = []
-    for run in range(runs + 1):  # the first is the warm-up
-        savepoint = transaction.savepoint()
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            response = call()
-            took = (time.perf_counter() - started) * 1000
-        transaction.savepoint_rollback(savepoint)
+    def check(response) -> None:
         if response.status_code != expect:
             raise SystemExit(f"answered {response.status_code}: {response.content[:500]!r}")
-        if run:
-            times.append(took)
-    return spread(times, len(queries))
+
+    return rolled_back_calls(call, runs, check)
 
 
 def _one(queryset, what: str):

@@ -22,6 +22,31 @@ def spread(times_ms: list[float], queries: int) -> dict:
     }
 
 
+def rolled_back_calls(
+    call: Callable[[], object], runs: int, check: Callable[[object], object]
+) -> dict:
+    """Median and spread of ``call()`` in milliseconds, each call in a savepoint rolled back
+    after it, and the queries of the last call; ``check`` sees each result (it stops the
+    run on a wrong one). The first call warms up and is not counted."""
+    import time
+
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    times = []
+    for run in range(runs + 1):
+        savepoint = transaction.savepoint()
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            result = call()
+            took = (time.perf_counter() - started) * 1000
+        transaction.savepoint_rollback(savepoint)
+        check(result)
+        if run:
+            times.append(took)
+    return spread(times, len(queries))
+
+
 def row(what: str, measured: dict) -> str:
     return (
         f"| {what} | {measured['median_ms']:.1f} | {measured['min_ms']:.1f} | "

@@ -19,12 +19,11 @@ Everything it adds is rolled back. Medians of ``--runs`` calls (after one warm-u
 import argparse
 import datetime as dt
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from benchmarks.api_auth import setup_django
-from benchmarks.figures import measure_and_write, spread, table
+from benchmarks.figures import measure_and_write, rolled_back_calls, table
 
 PASSWORD = "a benchmark's shared secret"  # noqa: S105 - a scratch database's partner
 #: What the partner answers: an OK confirmation.
@@ -37,23 +36,7 @@ CONFIRMATION = (
 
 
 def timed(call, runs: int, *, check=lambda result: None) -> dict:
-    """Median and spread of ``call()`` in milliseconds, each in a savepoint rolled back
-    after it, and the queries of the last call; ``check`` stops on a wrong answer."""
-    from django.db import connection, transaction
-    from django.test.utils import CaptureQueriesContext
-
-    times = []
-    for run in range(runs + 1):  # the first is the warm-up
-        savepoint = transaction.savepoint()
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            result = call()
-            took = (time.perf_counter() - started) * 1000
-        transaction.savepoint_rollback(savepoint)
-        check(result)
-        if run:
-            times.append(took)
-    return spread(times, len(queries))
+    return rolled_back_calls(call, runs, check)
 
 
 def answered(status: str):
@@ -84,46 +67,27 @@ class Lender(BaseHTTPRequestHandler):
 
 
 def lender_message(req, lender, status: str, *, number: str | None = None) -> bytes:
-    """A ``supplyingAgencyMessage`` from ``lender`` about ``req`` (or request ``number``)."""
+    """A ``supplyingAgencyMessage`` from ``lender`` about ``req`` (or request ``number``):
+    shipped today by Delivery, due in four weeks, with a $10 fee."""
+    from django.conf import settings
     from django.utils import timezone
-    from lxml import etree
 
-    from requests_app.iso18626.messages import NAMESPACE, VERSION, add_element, iso_timestamp
+    from requests_app.iso18626.messages import supplying_agency_message
 
     now = timezone.now()
-    root = etree.Element(f"{{{NAMESPACE}}}ISO18626Message", nsmap={None: NAMESPACE})
-    root.set(f"{{{NAMESPACE}}}version", VERSION)
-    body = add_element(root, "supplyingAgencyMessage")
-    header = add_element(body, "header")
-    for tag, value in (("supplyingAgencyId", lender.agency_id_value), ("requestingAgencyId", "")):
-        ids = add_element(header, tag)
-        add_element(ids, "agencyIdType", "ISIL")
-        add_element(ids, "agencyIdValue", value or _our_agency())
-    add_element(header, "multipleItemRequestId", "")
-    add_element(header, "timestamp", iso_timestamp(now))
-    add_element(header, "requestingAgencyRequestId", number or f"illdesk-{req.pk}")
-    info = add_element(body, "messageInfo")
-    add_element(info, "reasonForMessage", "StatusChange")
-    add_element(info, "note", "Tracking: 1Z999AA10123456784")
-    status_info = add_element(body, "statusInfo")
-    add_element(status_info, "status", status)
-    due = dt.datetime.combine(timezone.localdate() + dt.timedelta(days=28), dt.time(12), dt.UTC)
-    add_element(status_info, "dueDate", iso_timestamp(due))
-    add_element(status_info, "lastChange", iso_timestamp(now))
-    if status == "Loaned":
-        delivery = add_element(body, "deliveryInfo")
-        add_element(delivery, "dateSent", iso_timestamp(now))
-        add_element(delivery, "sentVia", "Delivery")
-        costs = add_element(delivery, "deliveryCosts")
-        add_element(costs, "currencyCode", "USD")
-        add_element(costs, "monetaryValue", "10.00")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
-def _our_agency() -> str:
-    from django.conf import settings
-
-    return settings.ILLDESK_AGENCY_ID_VALUE
+    loaned = status == "Loaned"
+    return supplying_agency_message(
+        number or f"illdesk-{req.pk}",
+        status,
+        supplier=("ISIL", lender.agency_id_value),
+        requester=(settings.ILLDESK_AGENCY_ID_TYPE, settings.ILLDESK_AGENCY_ID_VALUE),
+        note="Tracking: 1Z999AA10123456784",
+        due=timezone.localdate() + dt.timedelta(days=28),
+        sent=now if loaned else None,
+        sent_via="Delivery",
+        costs=("USD", "10.00"),
+        now=now,
+    )
 
 
 def measure(options) -> dict:

@@ -68,3 +68,13 @@ def search_libraries(
     if is_active is not None:
         libraries = libraries.filter(is_active=is_active)
     return libraries
+
+
+def staff_of(library: MemberLibrary) -> QuerySet[User]:
+    """A library's staff accounts for its Staff page: the active first, by name, with who
+    invited each (one query)."""
+    return (
+        User.objects.filter(library=library, role=User.Role.LIBRARY_STAFF)
+        .select_related("invited_by")
+        .order_by("-is_active", "last_name", "first_name", "username")
+    )

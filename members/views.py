@@ -26,7 +26,7 @@ from . import invitations
 from .access import signed_in_user
 from .forms import LibraryProfileForm, LibrarySearchForm
 from .models import MemberLibrary, User
-from .selectors import libraries_visible_to, search_libraries
+from .selectors import libraries_visible_to, search_libraries, staff_of
 
 #: How many of a profile's changes its page shows, newest first.
 HISTORY_SHOWN = 50
@@ -216,11 +216,7 @@ class InviteForm(forms.Form):
 
 def _staff_page(request: HttpRequest, library: MemberLibrary, form: InviteForm, status: int = 200):
     user = signed_in_user(request)
-    members = (
-        User.objects.filter(library=library, role=User.Role.LIBRARY_STAFF)
-        .select_related("invited_by")
-        .order_by("-is_active", "last_name", "first_name", "username")
-    )
+    members = staff_of(library)
     context = {
         "library": library,
         "staff": [(member, invitations.can_manage(user, member)) for member in members],

@@ -164,3 +164,66 @@ def requesting_agency_message(
     if note:
         add_element(body, "note", note)
     return _document(root)
+
+
+def supplying_agency_message(
+    request_id: str,
+    status: str,
+    *,
+    supplier: tuple[str, str],
+    requester: tuple[str, str],
+    reason: str = "StatusChange",
+    answer: str = "",
+    note: str = "",
+    reason_unfilled: str = "",
+    due: dt.date | None = None,
+    sent: dt.datetime | None = None,
+    item_id: str = "",
+    sent_via: str = "",
+    costs: tuple[str, str] | None = None,
+    now: dt.datetime | None = None,
+    last_change: dt.datetime | None = None,
+) -> bytes:
+    """A lender's ``supplyingAgencyMessage`` about ``request_id`` (illdesk sends none: the
+    demo lender does, and the tests and benchmarks as a lender would). ``supplier`` and
+    ``requester`` are (id type, id value); ``due`` is put at noon UTC of its day; ``costs``
+    is (currency, amount), charged with a ``Loaned``'s delivery (``sent``)."""
+    now = now or timezone.now()
+    root = etree.Element(
+        f"{{{NAMESPACE}}}ISO18626Message",
+        nsmap={None: NAMESPACE},  # type: ignore[dict-item]  # the default namespace
+    )
+    root.set(f"{{{NAMESPACE}}}version", VERSION)
+    body = add_element(root, "supplyingAgencyMessage")
+    header = add_element(body, "header")
+    _agency(header, "supplyingAgencyId", *supplier)
+    _agency(header, "requestingAgencyId", *requester)
+    add_element(header, "multipleItemRequestId", "")
+    add_element(header, "timestamp", iso_timestamp(now))
+    add_element(header, "requestingAgencyRequestId", request_id)
+    info = add_element(body, "messageInfo")
+    add_element(info, "reasonForMessage", reason)
+    for tag, value in (
+        ("answerYesNo", answer),
+        ("note", note),
+        ("reasonUnfilled", reason_unfilled),
+    ):
+        if value:
+            add_element(info, tag, value)
+    status_info = add_element(body, "statusInfo")
+    add_element(status_info, "status", status)
+    if due is not None:
+        noon = dt.datetime.combine(due, dt.time(12), tzinfo=dt.UTC)
+        add_element(status_info, "dueDate", iso_timestamp(noon))
+    add_element(status_info, "lastChange", iso_timestamp(last_change or now))
+    if sent is not None:
+        delivery = add_element(body, "deliveryInfo")
+        add_element(delivery, "dateSent", iso_timestamp(sent))
+        for tag, value in (("itemId", item_id), ("sentVia", sent_via)):
+            if value:
+                add_element(delivery, tag, value)
+        if costs is not None:
+            cost = add_element(delivery, "deliveryCosts")
+            add_element(cost, "currencyCode", costs[0])
+            add_element(cost, "monetaryValue", costs[1])
+    return _document(root)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .messages import NAMESPACE, VERSION, add_element, iso_timestamp
+from .messages import NAMESPACE, VERSION, add_element, iso_timestamp, supplying_agency_message
 
 logger = logging.getLogger(__name__)
 
@@ -149,39 +149,36 @@ class Peer:
         return []  # Received, Notification, StatusRequest: noted, nothing to answer
 
     def _status(self, request_id: str, status: str, reason: str, *, answer: str = "") -> bytes:
-        """A ``supplyingAgencyMessage`` about ``request_id``."""
+        """A ``supplyingAgencyMessage`` about ``request_id``: a loan is lent with a tracking
+        number, a barcode and the fee; an unfilled one says why."""
         loan = self.loans[request_id]
         now = dt.datetime.now(dt.UTC)
         if status == "Loaned" and loan.due_date is None:
             loan.due_date = _today() + dt.timedelta(days=LOAN_DAYS)
-        root = etree.Element(f"{{{NAMESPACE}}}ISO18626Message", nsmap={None: NAMESPACE})  # type: ignore[dict-item]
-        root.set(f"{{{NAMESPACE}}}version", VERSION)
-        body = add_element(root, "supplyingAgencyMessage")
-        _header(body, loan.header, now)
-        info = add_element(body, "messageInfo")
-        add_element(info, "reasonForMessage", reason)
-        if answer:
-            add_element(info, "answerYesNo", answer)
-        if status == "Unfilled":
-            add_element(info, "note", "Our only copy is on the reserve shelf.")
-            add_element(info, "reasonUnfilled", "NotAvailableForILL")
-        elif status == "Loaned" and reason != "RenewResponse":
-            add_element(info, "note", f"Tracking: DEMO{_number(request_id, 8)}")
-        status_info = add_element(body, "statusInfo")
-        add_element(status_info, "status", status)
-        if status == "Loaned" and loan.due_date is not None:
-            due = dt.datetime.combine(loan.due_date, dt.time(12), tzinfo=dt.UTC)
-            add_element(status_info, "dueDate", iso_timestamp(due))
-        add_element(status_info, "lastChange", iso_timestamp(now))
-        if status == "Loaned" and reason != "RenewResponse":
-            delivery = add_element(body, "deliveryInfo")
-            add_element(delivery, "dateSent", iso_timestamp(now))
-            add_element(delivery, "itemId", f"3{_number(request_id, 12)}")
-            add_element(delivery, "sentVia", "Delivery")
-            costs = add_element(delivery, "deliveryCosts")
-            add_element(costs, "currencyCode", self.currency)
-            add_element(costs, "monetaryValue", LENDING_FEE)
-        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        shipping = status == "Loaned" and reason != "RenewResponse"
+        agency = {
+            side: (loan.header[f"{side}/agencyIdType"], loan.header[f"{side}/agencyIdValue"])
+            for side in ("supplyingAgencyId", "requestingAgencyId")
+        }
+        return supplying_agency_message(
+            request_id,
+            status,
+            supplier=agency["supplyingAgencyId"],
+            requester=agency["requestingAgencyId"],
+            reason=reason,
+            answer=answer,
+            note=(
+                "Our only copy is on the reserve shelf." if status == "Unfilled"
+                else f"Tracking: DEMO{_number(request_id, 8)}" if shipping else ""
+            ),
+            reason_unfilled="NotAvailableForILL" if status == "Unfilled" else "",
+            due=loan.due_date if status == "Loaned" else None,
+            sent=now if shipping else None,
+            item_id=f"3{_number(request_id, 12)}",
+            sent_via="Delivery",
+            costs=(self.currency, LENDING_FEE),
+            now=now,
+        )  # fmt: skip
 
     def _later(self, messages: list[bytes]) -> None:
         """Post ``messages`` to illdesk one after the other, ``delay`` seconds apart (at
@@ -221,17 +218,6 @@ class Peer:
                 logger.info("Posted to illdesk: %s", response.read()[:300])
         except (OSError, urllib.error.URLError) as error:
             logger.warning("illdesk did not take our message: %s", error)
-
-
-def _header(parent: etree._Element, header: dict[str, str], now: dt.datetime) -> None:
-    element = add_element(parent, "header")
-    for agency in ("supplyingAgencyId", "requestingAgencyId"):
-        ids = add_element(element, agency)
-        add_element(ids, "agencyIdType", header[f"{agency}/agencyIdType"])
-        add_element(ids, "agencyIdValue", header[f"{agency}/agencyIdValue"])
-    add_element(element, "multipleItemRequestId", "")
-    add_element(element, "timestamp", iso_timestamp(now))
-    add_element(element, "requestingAgencyRequestId", header["requestingAgencyRequestId"])
 
 
 def _confirmation(kind: str, header: dict[str, str], action: str = "") -> bytes:

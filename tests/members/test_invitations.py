@@ -201,3 +201,23 @@ def test_a_first_password_link_only_for_an_account_never_used(client, alice, mai
     alice.save()
     client.post("/accounts/password-reset/", {"email": alice.email})
     assert not mailoutbox
+
+
+def test_the_staff_page_reads_a_fixed_number_of_queries(client, lead, library_one):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(lead)
+    page = f"/libraries/{library_one.pk}/staff/"
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(page).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for n in range(5):
+        User.objects.create(
+            username=f"s{n}", role="library_staff", library=library_one, invited_by=lead
+        )
+    assert queries() == few
