@@ -698,3 +698,20 @@ def test_the_lender_picker_says_which_lenders_exchange(client, request_in, rita,
     assert "ISO 18626: sent, and its answers taken in, by themselves" in exchanging
     plain = client.get(f"/requests/{req.pk}/?lender_q=CVC").content.decode()
     assert "Carver College Library" in plain and "ISO 18626: sent" not in plain
+
+
+def test_runjobs_queues_a_message_whose_backoff_has_passed(sent, monkeypatch):
+    import io
+
+    from django.core.management import call_command
+
+    queued = []
+    monkeypatch.setattr(outbox, "enqueue", queued.append)
+    message = ExchangeMessage.objects.get(request=sent)
+    ExchangeMessage.objects.filter(pk=message.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    out = io.StringIO()
+    call_command("runjobs", stdout=out)
+    assert queued == [message.pk]
+    assert "1 e-mail(s) and ISO 18626 message(s) queued again" in out.getvalue()

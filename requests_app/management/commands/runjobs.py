@@ -21,4 +21,5 @@ class Command(BaseCommand):
         for name, job in JOBS.items():
             if not options["jobs"] or name in options["jobs"]:
                 self.stdout.write(str(job()))
-        self.stdout.write(f"outbox: {drain_outbox()} notification(s) queued again")
+        queued = drain_outbox()
+        self.stdout.write(f"outbox: {queued} e-mail(s) and ISO 18626 message(s) queued again")
