@@ -163,7 +163,7 @@ COLUMNS = {
         "return_method", "return_tracking", "charges_total", "not_arrived_flagged_at",
         "overdue_flagged_at", "due_reminded_for", "due_reminded_at", "created_at",
         "updated_at", "ended_at", "trace", "follows_id", "possible_duplicate_of_id",
-        "recalled_at", "exchange_failed_at",
+        "recalled_at", "exchange_failed_at", "string_exhausted_at",
     ),
     "requests_app_lenderattempt": (
         "sequence", "lender_request_number", "sent_at", "outcome", "reason", "resolved_at",
@@ -1571,7 +1571,7 @@ class RequestStory:
             money(self.charges_cents), null_or(self.not_arrived), null_or(self.overdue),
             day(self.reminded_for), null_or(self.reminded_at), clock.text(self.created),
             clock.text(self.updated), "\\N" if self.ended is None else clock.text(self.ended),
-            self.trace, "\\N", "\\N", "\\N", "\\N",
+            self.trace, "\\N", "\\N", "\\N", "\\N", "\\N",
         )  # fmt: skip
         gen.statuses[self.status] += 1
 

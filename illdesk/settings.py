@@ -223,6 +223,12 @@ CELERY_BEAT_SCHEDULE = {
             "clear_sign_in_records",
         )
     },
+    # A year of answers changes little in a day: the lenders' records are made nightly.
+    "job-record_lenders": {
+        "task": "requests_app.tasks.run_job",
+        "schedule": 86400.0,
+        "args": ["record_lenders"],
+    },
 }
 
 # The cache holds the API's throttle counts, shared by every worker process through Redis

@@ -92,6 +92,14 @@ def search_lenders(
     return lenders
 
 
+def lender_by_code(code: str) -> Lender | None:
+    """The lender with this OCLC symbol (any case) or, for digits, this directory number."""
+    code = code.strip()
+    if code.isdigit():
+        return Lender.objects.filter(pk=int(code)).first()
+    return Lender.objects.filter(oclc_symbol__iexact=code).first() if code else None
+
+
 def refusing_returns(
     lender_id: int | None, *, as_of: dt.datetime | None = None
 ) -> AvailabilityReport | None:
@@ -172,6 +180,21 @@ class Availability:
             return ""
         closure = self.closure()
         return closure[:1].upper() + closure[1:]
+
+
+def cannot_take_requests(lender_annotated: Lender, *, on_date: dt.date) -> str:
+    """Why a lender cannot take a request on ``on_date``, in words: not active in the
+    directory, not lending, or closed that day (its newest report, as
+    ``lenders_with_availability`` annotates it). Empty when it can. A lender string skips
+    such a lender; the sourcing suggestions rank it last."""
+    if not lender_annotated.is_active:
+        return "it is not active in the directory"
+    availability = Availability(lender_annotated)
+    if availability.lending is False:
+        return f"not lending (reported {availability.reported_on:%Y-%m-%d})"
+    if availability.closed_on(on_date):
+        return availability.closure()
+    return ""
 
 
 def availability_warnings(

@@ -112,6 +112,13 @@ EXCHANGE_FAILING = Flag(
     "Exchange failing",
     lambda today: {"exchange_failed_at__isnull": False},
 )
+#: Every lender of the request's string said it cannot supply or was skipped: it is back
+#: with the team (``workflow.set_lender_string``).
+STRING_EXHAUSTED = Flag(
+    "string_exhausted",
+    "String exhausted",
+    lambda today: {"status": Status.SOURCING, "string_exhausted_at__isnull": False},
+)
 DUE_SOON = Flag(
     "due_soon",
     "Due soon",
@@ -134,6 +141,7 @@ LIST_FLAGS = {
         POSSIBLE_DUPLICATE,
         RECALLED,
         EXCHANGE_FAILING,
+        STRING_EXHAUSTED,
     )
 }
 #: Every flag, by name (the jobs' digests are named after theirs).
@@ -143,7 +151,7 @@ STAMP_FIELDS = tuple(flag.stamp for flag in ALL_FLAGS.values() if flag.stamp)
 #: The list flags' names and labels, for menus.
 CHOICES = [(flag.name, flag.label) for flag in LIST_FLAGS.values()]
 #: The flags that are the team's business alone: a library neither filters on nor sees them.
-TEAM_ONLY = frozenset({EXCHANGE_FAILING.name})
+TEAM_ONLY = frozenset({EXCHANGE_FAILING.name, STRING_EXHAUSTED.name})
 LIBRARY_CHOICES = [(name, label) for name, label in CHOICES if name not in TEAM_ONLY]
 
 

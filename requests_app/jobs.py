@@ -1,5 +1,6 @@
 """The scheduled jobs: flag loans that have not arrived or are overdue, remind libraries of
-due dates, and let patron data age out.
+due dates, let patron data age out, and keep the lenders' records the sourcing suggestions
+read.
 
 Each job works set-wise, in a handful of SQL statements whatever the number of requests
 (at a million requests, docs/performance.md):
@@ -24,7 +25,7 @@ from members import sign_in
 from members.models import Patron
 from members.tokens import delete_expired as delete_expired_tokens
 
-from . import rules
+from . import rules, sourcing
 from .flags import (
     DUE_SOON,
     IN_TRANSIT,
@@ -34,7 +35,7 @@ from .flags import (
     Flag,
     due_to_be_flagged_not_arrived,
 )
-from .models import BorrowingRequest, Notification, StatusEvent
+from .models import BorrowingRequest, LenderRecord, Notification, StatusEvent
 from .notifications import enqueue
 
 logger = logging.getLogger(__name__)
@@ -229,6 +230,32 @@ def clear_sign_in_records() -> JobResult:
     return JobResult("sign-in records cleared", count)
 
 
+def record_lenders() -> JobResult:
+    """Rebuild the lenders' records for the sourcing suggestions (``sourcing.tally``) from
+    the attempts answered over the last year: a summary, replaced whole."""
+    now = timezone.now()
+    since = now - dt.timedelta(days=sourcing.RECORD_DAYS)
+    records = sourcing.tally(sourcing.answered_attempts(since))
+    rows = [
+        LenderRecord(
+            lender_id=lender_id,
+            format=fmt,
+            asked=record.asked,
+            filled=record.filled,
+            days_to_ship=record.days_to_ship,
+            days_to_arrive=record.days_to_arrive,
+            usual_cost=record.usual_cost or 0,
+            computed_at=now,
+        )
+        for (lender_id, fmt), record in records.items()
+    ]
+    with transaction.atomic():
+        LenderRecord.objects.all().delete()
+        LenderRecord.objects.bulk_create(rows, batch_size=5_000)
+    logger.info("Lender records made: %d.", len(rows))
+    return JobResult("lender records made", len(rows))
+
+
 #: Every scheduled job, in the order ``runjobs`` runs them.
 JOBS = {
     "flag_not_arrived": flag_not_arrived,
@@ -236,4 +263,5 @@ JOBS = {
     "remind_due_soon": remind_due_soon,
     "clear_patron_data": clear_patron_data,
     "clear_sign_in_records": clear_sign_in_records,
+    "record_lenders": record_lenders,
 }

@@ -9,6 +9,8 @@ from django.db.models import F, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from lenders.models import Lender
+
 from . import rules
 from .flags import ALL_FLAGS, DUE_SOON, DUE_SOON_DAYS
 from .models import BorrowingRequest, Notification, UnrequestedItemReport
@@ -28,6 +30,7 @@ SUBJECTS = {
     "replacement_shipped": "Replacement shipped: request #{id}, {title}",
     "exchange_failed": "Exchange failing with the lender: request #{id}, {title}",
     "recalled": "Recalled by the lender: request #{id}, {title}",
+    "lender_request": "Interlibrary loan request #{id}: {title}",
     "unrequested_item": "Item received but not requested, at {library}",
     "unrequested_item_resolved": "Whose it is: the item you received unasked, {title}",
 }
@@ -45,6 +48,8 @@ def compose(notification: Notification) -> tuple[str, str, str, str | None]:
     about = notification.request or notification.unrequested_item or notification
     if notification.audience == Notification.Audience.TEAM:
         recipient = settings.ILLDESK_TEAM_EMAIL
+    elif notification.audience == Notification.Audience.LENDER:
+        recipient = cast(Lender, notification.lender).email
     elif about.library is None:
         raise ValueError(f"Notification {notification.pk} is for a library but names none.")
     else:
@@ -60,7 +65,13 @@ def _compose_single(notification: Notification) -> tuple[str, str]:
         subject = SUBJECTS.get(notification.kind, "Request #{id}: {title}").format(
             id=req.pk, title=req.title[:80]
         )
-        context = {"notification": notification, "req": req, "url": _link("request_detail", req.pk)}
+        context = {
+            "notification": notification,
+            "req": req,
+            "url": _link("request_detail", req.pk),
+            "team_email": settings.ILLDESK_TEAM_EMAIL,
+            "currency": settings.ILLDESK_CURRENCY,
+        }
         template = f"email/{notification.kind}.txt"
         return subject, render_to_string([template, "email/request.txt"], context)
     # Not a request's, not a digest: an unrequested item's (``notification_about_one_thing``).

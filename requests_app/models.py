@@ -187,6 +187,10 @@ class BorrowingRequest(models.Model):
     #: last try, or one of the lender's the workflow refused (``iso18626.exchange``). The
     #: team clears it once dealt with.
     exchange_failed_at = models.DateTimeField(null=True, blank=True)
+    #: When the request's lender string ran out: every lender in it said it cannot supply
+    #: or was skipped, and the request came back to the team (``workflow.lender_unfilled``).
+    #: Cleared when it goes to a lender again or gets a new string.
+    string_exhausted_at = models.DateTimeField(null=True, blank=True)
 
     # Flags, set by the background jobs.
     not_arrived_flagged_at = models.DateTimeField(null=True, blank=True)
@@ -266,6 +270,15 @@ class BorrowingRequest(models.Model):
                 condition=Q(exchange_failed_at__isnull=False),
                 name="request_exchange_failing",
             ),
+            # The queue's "string exhausted" filter: few strings run out.
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(string_exhausted_at__isnull=False),
+                name="request_string_exhausted",
+            ),
+            # The sourcing suggestions read who had the same item before, by its key (the
+            # ISBN and the OCLC number have their indexes above).
+            models.Index(fields=["item_key"], name="request_item_key"),
             # The queue's trace filter: few loans are ever traced.
             models.Index(
                 fields=["trace", "-created_at"], condition=~Q(trace=""), name="request_traced"
@@ -371,6 +384,77 @@ class LenderAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}/{self.sequence}: {self.lender} ({self.outcome})"
+
+
+class LenderStringEntry(models.Model):
+    """One lender of a request's lender string, in order (docs/sourcing.md).
+
+    The team sets a string of up to five lenders (``workflow.set_lender_string``); when a
+    lender cannot supply, the workflow sends the request to the next entry still waiting,
+    or skips it, with why. A new string drops the entries of the old one still waiting:
+    every entry is kept, with what became of it.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Next in the string"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"
+        DROPPED = "dropped", "Dropped for a new string"
+
+    request = models.ForeignKey(
+        BorrowingRequest,
+        on_delete=models.PROTECT,
+        related_name="string_entries",
+        db_index=False,  # ``string_entry_position`` leads with it
+    )
+    #: Its place among every entry the request has had, so a newer string follows an older.
+    position = models.PositiveSmallIntegerField()
+    lender = models.ForeignKey(Lender, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    #: Why it was skipped (closed, not lending, no longer active).
+    note = OneLineField(max_length=300, blank=True)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["request", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "position"], name="string_entry_position"),
+            models.CheckConstraint(
+                condition=Q(state__in=["waiting", "sent", "skipped", "dropped"]),
+                name="string_entry_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}/{self.position}: {self.lender_id} ({self.state})"
+
+
+class LenderRecord(models.Model):
+    """What the service has seen of one lender for one format over the last year: how
+    often it was asked and filled, how fast, at what cost. Kept by the job
+    ``jobs.record_lenders`` for the sourcing suggestions (``sourcing``); a summary that the
+    job rebuilds, not a record of its own."""
+
+    lender = models.ForeignKey(Lender, on_delete=models.CASCADE, related_name="+")
+    format = models.CharField(max_length=20, choices=Format.choices)
+    #: Attempts sent to it that it answered (shipped or could not supply).
+    asked = models.PositiveIntegerField()
+    filled = models.PositiveIntegerField()
+    #: Medians in days: from being asked to shipping, and from shipping to arriving.
+    days_to_ship = models.FloatField(null=True, blank=True)
+    days_to_arrive = models.FloatField(null=True, blank=True)
+    #: The median of what its filled loans cost (their charges against the max cost).
+    usual_cost = models.DecimalField(max_digits=10, decimal_places=2, default=ZERO)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["format", "lender"], name="lender_record_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lender_id} {self.format}: {self.filled}/{self.asked}"
 
 
 class RenewalRequest(models.Model):
@@ -587,6 +671,8 @@ class Notification(models.Model):
     class Audience(models.TextChoices):
         LIBRARY = "library", "The library's contact"
         TEAM = "team", "The resource sharing team"
+        #: A lender without ISO 18626, asked for the item by e-mail (a lender string's step).
+        LENDER = "lender", "A lender"
 
     kind = models.CharField(max_length=40)
     request = models.ForeignKey(
@@ -614,6 +700,10 @@ class Notification(models.Model):
         MemberLibrary, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     audience = models.CharField(max_length=10, choices=Audience.choices)
+    #: The lender an e-mail to a lender goes to (its address read when it is sent).
+    lender = models.ForeignKey(
+        Lender, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
@@ -634,7 +724,11 @@ class Notification(models.Model):
                 | Q(request__isnull=True, unrequested_item__isnull=False, digest_of=None)
                 | Q(request__isnull=True, unrequested_item__isnull=True, digest_of__isnull=False),
                 name="notification_about_one_thing",
-            )
+            ),
+            models.CheckConstraint(
+                condition=~Q(audience="lender") | Q(lender__isnull=False),
+                name="notification_lender_named",
+            ),
         ]
 
     def __str__(self) -> str:

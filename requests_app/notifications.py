@@ -16,6 +16,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from core.text import one_line
+from lenders.models import Lender
 
 from .mail import compose
 from .models import BorrowingRequest, Notification, StatusEvent, UnrequestedItemReport
@@ -39,12 +40,14 @@ def notify(
     audience: str,
     *,
     event: StatusEvent | None = None,
+    lender: Lender | None = None,
 ) -> Notification:
     """Write a notification about a request (or an unrequested item) to the outbox; with
-    ``event``, the step whose reason or note the e-mail quotes."""
+    ``event``, the step whose reason or note the e-mail quotes; to ``lender`` when the
+    audience is a lender."""
     field = "unrequested_item" if isinstance(about, UnrequestedItemReport) else "request"
     notification = Notification.objects.create(
-        kind=kind, audience=audience, event=event, **{field: about}
+        kind=kind, audience=audience, event=event, lender=lender, **{field: about}
     )
     transaction.on_commit(lambda: enqueue(notification.pk))
     return notification

@@ -24,6 +24,8 @@ TRACKING_NUMBER = 100
 ILL_NUMBER = 40
 MESSAGE = 5000
 NOTES_TO_TEAM = 2000
+#: The most lenders a lender string holds (as OCLC WorldShare's).
+LENDER_STRING = 5
 #: The largest single charge: more is surely a typo (and would not fit a loan's total).
 MAX_CHARGE = Decimal("100000")
 #: The largest max cost a request can carry (eight digits with the cents).

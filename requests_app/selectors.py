@@ -9,7 +9,7 @@ import datetime as dt
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import BooleanField, Case, Count, Prefetch, Q, QuerySet, When
+from django.db.models import BooleanField, Case, Count, Prefetch, Q, QuerySet, Subquery, When
 
 from lenders.selectors import not_accepting_returns
 from members.models import MemberLibrary, Patron, User
@@ -22,6 +22,7 @@ from .models import (
     FLAGGED,
     BorrowingRequest,
     Charge,
+    LenderStringEntry,
     RenewalRequest,
     Status,
     UnrequestedItemReport,
@@ -265,3 +266,12 @@ def renewals_answered_since(library_id: int, since: dt.datetime) -> QuerySet[Ren
         .select_related("request")
         .order_by("-answered_at")
     )
+
+
+def lender_string(req: BorrowingRequest) -> list[LenderStringEntry]:
+    """The request's lender string as the team set it last, in order, with each lender and
+    what became of it (sent, skipped and why, waiting, or dropped when it was cleared).
+    Empty when it never had one. One query."""
+    entries = req.string_entries.select_related("lender").order_by("-position")
+    newest = entries.values("set_at")[:1]
+    return list(entries.filter(set_at=Subquery(newest)).order_by("position"))

@@ -30,12 +30,22 @@ OTHER_EVENTS = {
     "exchange_cleared": "Exchange failure cleared",
     "message_lender": "Message to the lender",
     "exchange_resent": "Sent to the lender again",
+    "string_skipped": "Skipped in the lender string",
+    "string_exhausted": "Lender string exhausted",
 }
 
-#: Events that are the team's business alone (the exchange's plumbing): a library's staff
-#: do not see them on the timeline.
+#: Events that are the team's business alone (the exchange's plumbing, the lender
+#: string): a library's staff do not see them on the timeline.
 TEAM_ONLY_EVENTS = frozenset(
-    {"exchange_failed", "exchange_cleared", "exchange_resent", "message_lender"}
+    {
+        "exchange_failed",
+        "exchange_cleared",
+        "exchange_resent",
+        "message_lender",
+        "set_lender_string",
+        "string_skipped",
+        "string_exhausted",
+    }
 )
 
 #: Moves recorded as done, where the move's own words ask for it ("edit the item").

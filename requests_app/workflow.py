@@ -16,7 +16,7 @@ never after the day it is recorded.
 """
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
@@ -31,8 +31,9 @@ from core.checks import Checks, near_today
 from core.errors import NotAllowedNow, NotPermitted
 from core.text import one_line
 from lenders.models import AvailabilityReport, Lender
-from lenders.selectors import refusing_returns
+from lenders.selectors import cannot_take_requests, lenders_with_availability, refusing_returns
 from members.models import MemberLibrary, Patron, User
+from members.services import service_account
 
 from . import duplicates, rules
 from .identifiers import item_key, normalize_isbn, normalize_issn, normalize_oclc_number
@@ -44,6 +45,7 @@ from .models import (
     OPEN_TRACES,
     BorrowingRequest,
     LenderAttempt,
+    LenderStringEntry,
     Notification,
     RenewalRequest,
     ShippingMethod,
@@ -144,6 +146,12 @@ MOVES: dict[str, Move] = {
         [TEAM],
         "record that the lender cannot supply",
         "lender-unfilled",
+    ),
+    # The lenders to try next, in order (docs/sourcing.md): a request being sourced goes to
+    # the first at once; one with a lender keeps it, and the string is who comes next.
+    "set_lender_string": _move(
+        [Status.SOURCING, Status.SENT_TO_LENDER], None, [TEAM], "set a lender string",
+        "lender-string",
     ),
     "ship": _move([Status.SENT_TO_LENDER], Status.SHIPPED, [TEAM], "record the shipment", "ship"),
     "mark_received": _move(
@@ -685,26 +693,165 @@ def send_to_lender(
         number = checks.text("lender_request_number", lender_request_number, limit=rules.ILL_NUMBER)
         note = checks.text("note", note, limit=rules.NOTE)
         checks.done()
-        sequence = (req.attempts.aggregate(last=Max("sequence"))["last"] or 0) + 1
-        LenderAttempt.objects.create(
-            request=req,
-            sequence=sequence,
-            lender=lender,
-            sent_by=actor,
-            sent_at=now,
-            lender_request_number=number,
+        # Sent by hand to a lender of its string: the string will not try it again.
+        req.string_entries.filter(state=LenderStringEntry.State.WAITING, lender=lender).update(
+            state=LenderStringEntry.State.SENT
         )
-        req.lender = lender
-        req.lender_request_number = number
-        record_move(
-            req,
-            "send_to_lender",
-            actor=actor,
-            at=now,
-            note=joined(f"Sent to {lender} (attempt {sequence}).", note),
-        )
-        outbox.send_request(req, lender)
+        _send(req, lender, actor=actor, at=now, number=number, note=note)
         return req
+
+
+def _send(
+    req: BorrowingRequest,
+    lender: Lender,
+    *,
+    actor: User,
+    at: dt.datetime,
+    number: str = "",
+    note: str = "",
+) -> StatusEvent:
+    """Send the locked request to ``lender``: a new attempt, the move, and the ``request``
+    message to a lender that exchanges ISO 18626 messages."""
+    sequence = (req.attempts.aggregate(last=Max("sequence"))["last"] or 0) + 1
+    LenderAttempt.objects.create(
+        request=req,
+        sequence=sequence,
+        lender=lender,
+        sent_by=actor,
+        sent_at=at,
+        lender_request_number=number,
+    )
+    req.lender = lender
+    req.lender_request_number = number
+    req.string_exhausted_at = None
+    event = record_move(
+        req,
+        "send_to_lender",
+        actor=actor,
+        at=at,
+        note=joined(f"Sent to {lender} (attempt {sequence}).", note),
+    )
+    outbox.send_request(req, lender)
+    return event
+
+
+# --- Lender strings (docs/sourcing.md) --------------------------------------------------
+
+
+def check_lender_string(
+    checks: Checks, lenders: Sequence[Lender], *, current: Lender | None
+) -> None:
+    """A lender string: five lenders at most, each once, each active in the directory, and
+    not the lender that has the request now."""
+    if len(lenders) > rules.LENDER_STRING:
+        checks.refuse("lenders", f"A lender string holds {rules.LENDER_STRING} lenders at most.")
+    seen: set[int] = set()
+    for lender in lenders:
+        if lender.pk in seen:
+            checks.refuse("lenders", f"{lender} is in the string twice.")
+        elif not lender.is_active:
+            checks.refuse("lenders", f"{lender} is not active in the directory.")
+        elif current is not None and lender.pk == current.pk:
+            checks.refuse("lenders", f"{lender} has the request now.")
+        seen.add(lender.pk)
+
+
+def set_lender_string(
+    request_id: int,
+    *,
+    actor: User,
+    lenders: Sequence[Lender],
+    note: str = "",
+    at: dt.datetime | None = None,
+) -> BorrowingRequest:
+    """Give the request a lender string: up to five lenders, tried in order. A request
+    being sourced goes to the first that can take it at once; one with a lender keeps it,
+    and the string is who comes next. A new string replaces the old one's waiting lenders
+    (kept, as dropped); an empty one just drops them."""
+    with transaction.atomic():
+        req = locked_for(request_id, "set_lender_string", actor, at=at)
+        now = moment(req, at)
+        checks = Checks()
+        with_lender = req.lender if req.status == Status.SENT_TO_LENDER else None
+        check_lender_string(checks, lenders, current=with_lender)
+        note = checks.text("note", note, limit=rules.NOTE)
+        checks.done()
+        entries = req.string_entries
+        entries.filter(state=LenderStringEntry.State.WAITING).update(
+            state=LenderStringEntry.State.DROPPED
+        )
+        last = entries.aggregate(last=Max("position"))["last"] or 0
+        LenderStringEntry.objects.bulk_create(
+            LenderStringEntry(
+                request=req, position=last + n, lender=lender, set_by=actor, set_at=now
+            )
+            for n, lender in enumerate(lenders, start=1)
+        )
+        req.string_exhausted_at = None
+        names = "; ".join(f"{n}. {lender}" for n, lender in enumerate(lenders, start=1))
+        said = f"Lender string: {names}." if lenders else "Lender string cleared."
+        record_move(req, "set_lender_string", actor=actor, at=now, note=joined(said, note))
+        if lenders and req.status == Status.SOURCING:
+            _next_in_string(req, at=now, why="First in the lender string.")
+        return req
+
+
+def _next_in_string(
+    req: BorrowingRequest, *, at: dt.datetime, why: str, after: Lender | None = None
+) -> None:
+    """Send the locked request, being sourced, to the next lender of its string that can
+    take it, as the service, saying ``why``; skip those that cannot (closed, not lending,
+    no longer active, nowhere to send it), each with a note. With none left, flag it
+    "string exhausted" for the team. A request whose string has nobody waiting, nor sent
+    the lender it comes back from (``after``), had no string in play: it stays as it is."""
+    entries = req.string_entries
+    waiting = list(entries.filter(state=LenderStringEntry.State.WAITING).order_by("position"))
+    if not waiting and not (
+        after is not None
+        and entries.filter(state=LenderStringEntry.State.SENT, lender=after).exists()
+    ):
+        return
+    service = service_account()
+    lenders = lenders_with_availability().in_bulk([entry.lender_id for entry in waiting])
+    today = day_of(at)
+    for entry in waiting:
+        lender = lenders[entry.lender_id]
+        cannot = cannot_take_requests(lender, on_date=today) or _unreachable(lender)
+        if cannot:
+            entry.state, entry.note = LenderStringEntry.State.SKIPPED, cannot[:300]
+            entry.save(update_fields=["state", "note"])
+            record_move(
+                req,
+                "string_skipped",
+                actor=service,
+                at=at,
+                note=f"Skipped {lender} in the lender string: {cannot}.",
+                to_status=req.status,
+            )
+            continue
+        entry.state = LenderStringEntry.State.SENT
+        entry.save(update_fields=["state"])
+        _send(req, lender, actor=service, at=at, note=why)
+        if not lender.exchanges_iso18626:
+            notify(req, "lender_request", Notification.Audience.LENDER, lender=lender)
+        return
+    req.string_exhausted_at = at
+    record_move(
+        req,
+        "string_exhausted",
+        actor=service,
+        at=at,
+        note="The lender string ran out: choose the next lender.",
+        to_status=req.status,
+    )
+
+
+def _unreachable(lender: Lender) -> str:
+    """Why illdesk cannot send a lender the request itself: no ISO 18626 exchange and no
+    e-mail address. Empty when it can."""
+    if lender.exchanges_iso18626 or lender.email:
+        return ""
+    return "it has no ISO 18626 address or e-mail to send the request to"
 
 
 def checked_reason(reason: str, *, required: str) -> str:
@@ -717,7 +864,8 @@ def checked_reason(reason: str, *, required: str) -> str:
 def lender_unfilled(
     request_id: int, *, actor: User, reason: str, at: dt.datetime | None = None
 ) -> BorrowingRequest:
-    """The current lender cannot supply: close its attempt and go back to sourcing."""
+    """The current lender cannot supply: close its attempt and go back to sourcing, or on
+    to the next lender of the request's string (``_next_in_string``)."""
     with transaction.atomic():
         req = locked_for(request_id, "lender_unfilled", actor, at=at)
         now = moment(req, at)
@@ -729,6 +877,7 @@ def lender_unfilled(
         record_move(
             req, "lender_unfilled", actor=actor, at=now, note=f"{lender} cannot supply: {reason}"
         )
+        _next_in_string(req, at=now, why=f"Next in the lender string after {lender}.", after=lender)
         return req
 
 

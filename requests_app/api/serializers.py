@@ -29,6 +29,7 @@ from ..models import (
     ChargePayer,
     DvdRegion,
     Format,
+    LenderStringEntry,
     Message,
     RenewalRequest,
     ShippingMethod,
@@ -414,6 +415,50 @@ class SendToLenderSerializer(serializers.Serializer):
         queryset=Lender.objects.all(), help_text="The lender's id (an active one)."
     )
     lender_request_number = _text(rules.ILL_NUMBER, help_text="OCLC/ILL number.")
+
+
+class LenderStringSerializer(serializers.Serializer):
+    lenders = serializers.ListField(
+        child=serializers.PrimaryKeyRelatedField(queryset=Lender.objects.all()),
+        allow_empty=True,
+        max_length=rules.LENDER_STRING,
+        error_messages={
+            "max_length": f"A lender string holds {rules.LENDER_STRING} lenders at most."
+        },
+        help_text="The lenders' ids, in the order to try them; [] clears the string.",
+    )
+    note = _text(rules.NOTE)
+
+
+class StringEntrySerializer(serializers.ModelSerializer):
+    lender_name = serializers.CharField(source="lender.name", read_only=True)
+
+    class Meta:
+        model = LenderStringEntry
+        fields = ["position", "lender", "lender_name", "state", "note", "set_at"]
+        read_only_fields = fields
+
+
+class LenderStringViewSerializer(serializers.Serializer):
+    """A request's lender string, as the team set it last."""
+
+    status = serializers.CharField()
+    lender = serializers.IntegerField(allow_null=True, help_text="The lender it is with now.")
+    string_exhausted = serializers.BooleanField()
+    lenders = StringEntrySerializer(many=True)
+
+
+class SuggestionReasonSerializer(serializers.Serializer):
+    words = serializers.CharField()
+    points = serializers.FloatField()
+
+
+class SuggestionSerializer(serializers.Serializer):
+    lender = serializers.IntegerField(source="lender_id")
+    name = serializers.CharField()
+    score = serializers.FloatField()
+    usable = serializers.BooleanField(help_text="It can take the request today.")
+    reasons = SuggestionReasonSerializer(many=True)
 
 
 class ShipSerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from core.api import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, field_errors
 from members.access import signed_in_user
 
-from .. import corrections, selectors, services, traces, workflow
+from .. import corrections, flags, selectors, services, sourcing, traces, workflow
 from ..duplicates import DuplicateRefusal
 from ..timeline import TEAM_ONLY_EVENTS
 from . import serializers as s
@@ -316,6 +316,76 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         req, data = self._input("lender_unfilled", s.ReasonSerializer)
         workflow.lender_unfilled(req.pk, actor=request.user, reason=data["reason"])
         return self._shown(req.pk)
+
+    def _string_shown(self, req) -> Response:
+        req.refresh_from_db(fields=["status", "lender", "string_exhausted_at"])
+        shown = {
+            "status": req.status,
+            "lender": req.lender_id,
+            "string_exhausted": flags.STRING_EXHAUSTED.carried_by(req),
+            "lenders": selectors.lender_string(req),
+        }
+        return Response(s.LenderStringViewSerializer(shown).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The request's lender string (the team)",
+        responses={200: s.LenderStringViewSerializer, **READ_ERRORS},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Set a lender string (the team)",
+        description="Up to five lenders, tried in order. A request being sourced goes to "
+        "the first that can take it at once; one with a lender keeps it, and the string "
+        "is who comes next when it cannot supply. Closed or not-lending lenders are "
+        "skipped with a note; when the string runs out the request comes back to the "
+        "team, flagged `string_exhausted`. `[]` clears the string.",
+        request=s.LenderStringSerializer,
+        responses={200: s.LenderStringViewSerializer, **ACTION_ERRORS},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="lender-string",
+        url_name="lender-string",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def lender_string(self, request, pk=None):
+        if request.method == "GET":
+            req, _ = self._team_only()
+            return self._string_shown(req)
+        req, data = self._input("set_lender_string", s.LenderStringSerializer)
+        workflow.set_lender_string(
+            req.pk, actor=request.user, lenders=data["lenders"], note=data["note"]
+        )
+        return self._string_shown(req)
+
+    @extend_schema(
+        summary="Lenders to ask, ranked (the team)",
+        description="The lenders best placed to supply this request, best first, each with "
+        "its reasons in words and the points each adds: supplied this item before, fill "
+        "rate, speed and usual cost for this format over the last year, lending now, the "
+        "Delivery route. See docs/sourcing.md.",
+        responses={200: s.SuggestionSerializer(many=True), **READ_ERRORS},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="suggested-lenders",
+        url_name="suggested-lenders",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def suggested_lenders(self, request, pk=None):
+        req, _ = self._team_only()
+        return Response(s.SuggestionSerializer(sourcing.suggested_lenders(req), many=True).data)
+
+    def _team_only(self):
+        req = self.get_object()
+        if not signed_in_user(self.request).is_team:
+            raise PermissionDenied("Only the resource sharing team may see this.")
+        return req, None
 
     @move_endpoint("ship", s.ShipSerializer, "The lender's shipment, with its due date.")
     def ship(self, request, pk=None):

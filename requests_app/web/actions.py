@@ -185,6 +185,14 @@ ACTIONS = [
         move="send_to_lender", primary=True,
     ),
     PageAction(
+        "lender-string", f.LenderStringForm,
+        lambda pk, user, form: workflow.set_lender_string(
+            pk, actor=user, lenders=form.cleaned_data["lenders"], note=form.cleaned_data["note"]
+        ),
+        "Set a lender string", "Set the string", "Lender string set.",
+        move="set_lender_string", side=True,
+    ),
+    PageAction(
         "ship", f.ShipForm,
         lambda pk, user, form: workflow.ship(
             pk, actor=user, shipped_on=form.cleaned_data["shipped_on"],

@@ -13,6 +13,7 @@ from django.utils import timezone
 from core.checks import length_limit, near_today
 from core.forms import DATE, WorkflowForm
 from lenders.models import Lender
+from lenders.selectors import lender_by_code
 from members.models import MemberLibrary, Patron
 from members.selectors import team_members
 from members.services import check_patron
@@ -544,6 +545,40 @@ class SendToLenderForm(WorkflowForm):
     lender_request_number = forms.CharField(
         label="OCLC/ILL number (optional)", max_length=rules.ILL_NUMBER, required=False
     )
+
+
+class LenderStringForm(WorkflowForm):
+    """Up to five lenders, in order, each by its OCLC symbol (as a WorldShare lender string
+    has them) or its number in the directory. The workflow checks the string itself
+    (``workflow.check_lender_string``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for n in range(1, rules.LENDER_STRING + 1):
+            self.fields[f"lender_{n}"] = forms.CharField(
+                label=f"Lender {n}",
+                max_length=20,
+                required=False,
+                help_text="OCLC symbol or directory number" if n == 1 else "",
+            )
+        self.fields["note"] = forms.CharField(
+            label="Note (optional)", max_length=rules.NOTE, required=False
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        lenders = []
+        for n in range(1, rules.LENDER_STRING + 1):
+            given = (cleaned.get(f"lender_{n}") or "").strip()
+            if not given:
+                continue
+            found = lender_by_code(given)
+            if found is None:
+                self.add_error(f"lender_{n}", f"No lender has the OCLC symbol or number {given}.")
+            else:
+                lenders.append(found)
+        cleaned["lenders"] = lenders
+        return cleaned
 
 
 class ShipForm(ShipmentFields):

@@ -33,7 +33,7 @@ from lenders.selectors import (
 from members.access import library_staff_only, signed_in_user, team_only
 from members.models import MemberLibrary, Patron, User
 
-from .. import exports, selectors, services, traces
+from .. import exports, rules, selectors, services, sourcing, traces
 from ..duplicates import Duplicate, DuplicateRefusal
 from ..flags import DUE_SOON_DAYS
 from ..models import BorrowingRequest, Status
@@ -243,11 +243,26 @@ def _render_detail(
         "exchange": exchange_of(req) if user.is_team else None,
     }
     context |= _return_hold(req)
+    if user.is_team and req.status in (Status.SOURCING, Status.SENT_TO_LENDER):
+        context |= _sourcing(req)
     refused = bound is not None
     if any(a.slug == "send-to-lender" for a, _ in actions):
         context |= _lender_search(request, req)
         refused = refused or bool(context["lender_search"].errors)
     return render(request, "requests_app/detail.html", context, status=400 if refused else 200)
+
+
+def _sourcing(req: BorrowingRequest) -> dict[str, Any]:
+    """For the team, while a lender is being found: the request's lender string and the
+    lenders suggested for it (``sourcing``), with the five best that can take it now for a
+    one-click string."""
+    suggestions = sourcing.suggested_lenders(req)
+    return {
+        "lender_string": selectors.lender_string(req),
+        "suggestions": suggestions,
+        "suggested_string": [s for s in suggestions if s.usable][: rules.LENDER_STRING],
+        "format_words": sourcing.format_words(req.format),
+    }
 
 
 def _return_hold(req: BorrowingRequest) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def api_routes(pk: str = "{pk}") -> list[str]:
 def test_the_walk_finds_the_routes():
     routes = api_routes()
     assert "/api/v1/auth/token/" in routes and "/api/v1/requests/{pk}/ship/" in routes
-    assert sum("{pk}" in route for route in routes) == 37, routes
+    assert sum("{pk}" in route for route in routes) == 39, routes
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["debug off", "debug on"])

@@ -55,6 +55,7 @@ def every_kind_of_request(submit, lender):
                 not_arrived_flagged_at=stamp,
                 recalled_at=stamp,
                 exchange_failed_at=stamp if len(rows) % 3 else None,
+                string_exhausted_at=stamp if len(rows) % 5 else None,
                 charges_total=charges,
                 max_cost=max_cost,
                 possible_duplicate_of=model if len(rows) % 2 else None,

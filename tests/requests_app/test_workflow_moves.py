@@ -33,6 +33,7 @@ EXPECTED_TABLE = {
     "start_sourcing": ({"submitted"}, "sourcing", {TEAM}),
     "send_to_lender": ({"sourcing"}, "sent_to_lender", {TEAM}),
     "lender_unfilled": ({"sent_to_lender"}, "sourcing", {TEAM}),
+    "set_lender_string": ({"sourcing", "sent_to_lender"}, None, {TEAM}),
     "ship": ({"sent_to_lender"}, "shipped", {TEAM}),
     "mark_received": ({"shipped"}, "received", {LIBRARY, TEAM}),
     "request_renewal": ({"received"}, "renewal_requested", {LIBRARY}),
@@ -66,7 +67,7 @@ REFUSED = [
 
 #: Where each move's function lives.
 FUNCTIONS = {
-    **{action: getattr(workflow, action) for action in list(EXPECTED_TABLE)[:13]},
+    **{action: getattr(workflow, action) for action in list(EXPECTED_TABLE)[:14]},
     "request_again": workflow.request_again,
     **{name: getattr(traces, name) for name in ("report_not_arrived", "trace",
                                                 "replacement_shipped", "cleared")},
@@ -111,6 +112,7 @@ def perform(action: str, req: BorrowingRequest, actor, lender):
         "start_sourcing": {},
         "send_to_lender": {"lender": lender},
         "lender_unfilled": {"reason": "Missing from shelf"},
+        "set_lender_string": {"lenders": []},  # cleared: the status stays
         "ship": {"shipped_on": today, "due_date": today + dt.timedelta(days=28), "method": "mail"},
         "mark_received": {},
         "request_renewal": {"due_date": later},

@@ -950,6 +950,8 @@ class Command(BaseCommand):
         # This morning's jobs have run, as they would have on a live desk.
         jobs.flag_not_arrived()
         jobs.flag_overdue()
+        # Last night's records of the lenders, for the sourcing suggestions.
+        jobs.record_lenders()
         # API tokens the people made for their scripts; their keys were shown once, then.
         for username, name, days_ago, lifetime in (
             ("rita", "Weekly statistics export", 20, 30),

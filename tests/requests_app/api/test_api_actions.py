@@ -18,7 +18,7 @@ def action_endpoints() -> list[str]:
     return [
         extra.url_path
         for extra in RequestViewSet.get_extra_actions()
-        if extra.detail and list(extra.mapping) == ["post"]
+        if extra.detail and "post" in extra.mapping
     ]
 
 
@@ -116,7 +116,7 @@ def test_a_role_that_may_not_act_gets_a_403(api, request_in, alice, rita):
 
 def test_another_librarys_request_is_a_404_for_every_action(api, request_in, bob):
     req = request_in("shipped")
-    for action in [*action_endpoints(), "charges", "messages"]:
+    for action in action_endpoints():
         assert post(api(bob), req, action).status_code == 404, action
     req.refresh_from_db()
     assert req.status == "shipped" and not Message.objects.exists()

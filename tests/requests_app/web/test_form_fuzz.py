@@ -332,6 +332,7 @@ ACTION_INPUT: dict[str, Callable[[World, BorrowingRequest], dict]] = {
         "lender": str(world.lender.pk),
         "lender_request_number": "ILL-1",
     },
+    "lender-string": lambda world, req: {"lender_1": str(world.lender.pk), "note": ""},
     "ship": lambda world, req: {
         "shipped_on": _today(),
         "due_date": _today(28),
