@@ -22,6 +22,8 @@ Steps, each a module of its own that can also run alone:
    staff, 2,000 open loans) imported from CSV, each file twice, into a scratch database.
 9. ``iso18626``: a lender's messages at ``POST /iso18626/`` (a shipment, a note, a
    repeat, a refusal) and illdesk's (built, checked, posted over HTTP by the outbox).
+12. ``suggest``: the lenders' nightly records, a request's suggestions (beside the same
+   counts taken live), a lender string's steps, and the backtest of the ranking.
 
 Each writes its figures to ``docs/benchmarks/<step>.json``; the last step writes them
 into ``docs/performance.md``, between the markers ``<!-- measured:start -->`` and
@@ -55,6 +57,7 @@ STEPS = (
     "iso18626",
     "imports",
     "export",
+    "suggest",
     "render",
 )
 
@@ -107,6 +110,7 @@ def render() -> None:
         iso18626,
         library_day,
         load,
+        suggest,
     )
 
     sections = []
@@ -121,6 +125,7 @@ def render() -> None:
         ("iso18626*.json", iso18626),
         ("imports*.json", imports),
         ("export*.json", export),
+        ("suggest*.json", suggest),
     ):
         # load.json, then any other run of the same step (load_10m.json: a bigger database)
         for path in sorted(FIGURES.glob(pattern), key=lambda p: (len(p.name), p.name)):
@@ -182,6 +187,9 @@ def main() -> None:
     if "export" in steps:
         limit = ["--limit", "20000"] if args.quick else []
         run("export", *limit, "--out", figures_of("export", folder))
+    if "suggest" in steps:
+        targets = ["--targets", "100"] if args.quick else []
+        run("suggest", *runs, *targets, "--out", figures_of("suggest", folder))
     if "imports" in steps:
         scale = ["--scale", "0.05"] if args.quick else []
         run("imports", *scale, "--out", figures_of("imports", folder))

@@ -97,12 +97,17 @@ start of the day the generator runs, so a run on another day moves them with it.
 """
 
 import argparse
+import array
 import bisect
 import datetime as dt
+import functools
+import hashlib
 import io
+import math
 import os
 import random
 import resource
+import struct
 import sys
 import threading
 import time
@@ -302,11 +307,13 @@ FORMATS = (
 )  # fmt: skip
 STREETS = ("Main St", "Elm St", "School St", "Church St", "Library Way", "Center St",
            "High St", "Maple Ave", "Pleasant St", "Union St", "Park St", "Water St")  # fmt: skip
-LENDER_REASONS = (
-    "Non-circulating", "In use", "Lost", "Not on shelf", "Policy: no AV", "Too new to lend",
-    "Too fragile to lend", "Cannot ship to your location", "Volume not owned",
-    "Checked out, no holds for ILL",
+#: Why a lender says no: one that holds the item (a lendable copy) and one that does not.
+HOLDER_REASONS = (
+    "In use", "Checked out, no holds for ILL", "Too new to lend", "Too fragile to lend",
+    "Cannot ship to your location", "Not on shelf",
 )  # fmt: skip
+NOT_HELD_REASONS = ("Not owned", "Not owned", "Non-circulating", "Lost", "Volume not owned")
+AV_FORMATS = frozenset({"audiobook", "video", "music"})
 UNFILLED_REASONS = (
     "No lender owns this edition.", "All owning libraries declined.",
     "Only non-circulating copies.", "No free lender within the max cost.",
@@ -328,6 +335,9 @@ CLOSURES = ("Closed for renovation.", "Closed for inventory.", "Moving to a new 
 IN_STATE_LENDERS = ("Public Library", "College Library", "Academy Library")
 OUT_OF_STATE_LENDERS = ("University Library", "College Library", "Public Library")
 SPECIAL_LENDERS = ("Research Library", "Document Supply", "Society Archive")
+#: What kind of collection (``FORMAT_PROFILES``) a lender's name says it has.
+LENDER_TYPES = {"Public Library": "public", "College Library": "academic",
+                "Academy Library": "school", "University Library": "academic"}  # fmt: skip
 ABROAD = (("GB", "GBP"), ("DE", "EUR"), ("FR", "EUR"), ("NL", "EUR"), ("IE", "EUR"),
           ("AU", "AUD"), ("JP", "JPY"))  # fmt: skip
 
@@ -392,6 +402,45 @@ LENDER_KIND_PULL = {"member": 4.0, "in_state": 2.0, "out_of_state": 1.0, "canada
 LOAN_DAYS = {"abroad": (42, 56), "special": (28, 42)}
 NEVER = 10**12
 
+# --- The lending model: who holds what, who fills, how fast --------------------------------
+
+#: How much of each format (in ``FORMATS``' order: book, audiobook, video, music, score,
+#: microfilm, periodical issue, other) a lender of each type holds, per item of its size.
+FORMAT_PROFILES = {
+    "public": (1.0, 1.6, 1.8, 1.4, 0.15, 0.05, 0.3, 0.8),
+    "school": (1.0, 0.8, 1.0, 0.4, 0.2, 0.02, 0.2, 0.5),
+    "academic": (1.0, 0.3, 0.8, 1.0, 3.0, 3.0, 2.5, 1.0),
+    "special": (0.5, 0.05, 0.2, 0.3, 2.0, 6.0, 6.0, 2.0),
+}
+#: Typical days from being asked to shipping, by kind of lender (each lender its own).
+SPEED_DAYS = {"member": 1.0, "in_state": 1.3, "out_of_state": 2.0, "canada": 3.0,
+              "abroad": 4.0, "special": 2.0}  # fmt: skip
+#: Per format: how many lenders hold an item (on average, when someone does) and the share
+#: of items no active lender holds.
+HOLDINGS = {"book": (4.0, 0.03), "audiobook": (3.0, 0.04), "video": (3.0, 0.04),
+            "music": (2.5, 0.05), "score": (2.0, 0.08), "microfilm": (1.6, 0.12),
+            "periodical_issue": (2.0, 0.08), "other": (1.5, 0.15)}  # fmt: skip
+MOST_HOLDERS = 12  # at most 14: the picks one digest gives
+RANK_MASK = (1 << 40) - 1
+#: Sixteen draws (of 2**32) from a digest: an item's holders.
+SIXTEEN_DRAWS = struct.Struct("<16I").unpack
+#: The catalogue: each format has this many items per request of the format, ranked by
+#: popularity: item ``r`` is asked for in proportion to ``(r + c) ** -POPULARITY``, where
+#: ``c = 1 + requests of the format / HEAD`` flattens the very top.
+ITEMS_PER_REQUEST = 3
+POPULARITY = 0.8
+HEAD = 5_000
+#: How often the item of a request that will be filled is drawn again (within its format)
+#: when no holder within reach lends it, and how often an unfilled one is drawn again
+#: while a holder within reach does.
+FILLED_DRAWS, UNFILLED_DRAWS = 12, 1
+#: The share of the lenders that say no that the team takes from the item's holders (one
+#: that rarely fills, the more likely) rather than from its usual pool.
+REFUSING_HOLDERS = 0.3
+#: How much nearer lenders weigh when the item's holders are asked: the library's own
+#: region, and both on the Delivery route.
+SAME_REGION, BOTH_ON_DELIVERY = 3.0, 1.5
+
 
 def cumulative(weights) -> list[float]:
     total, out = 0.0, []
@@ -431,6 +480,40 @@ def letters(number: int, width: int) -> str:
         number, digit = divmod(number, 26)
         out.append(chr(65 + digit))
     return "".join(reversed(out))
+
+
+def make_citation(rng: random.Random, fmt: str, year: int) -> tuple[str, ...]:
+    """An item's citation in ``COLUMNS``' order (format to video encoding), from its own
+    random stream: the same whenever the item is asked for."""
+    adjective, noun, subject = (
+        rng.choice(TITLE_ADJECTIVES), rng.choice(TITLE_NOUNS), rng.choice(TITLE_SUBJECTS)
+    )  # fmt: skip
+    shape = rng.random()
+    if shape < 0.35:
+        title = f"The {adjective} {noun}"
+    elif shape < 0.55:
+        title = f"{noun} and {rng.choice(TITLE_NOUNS)}"
+    elif shape < 0.75:
+        title = f"A History of {subject} in {rng.choice(TITLE_PLACES)}"
+    else:
+        title = f"{subject}: The {adjective} {noun}"
+    if rng.random() < 0.3:
+        title += f", {rng.choice(TITLE_SUBJECTS)} and the {rng.choice(TITLE_NOUNS)}"
+    author = f"{rng.choice(LAST_NAMES)}, {rng.choice(FIRST_NAMES)}"
+    video = fmt == "video"
+    return (
+        fmt, title, "" if fmt == "periodical_issue" else author,
+        rng.choice(PUBLISHERS) if rng.random() < 0.7 else "",
+        str(year - int(rng.expovariate(1 / 18)) % 170) if rng.random() < 0.9 else "",
+        "2nd ed." if rng.random() < 0.08 else "", flag(rng.random() < 0.05),
+        f"v. {rng.randrange(1, 12)}" if rng.random() < 0.04 else "",
+        isbn13(rng) if fmt in ("book", "audiobook", "score") and rng.random() < 0.6 else "",
+        issn(rng) if fmt == "periodical_issue" else "",
+        str(rng.randrange(1_000, 1_400_000_000)) if rng.random() < 0.5 else "",
+        rng.choice(LANGUAGES) if rng.random() < 0.05 else "",
+        rng.choice("1122") if video else "",
+        rng.choice(("ntsc", "ntsc", "pal")) if video else "",
+    )  # fmt: skip
 
 
 # --- Time --------------------------------------------------------------------------------
@@ -653,13 +736,19 @@ class Library:
     max_cost_cents: int
     on_delivery: bool
     is_active: bool
+    kind: str = "public"
+    region: str = ""
     staff: list[int] = field(default_factory=list)
     #: Patrons of requests not yet past retention, whom a later request may name again.
     patrons: list[int] = field(default_factory=list)
     cards: int = 0
+    #: The items of its requests so far (number -> when the request ended, ``NEVER`` if it
+    #: is open), pruned of the long ended: it does not ask for an item it has open.
+    items: dict[int, int] = field(default_factory=dict)
+    items_pruned_at: int = 256
 
 
-@dataclass
+@dataclass(eq=False)
 class Lender:
     id: int
     label: str  # as ``str(lender)`` writes it into notes
@@ -668,6 +757,17 @@ class Lender:
     charge_kind: str  # what its fee is recorded as: lending fee, IFM, IFLA voucher, invoice
     on_delivery: bool
     loan_days: tuple[int, ...]
+    #: The lending model's traits (``write_lenders``): the team's pull towards it, the
+    #: share of the requests for an item it holds that it fills, its typical days from
+    #: being asked to shipping, its home region (member and in-state lenders), how much its
+    #: fee varies from loan to loan (0: always the same), and how much of each format it
+    #: holds (``FORMATS``' order, times its size).
+    pull: float = 1.0
+    propensity: float = 0.7
+    speed: float = 1.5
+    region: str = ""
+    fee_spread: float = 0.0
+    holdings: tuple[float, ...] = ()
 
 
 class Generator:
@@ -709,6 +809,26 @@ class Generator:
         self.team_weights = cumulative((0.25, 0.22, 0.18, 0.15, 0.12, 0.08))
         self.next_patron_id = 1
         self.due_not_arrived = 0
+        # The catalogue, per format (``FORMATS``' order): the chance of each, and how an
+        # item's rank is drawn (``POPULARITY``, ``HEAD``).
+        self.format_weights = cumulative(share for _, share in FORMATS)
+        self.catalogue = []
+        for _, share in FORMATS:
+            expected = options.requests * share / self.format_weights[-1]
+            items = max(20, round(ITEMS_PER_REQUEST * expected))
+            head = 1 + expected / HEAD
+            low = head ** (1 - POPULARITY)
+            self.catalogue.append(
+                (low, (items + head) ** (1 - POPULARITY) - low, 1 / (1 - POPULARITY), head, items)
+            )
+        # An item is made from its number alone, its citation and its holders each from
+        # their own random stream; the ones asked for lately stay made.
+        self.item_seed = (options.seed << 48) | (1 << 47)
+        self.holders_stream = hashlib.blake2b(f"{options.seed}/holders/".encode())
+        #: Per format: the mean number of holders and the share held by none (of 2**32).
+        self.holdings = [(HOLDINGS[fmt][0], HOLDINGS[fmt][1] * 2**32) for fmt, _ in FORMATS]
+        self.citation_of = functools.lru_cache(maxsize=1 << 15)(self.make_citation)
+        self.holders_of = functools.lru_cache(maxsize=1 << 15)(self.make_holders)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -772,6 +892,93 @@ class Generator:
                 break
         return lender
 
+    # -- the catalogue and its holders --------------------------------------------------
+
+    def make_citation(self, number: int) -> tuple[tuple[str, ...], str]:
+        """Catalogue item ``number``'s citation and ``item_key`` (its format is in the bits
+        above 40, its popularity rank below): the same whenever it is asked for."""
+        citation = make_citation(
+            QuickRandom(self.item_seed + number), FORMATS[number >> 40][0], self.today.year
+        )
+        return citation, key_of(citation)
+
+    def make_holders(self, number: int) -> tuple[Lender, ...]:
+        """The active lenders that hold a lendable copy of item ``number``: few (more of
+        the most asked for, fewer of the rare formats), chosen by their holdings of its
+        format, or none. From a digest of its number: quick to make again."""
+        f, rank = number >> 40, number & RANK_MASK
+        stream = self.holders_stream.copy()
+        stream.update(number.to_bytes(8, "little"))
+        draws = SIXTEEN_DRAWS(stream.digest())
+        mean, held_by_none = self.holdings[f]
+        if draws[0] < held_by_none:
+            return ()
+        wanted = 1 + int(-math.log(1 - draws[1] / 2**32) * (mean - 1))
+        head = self.catalogue[f][3]
+        wanted += 3 if rank < head else 1 if rank < 10 * head else 0
+        (weights, starts), lenders = self.holding_weights[f], self.lenders
+        chosen: list[Lender] = []
+        for pick in draws[2 : 2 + min(wanted, MOST_HOLDERS)]:
+            low, high = starts[pick >> 16], starts[(pick >> 16) + 1]
+            lender = lenders[low if low == high else bisect.bisect(weights, pick, low, high + 1)]
+            if lender not in chosen:
+                chosen.append(lender)
+        return tuple(chosen)
+
+    def draw_item(self, library: Library, created: int, f: int) -> int:
+        """An item of format ``f``, the popular more often, that ``library`` has no open
+        request for."""
+        low, span, power, head, items = self.catalogue[f]
+        rng, asked = self.rng, library.items
+        for _ in range(8):
+            rank = min(int((low + rng.random() * span) ** power - head), items - 1)
+            number = f << 40 | rank
+            if asked.get(number, -1) < created:
+                break
+        return number
+
+    def pick_holder(self, holders: tuple[Lender, ...], library: Library, ceiling: int):
+        """The holder that ships to ``library``: one that fills more often, nearer (in-state
+        first, the library's region, both on Delivery), whose fee is within ``ceiling``;
+        None if no holder is."""
+        total, upto = 0.0, []
+        for lender in holders:
+            if lender.fee_cents <= ceiling:
+                weight = lender.propensity * lender.pull
+                if lender.region == library.region:
+                    weight *= SAME_REGION
+                if lender.on_delivery and library.on_delivery:
+                    weight *= BOTH_ON_DELIVERY
+                total += weight
+            upto.append(total)
+        if not total:
+            return None
+        return holders[bisect.bisect(upto, self.rng.random() * total)]
+
+    def pick_refusing_holder(self, holders: tuple[Lender, ...], ceiling: int, avoid: list[int]):
+        """A holder asked and saying no: the less it fills, the likelier; None if none is
+        within ``ceiling`` and not tried yet."""
+        total, upto = 0.0, []
+        for lender in holders:
+            if lender.fee_cents <= ceiling and lender.id not in avoid:
+                total += 1 - lender.propensity
+            upto.append(total)
+        if not total:
+            return None
+        return holders[bisect.bisect(upto, self.rng.random() * total)]
+
+    def fee_for(self, lender: Lender, library: Library) -> int:
+        """What ``lender`` charges for this loan: its usual fee, or around it (within the
+        library's max cost when its usual fee is)."""
+        fee = lender.fee_cents
+        if lender.fee_spread:
+            varied = fee * (1 + lender.fee_spread * (2 * self.rng.random() - 1))
+            varied = max(100, int(varied / 50 + 0.5) * 50)
+            if fee <= library.max_cost_cents:
+                varied = min(varied, library.max_cost_cents)
+            fee = varied
+        return fee
+
     # -- libraries, people, lenders ----------------------------------------------------
 
     def write_libraries(self) -> None:
@@ -790,13 +997,15 @@ class Generator:
                 max_cost_cents=rng.choice((0, 0, 1_000, 2_500, 2_500, 5_000)),
                 on_delivery=rng.random() < 0.85,
                 is_active=n == 0 or rng.random() >= 0.02,
+                kind=kind,
             )
             self.libraries.append(library)
+            symbol = oclc_symbol(n) if rng.random() < 0.6 else ""
+            library.region = rng.choice(REGIONS)
             self.emit(
                 "members_memberlibrary",
                 str(library.id), library.name, library.code,
-                f"2999{n:06d}", oclc_symbol(n) if rng.random() < 0.6 else "", kind,
-                rng.choice(REGIONS), flag(library.on_delivery),
+                f"2999{n:06d}", symbol, kind, library.region, flag(library.on_delivery),
                 f"R{rng.randrange(1, 41):02d}" if library.on_delivery else "",
                 f"{rng.randrange(1, 400)} {rng.choice(STREETS)}, {town}, MA "
                 f"0{rng.randrange(1_000, 2_800)}",
@@ -859,6 +1068,10 @@ class Generator:
         kinds = [kind for kind, _ in LENDER_KINDS]
         kind_weights = cumulative(share for _, share in LENDER_KINDS)
         members_lending: set[int] = set()
+        # The lending model's traits come from their own stream: the lenders' rows are
+        # what they would be without them.
+        traits = QuickRandom(f"{self.options.seed}/lenders")
+        profiles = []
         for n in range(self.options.lenders):
             lender_id = n + 1
             kind = kinds[bisect.bisect(kind_weights, rng.random() * kind_weights[-1])]
@@ -872,22 +1085,32 @@ class Generator:
                 else:
                     members_lending.add(member)
                     symbol = oclc_symbol(member)
+            region = ""
             if kind == "member":
                 name = self.libraries[member].name
+                library_type = self.libraries[member].kind
+                region = self.libraries[member].region
             elif kind == "in_state":
-                name = f"{town} {rng.choice(IN_STATE_LENDERS)}"
+                suffix = rng.choice(IN_STATE_LENDERS)
+                name = f"{town} {suffix}"
+                library_type = LENDER_TYPES[suffix]
             elif kind == "out_of_state":
                 state = rng.choice(STATES)
-                name = f"{town} {rng.choice(OUT_OF_STATE_LENDERS)}, {state}"
+                suffix = rng.choice(OUT_OF_STATE_LENDERS)
+                name = f"{town} {suffix}, {state}"
+                library_type = LENDER_TYPES[suffix]
             elif kind == "canada":
                 country, currency, state = "CA", "CAD", "ON"
                 name = f"{town} Public Library, Ontario"
+                library_type = "public"
             elif kind == "abroad":
                 country, currency = rng.choice(ABROAD)
                 state = country
                 name = f"{town} University Library ({country})"
+                library_type = "academic"
             else:
                 name = f"{rng.choice(LAST_NAMES)} {rng.choice(SPECIAL_LENDERS)}"
+                library_type = "special"
                 if rng.random() < 0.5:
                     symbol = ""
             charges = FEE_CHANCE[kind] > rng.random()
@@ -910,12 +1133,12 @@ class Generator:
                 interstate_code = letters(rng.randrange(26**3), 3)
             is_active = rng.random() >= 0.04
             if is_active:
-                self.lenders.append(
-                    Lender(
-                        lender_id, f"{name} ({symbol})" if symbol else name, kind, fee,
-                        charge_kind, on_delivery, LOAN_DAYS.get(kind, (28, 28, 28, 35, 42)),
-                    )
+                lender = Lender(
+                    lender_id, f"{name} ({symbol})" if symbol else name, kind, fee,
+                    charge_kind, on_delivery, LOAN_DAYS.get(kind, (28, 28, 28, 35, 42)),
                 )  # fmt: skip
+                profiles.append(self.lender_traits(lender, library_type, region, traits))
+                self.lenders.append(lender)
             self.emit(
                 "lenders_lender",
                 str(lender_id), name, symbol, kind, country,
@@ -934,10 +1157,52 @@ class Generator:
         popularity = [0.0] * len(order)
         for rank, index in enumerate(order):
             popularity[index] = LENDER_KIND_PULL[self.lenders[index].kind] / (rank + 3)
+            # The popular are the big: they hold more of everything their profile holds.
+            size = (rank + 3) ** -0.8
+            self.lenders[index].holdings = tuple(weight * size for weight in profiles[index])
+        #: Per format, the lenders' holdings, cumulative and scaled to 2**32 (a digest's
+        #: draw), and where each 2**16th of that range starts: whom an item's holders are.
+        self.holding_weights = []
+        for f in range(len(FORMATS)):
+            weights = cumulative(lender.holdings[f] for lender in self.lenders)
+            scale = 2**32 / weights[-1]
+            weights = [weight * scale for weight in weights]
+            weights[-1] = 2.0**32  # above every draw, whatever the rounding
+            starts, index = array.array("I"), 0
+            for slot in range(2**16 + 1):
+                while index < len(weights) - 1 and weights[index] <= slot << 16:
+                    index += 1
+                starts.append(index)
+            self.holding_weights.append((weights, starts))
         self.lender_pools = {}
         for ceiling in {library.max_cost_cents for library in self.libraries} | {ANY_FEE}:
             pool = [i for i, lender in enumerate(self.lenders) if lender.fee_cents <= ceiling]
             self.lender_pools[ceiling] = (pool, cumulative(popularity[i] for i in pool))
+
+    @staticmethod
+    def lender_traits(
+        lender: Lender, library_type: str, region: str, traits: random.Random
+    ) -> list[float]:
+        """Give ``lender`` its pull, fill propensity, speed, region and fee spread; return
+        its format profile (how much of each format it holds, before its size)."""
+        lender.pull = LENDER_KIND_PULL[lender.kind]
+        lender.propensity = 0.3 + 0.65 * traits.random() ** 0.7
+        speed = SPEED_DAYS[lender.kind] * math.exp(traits.gauss(0, 0.4))
+        lender.speed = min(max(speed, 0.5), 6.0)
+        lender.region = region or (traits.choice(REGIONS) if lender.kind == "in_state" else "")
+        if lender.fee_cents and traits.random() < 0.5:
+            lender.fee_spread = traits.choice((0.1, 0.2, 0.3))
+        profile = [
+            weight * math.exp(traits.gauss(0, 0.5)) for weight in FORMAT_PROFILES[library_type]
+        ]
+        if library_type == "public":
+            # Some public libraries are strong in audiovisual, some lend little of it.
+            roll = traits.random()
+            av = 3.0 if roll < 0.25 else 0.1 if roll < 0.4 else 1.0
+            for f, (fmt, _) in enumerate(FORMATS):
+                if fmt in AV_FORMATS:
+                    profile[f] *= av
+        return profile
 
     def write_availability(self, lender_id: int) -> None:
         """One to four dated reports; the newest counts."""
@@ -1098,6 +1363,7 @@ class RequestStory:
         "tried", "shipped_day", "method", "tracking", "due_day", "received_day",
         "returned_day", "return_tracking", "charges_cents", "owed_cents", "not_arrived",
         "overdue", "reminded_for", "reminded_at", "renewal", "with_library_since", "trace",
+        "item", "holders", "shipper",
     )  # fmt: skip
 
     def __init__(self, gen: Generator, request_id: int, created: int, library: Library, *,
@@ -1116,6 +1382,11 @@ class RequestStory:
         self.reminded_for = self.renewal = self.with_library_since = None
         #: Where a not-arrived trace stands (``BorrowingRequest.trace``).
         self.trace = ""
+        #: The catalogue item asked for (its number), its holders, and the holder that
+        #: ships it (or would have).
+        self.item = 0
+        self.holders: tuple[Lender, ...] = ()
+        self.shipper: Lender | None = None
 
     # -- events ------------------------------------------------------------------------
 
@@ -1176,13 +1447,61 @@ class RequestStory:
 
     def tell(self) -> None:
         gen, rng = self.gen, self.rng
-        citation = self.citation()
+        plan = self.choose_outcome()
+        self.choose_item(plan[0])
         submitter = self.staff_member() if rng.random() < 0.96 else gen.pick_team()
         self.status = ""  # the submission comes from nothing
         self._event(gen.clock.text(self.created), "submit", submitter, "submitted", "")
         self.status = "submitted"
-        self.live(*self.choose_outcome())
-        self.finish(submitter, citation)
+        self.live(*plan)
+        self.finish(submitter)
+
+    def choose_item(self, outcome: str) -> None:
+        """The item asked for and the holder that ships it. An item to be filled has a
+        holder within reach (another of its format is drawn while it has none); one to end
+        unfilled is drawn again, a few times, while it has."""
+        gen, rng, library, created = self.gen, self.rng, self.library, self.created
+        f = bisect.bisect(gen.format_weights, rng.random() * gen.format_weights[-1])
+        item = gen.draw_item(library, created, f)
+        holders = gen.holders_of(item)
+        if outcome == "filled":
+            # One loan in twenty goes to a lender above the library's max cost.
+            ceiling = library.max_cost_cents if rng.random() >= 0.05 else ANY_FEE
+            shipper = gen.pick_holder(holders, library, ceiling)
+            draws = 1
+            while shipper is None and draws < FILLED_DRAWS:
+                item = gen.draw_item(library, created, f)
+                holders = gen.holders_of(item)
+                shipper = gen.pick_holder(holders, library, ceiling)
+                draws += 1
+            if shipper is None:  # none within reach: above the max cost, or anyone at all
+                shipper = gen.pick_holder(holders, library, ANY_FEE)
+                if shipper is None:
+                    shipper = gen.pick_lender(ceiling, [])
+        elif outcome == "unfilled":
+            ceiling = library.max_cost_cents
+            for _ in range(UNFILLED_DRAWS):
+                if not any(lender.fee_cents <= ceiling for lender in holders):
+                    break
+                item = gen.draw_item(library, created, f)
+                holders = gen.holders_of(item)
+            shipper = None
+        else:  # cancelled: the holder it would have gone to, if any
+            shipper = gen.pick_holder(holders, library, library.max_cost_cents)
+        self.item, self.holders, self.shipper = item, holders, shipper
+
+    def refuser(self) -> Lender:
+        """A lender the team asks that says no: from its usual pool (the popular, within
+        the max cost but one time in twenty), or now and then a holder that rarely fills;
+        never the one that ships."""
+        gen, rng = self.gen, self.rng
+        ceiling = self.library.max_cost_cents if rng.random() >= 0.05 else ANY_FEE
+        avoid = self.tried if self.shipper is None else [*self.tried, self.shipper.id]
+        if rng.random() < REFUSING_HOLDERS:
+            lender = gen.pick_refusing_holder(self.holders, ceiling, avoid)
+            if lender is not None:
+                return lender
+        return gen.pick_lender(ceiling, avoid)
 
     def choose_outcome(self) -> tuple[str, str, int, str]:
         """(outcome, the status it ends from, lenders that say no first, how it is lost)."""
@@ -1234,11 +1553,13 @@ class RequestStory:
             return
         self.assigned = assignee
         for _ in range(failures):
-            if not self.send(hurry) or not self.lender_says_no():
+            if not self.send(hurry, self.refuser()) or not self.lender_says_no():
                 return
         if outcome != "filled":
-            if ends_from == "sent_to_lender" and not self.send(hurry):
-                return
+            if ends_from == "sent_to_lender":
+                lender = self.shipper if outcome == "cancelled" else None
+                if not self.send(hurry, lender or self.refuser()):
+                    return
             if outcome == "cancelled":
                 moment = self.when(gen.team_time(self.last + self.days(3)))
                 self.cancel(moment, self.staff_member() if rng.random() < 0.6 else self.colleague())
@@ -1248,7 +1569,7 @@ class RequestStory:
                 if self.move(moment, "mark_unfilled", self.colleague(), "unfilled", reason):
                     self.close_attempt("unfilled", reason, moment)
             return
-        if self.send(hurry) and self.ship(hurry) and self.arrive(loss == "transit"):
+        if self.send(hurry, self.shipper) and self.ship(hurry) and self.arrive(loss == "transit"):
             self.with_the_library(loss)
 
     def cancel(self, moment: int, actor: int) -> None:
@@ -1256,12 +1577,9 @@ class RequestStory:
         if self.move(moment, "cancel", actor, "cancelled", reason):
             self.close_attempt("withdrawn", reason, moment)
 
-    def send(self, hurry: bool) -> bool:
+    def send(self, hurry: bool, lender: Lender) -> bool:
         gen, rng = self.gen, self.rng
         moment = self.when(gen.team_time(self.last + self.days(0.4, 1 if hurry else None)))
-        # One loan in twenty goes to a lender above the library's max cost.
-        ceiling = self.library.max_cost_cents if rng.random() >= 0.05 else ANY_FEE
-        lender = gen.pick_lender(ceiling, self.tried)
         actor = self.colleague()
         sequence = len(self.tried) + 1
         note = f"Sent to {lender.label} (attempt {sequence})."
@@ -1287,8 +1605,15 @@ class RequestStory:
         self.attempt = None
 
     def lender_says_no(self) -> bool:
-        moment = self.when(self.gen.team_time(self.last + self.days(2.5)))
-        reason = self.rng.choice(LENDER_REASONS)
+        rng, lender = self.rng, self.lender
+        # A quick lender says no quickly too.
+        moment = self.when(self.gen.team_time(self.last + self.days(1.2 + 0.8 * lender.speed)))
+        if lender in self.holders:
+            reason = rng.choice(HOLDER_REASONS)
+        elif FORMATS[self.item >> 40][0] in AV_FORMATS and rng.random() < 0.3:
+            reason = "Policy: no AV"
+        else:
+            reason = rng.choice(NOT_HELD_REASONS)
         note = f"{self.lender.label} cannot supply: {reason}"
         if not self.move(moment, "lender_unfilled", self.colleague(), "sourcing", note):
             return False
@@ -1298,7 +1623,9 @@ class RequestStory:
 
     def ship(self, hurry: bool) -> bool:
         gen, rng, clock, lender = self.gen, self.rng, self.gen.clock, self.lender
-        shipped_day = (self.last + int(self.days(1.5, 2 if hurry else None))) // DAY
+        # Half to one and a half times the lender's usual days.
+        wait = lender.speed * (0.5 + rng.random())
+        shipped_day = (self.last + int((min(wait, 2) if hurry else wait) * DAY)) // DAY
         moment = self.when(gen.team_time(shipped_day * DAY + 10 * HOUR + rng.randrange(6 * HOUR)))
         shipped_day = min(shipped_day, max(moment, self.last + 1) // DAY)
         due_day = shipped_day + rng.choice(lender.loan_days)
@@ -1319,7 +1646,8 @@ class RequestStory:
         self.method, self.tracking = method, tracking
         if lender.fee_cents:
             payer = ("service", "library", "patron")[bisect.bisect((0.75, 0.95), rng.random())]
-            self.charge(self.last + 300, lender.charge_kind, lender.fee_cents, payer)
+            fee = gen.fee_for(lender, self.library)
+            self.charge(self.last + 300, lender.charge_kind, fee, payer)
         return True
 
     def charge(self, moment: int, kind: str, cents: int, payer: str, reference: str = "") -> None:
@@ -1492,48 +1820,18 @@ class RequestStory:
 
     # -- the row -----------------------------------------------------------------------
 
-    def citation(self) -> tuple[str, ...]:
-        rng = self.rng
-        roll = rng.random() * 100
-        fmt = "other"
-        for name, share in FORMATS:
-            if roll < share:
-                fmt = name
-                break
-            roll -= share
-        adjective, noun, subject = (
-            rng.choice(TITLE_ADJECTIVES), rng.choice(TITLE_NOUNS), rng.choice(TITLE_SUBJECTS)
-        )  # fmt: skip
-        shape = rng.random()
-        if shape < 0.35:
-            title = f"The {adjective} {noun}"
-        elif shape < 0.55:
-            title = f"{noun} and {rng.choice(TITLE_NOUNS)}"
-        elif shape < 0.75:
-            title = f"A History of {subject} in {rng.choice(TITLE_PLACES)}"
-        else:
-            title = f"{subject}: The {adjective} {noun}"
-        if rng.random() < 0.3:
-            title += f", {rng.choice(TITLE_SUBJECTS)} and the {rng.choice(TITLE_NOUNS)}"
-        author = f"{rng.choice(LAST_NAMES)}, {rng.choice(FIRST_NAMES)}"
-        video = fmt == "video"
-        return (
-            fmt, title, "" if fmt == "periodical_issue" else author,
-            rng.choice(PUBLISHERS) if rng.random() < 0.7 else "",
-            str(self.gen.today.year - int(rng.expovariate(1 / 18)) % 170)
-            if rng.random() < 0.9 else "",
-            "2nd ed." if rng.random() < 0.08 else "", flag(rng.random() < 0.05),
-            f"v. {rng.randrange(1, 12)}" if rng.random() < 0.04 else "",
-            isbn13(rng) if fmt in ("book", "audiobook", "score") and rng.random() < 0.6 else "",
-            issn(rng) if fmt == "periodical_issue" else "",
-            str(rng.randrange(1_000, 1_400_000_000)) if rng.random() < 0.5 else "",
-            rng.choice(LANGUAGES) if rng.random() < 0.05 else "",
-            rng.choice("1122") if video else "",
-            rng.choice(("ntsc", "ntsc", "pal")) if video else "",
-        )  # fmt: skip
-
-    def finish(self, submitter: int, citation: tuple[str, ...]) -> None:
+    def finish(self, submitter: int) -> None:
         gen, rng, clock = self.gen, self.rng, self.gen.clock
+        citation, key = gen.citation_of(self.item)
+        library = self.library
+        # What the library has asked for, and until when it was open (pruned of the long
+        # ended now and then).
+        asked = library.items
+        asked[self.item] = NEVER if self.ended is None else self.ended
+        if len(asked) >= library.items_pruned_at:
+            for number in [number for number, ended in asked.items() if ended < self.created]:
+                del asked[number]
+            library.items_pruned_at = max(256, 2 * len(asked))
         if self.attempt is not None:
             self.close_attempt("pending", "", None)
         if self.renewal is not None:
@@ -1562,7 +1860,7 @@ class RequestStory:
         gen.emit(
             "requests_app_borrowingrequest",
             str(self.id), str(self.library.id), patron, str(submitter), null_or(self.assigned),
-            *citation, key_of(citation), needed_by, money(self.library.max_cost_cents),
+            *citation, key, needed_by, money(self.library.max_cost_cents),
             rng.choice(REQUEST_NOTES) if rng.random() < 0.1 else "", self.status,
             "\\N" if lender is None else str(lender.id), self.lender_number,
             day(self.shipped_day), self.method, self.tracking, day(self.due_day),
