@@ -21,12 +21,15 @@ What it writes
   3 % Canadian, 4 % abroad, 8 % special sources; fee-charging ones (most out-of-state,
   abroad and special lenders) have a usual fee, IFM or IFLA vouchers. 4 % are inactive
   and are never used. Each has one to four dated availability reports; the newest says
-  about 4 % are closed for a while, 3 % not lending, 3 % not accepting returns.
+  about 4 % are closed for a while, 3 % not lending, 3 % not accepting returns. Each
+  active lender has a collection, a fill propensity, a speed and a home region: the
+  lending model below.
 - **Borrowing requests** (``--requests``), arriving over ``--years`` years up to the
-  start of today, more on weekdays and in term time, a little growth year on year. Each
-  request lives a whole story, told by the events the workflow would have written (actors,
-  notes and times in order, team actions in office hours, library actions in opening
-  hours), cut off at the start of today. Its outcome:
+  start of today, more on weekdays and in term time, a little growth year on year, each
+  for an item of a catalogue (the lending model below). Each request lives a whole story,
+  told by the events the workflow would have written (actors, notes and times in order,
+  team actions in office hours, library actions in opening hours), cut off at the start
+  of today. Its outcome:
 
   ========================  ======================================================
   81 % filled               72 % of these from the first lender, 19 % the second,
@@ -47,22 +50,22 @@ What it writes
   job or by the library. Fee-charging lenders' fees are charges (lending fee, IFM, IFLA
   voucher or invoice), on about 9 % of loans, paid by the service or by the library
   (which pays most of it back later: a reimbursement); some mail returns carry a
-  shipping charge. One loan in twenty goes to a lender above the library's max cost, so
-  1.3 % of requests are over it. Stories are cut off at the
+  shipping charge. One loan in twenty may go to a lender above the library's max cost, so
+  1.4 % of requests are over it. Stories are cut off at the
   start of today, so the last weeks hold the open statuses in the proportions their
   stories give them, and everything older has ended. One request of every status is
   pinned among the newest, so even a small fill has each status. At 100,000 requests:
 
   ======================  =======  =====================  =======
-  completed               69.8 %   received               1.27 %
-  unfilled                10.7 %   returned               0.46 %
-  shipped (see below)     10.2 %   sent to lender         0.19 %
-  cancelled                6.2 %   sourcing               0.10 %
-  lost                     1.0 %   submitted              0.09 %
+  completed               69.9 %   received               1.23 %
+  unfilled                10.7 %   returned               0.42 %
+  shipped (see below)     10.3 %   sent to lender         0.19 %
+  cancelled                6.3 %   sourcing               0.08 %
+  lost                     0.9 %   submitted              0.05 %
                                    renewal requested      0.02 %
   ======================  =======  =====================  =======
 
-  and per request 7.3 status events, 1.3 lender attempts, 0.11 renewal requests, 0.09
+  and per request 7.2 status events, 1.3 lender attempts, 0.11 renewal requests, 0.09
   charges and 0.1 patrons.
 
 - **The jobs' marks, as the hourly jobs would have left them at the start of today**:
@@ -79,6 +82,75 @@ What it writes
   requests are for a patron the library has asked for before; 3 % of requests have no
   patron.
 
+The lending model
+-----------------
+
+How a request ends is planned first (the table above, whatever the item or library);
+*which* lenders are asked, which say no and which ships follow a model, so that who filled
+an item before, how well a lender fills a format, its fill rate and its speed mean
+something (the sourcing suggestions and their backtest read them):
+
+- **A catalogue of items.** Each format (book 78 %, video 7 %, audiobook 5 %, music 3 %,
+  score, microfilm and periodical issue 2 % each, other 1 %) has three items per request of
+  the format, ranked by popularity: item ``r`` is asked for in proportion to
+  ``(r + c) ** -0.8``, where ``c`` is 1 plus the format's requests / 5,000, which flattens
+  the very top. At 100,000 requests 42 % of requests ask for an item asked for before
+  (nearly always by another library), three items in four are asked for once and the
+  most asked-for about 150 times. An item's citation (format, title, author, publisher,
+  year, ISBN, ISSN, OCLC number, language, …) is the same every time: it is made from
+  a digest of the item's number (as are its holders), so nothing is kept but a cache of
+  the recently asked-for. A library draws another item rather than ask for one it has an
+  open request for (the app would hold it as a duplicate).
+- **Lenders specialise.** An active lender's collection is of a type, public, school,
+  academic or special (a member lender's is its library's; the others' as their names
+  say: "University", "College", "Research Library", …), whose profile says how much of
+  each format it holds: public libraries books and audiovisual (a quarter of them strong
+  in it, one in seven with little of it), schools books, academic libraries scores,
+  microfilm and periodical issues, special lenders microfilm and periodical issues above
+  all; each lender's profile varies around its type's. The team's most-used lenders are
+  the big ones, and members and in-state lenders hold more of what members ask for. Each
+  lender has a fill propensity (0.3 to 0.95: how often it can lend an item it holds when
+  asked), a speed (its typical days from being asked to shipping: about 1 for members,
+  1.3 in-state, 2 out-of-state and special, 3 Canadian, 4 abroad, each lender around its
+  kind's, 0.5 to 6) and, member and in-state lenders, a home region among the libraries'
+  six. One fee-charging lender in two charges a different amount from loan to loan (its
+  usual fee, 10 to 30 % either way); the others always their usual fee.
+- **Each item is held by few.** One to twelve lenders (on average three and a half for a
+  book, two and a half for a video or audiobook, two for music, one and a quarter to one
+  and a half for the rarer formats; one to three more for the most asked-for), drawn by
+  their holdings of its format; 3 % of books and 4 to 15 % of the other formats' items
+  are held by no active lender.
+- **Who ships.** A request to be filled asks for an item a lender within the library's
+  max cost holds (another item of the format is drawn while none does; one loan in twenty
+  may go above the max cost, as the team sometimes sends). Its holders within reach can
+  lend it this time each as often as its propensity; of those that can, the one that ships
+  is drawn by nearness: in-state first (as the team's pool), twice as likely in the
+  library's region, one and a half times as likely when both are on the Delivery route
+  (when none can, one of them all, by propensity and nearness).
+  It ships half to one and a half times its speed after being asked; a fee it charges is
+  never above the library's max cost when its usual fee is within it.
+- **Who says no.** The lenders asked before it (and those of unfilled requests) are drawn
+  as the team picks, from its pool (the popular, in-state first, within the max cost but
+  one time in twenty), never the one that ships; three times in ten a holder instead,
+  the less it fills the likelier. A holder says why it cannot this time ("In use", "Too
+  new to lend", …), a lender without the item that it has none to lend ("Not owned",
+  "Non-circulating", "Lost", "Policy: no AV" for audiovisual). A lender says no about
+  1.2 days plus 0.8 times its speed after being asked. An item no active lender holds
+  ends unfilled or cancelled, never filled.
+
+What it does not model. Whether a request is filled does not depend on its item, its
+format or its library: the outcome is drawn first, in the shares above, and the model only
+says who. Popularity does not change over time (no new releases, seasons or course
+reserves) and every library types an item's citation alike (no variant titles, missing
+identifiers, ISBN-10s or other editions of a work). Holdings never change (no weeding, no
+new copies), and a holder's chance to lend is the same for every request: no copy is out
+on another loan, no lender gets busy, and lenders' closures in the availability reports
+do not stop anyone being asked or shipping. The team's pool does not learn from what was
+filled, nobody uses lender strings, load-leveling, reciprocal agreements or caps, and
+speed and fees do not change who is asked. Renewals, losses, late returns and transit
+times (but for Delivery or mail) do not depend on the lender. The figures are
+plausible, not measured from any consortium's data.
+
 How
 ---
 
@@ -91,6 +163,10 @@ indexes and constraints are built again from their saved definitions, checking e
 at once (check constraints stay on throughout). Then each table's id sequence is set past
 its rows, the transaction commits, and ``VACUUM ANALYZE`` leaves the tables as autovacuum
 would. A failure rolls everything back, indexes included.
+
+An item's ``item_key`` is made as ``identifiers.item_key`` makes it, but from its title,
+author and volume normalised once for all the items that share them; before it writes
+anything the generator holds its keys to ``item_key`` itself.
 
 The same seed, sizes and day give the same rows; dates are laid out backwards from the
 start of the day the generator runs, so a run on another day moves them with it.
@@ -115,7 +191,12 @@ import zoneinfo
 from collections import Counter
 from dataclasses import dataclass, field
 
-from requests_app.identifiers import item_key
+from requests_app.identifiers import (
+    item_key,
+    normalized_author,
+    normalized_title,
+    normalized_volume,
+)
 
 DAY = 86_400
 HOUR = 3_600
@@ -415,31 +496,36 @@ FORMAT_PROFILES = {
 #: Typical days from being asked to shipping, by kind of lender (each lender its own).
 SPEED_DAYS = {"member": 1.0, "in_state": 1.3, "out_of_state": 2.0, "canada": 3.0,
               "abroad": 4.0, "special": 2.0}  # fmt: skip
-#: Per format: how many lenders hold an item (on average, when someone does) and the share
-#: of items no active lender holds.
+#: How much more a lender of each kind holds of what the member libraries ask for.
+KIND_HOLDINGS = {"member": 2.0, "in_state": 1.5, "out_of_state": 1.0, "canada": 0.5,
+                 "abroad": 0.4, "special": 0.6}  # fmt: skip
+#: Per format: the mean of how many lenders are drawn to hold an item, when someone does
+#: (draws that fall on the same lender and the rounding down leave about half a holder
+#: fewer), and the share of items no active lender holds.
 HOLDINGS = {"book": (4.0, 0.03), "audiobook": (3.0, 0.04), "video": (3.0, 0.04),
             "music": (2.5, 0.05), "score": (2.0, 0.08), "microfilm": (1.6, 0.12),
             "periodical_issue": (2.0, 0.08), "other": (1.5, 0.15)}  # fmt: skip
-MOST_HOLDERS = 12  # at most 14: the picks one digest gives
+MOST_HOLDERS = 12  # at most 15: the draws one digest gives, but one
 RANK_MASK = (1 << 40) - 1
-#: Sixteen draws (of 2**32) from a digest: an item's holders.
+#: Draws (below 2**32) from a digest of an item's number: sixteen for its holders (the
+#: first says how many, the others who), 26 for its citation.
 SIXTEEN_DRAWS = struct.Struct("<16I").unpack
+CITATION_DRAWS = struct.Struct("<26I").unpack
 #: The catalogue: each format has this many items per request of the format, ranked by
 #: popularity: item ``r`` is asked for in proportion to ``(r + c) ** -POPULARITY``, where
 #: ``c = 1 + requests of the format / HEAD`` flattens the very top.
 ITEMS_PER_REQUEST = 3
 POPULARITY = 0.8
 HEAD = 5_000
-#: How often the item of a request that will be filled is drawn again (within its format)
-#: when no holder within reach lends it, and how often an unfilled one is drawn again
-#: while a holder within reach does.
-FILLED_DRAWS, UNFILLED_DRAWS = 12, 1
+#: How often the item of a request that will be filled is drawn (within its format) until
+#: a holder within reach lends it.
+FILLED_DRAWS = 12
 #: The share of the lenders that say no that the team takes from the item's holders (one
 #: that rarely fills, the more likely) rather than from its usual pool.
 REFUSING_HOLDERS = 0.3
 #: How much nearer lenders weigh when the item's holders are asked: the library's own
 #: region, and both on the Delivery route.
-SAME_REGION, BOTH_ON_DELIVERY = 3.0, 1.5
+SAME_REGION, BOTH_ON_DELIVERY = 2.0, 1.5
 
 
 def cumulative(weights) -> list[float]:
@@ -457,16 +543,42 @@ def key_of(citation: tuple[str, ...]) -> str:
     return item_key(format=fmt, title=title, author=author, volume=volume)
 
 
-def isbn13(rng: random.Random) -> str:
-    """A valid ISBN-13, compact (as the app stores them)."""
-    body = f"978{rng.randrange(10**9):09d}"
+class ItemKeys:
+    """``key_of``, quicker for the generated citations: their authors and volumes come from
+    short lists and many titles recur, so each part is normalised once (as
+    ``identifiers.item_key`` normalises it) and only the digest is made anew, as
+    ``item_key`` makes it. ``check`` holds it to ``key_of``: a change to ``item_key``
+    stops the generator instead of writing keys the app would not."""
+
+    def __init__(self):
+        self.title = functools.lru_cache(maxsize=1 << 15)(normalized_title)
+        self.author = functools.lru_cache(maxsize=None)(normalized_author)
+        self.volume = functools.lru_cache(maxsize=None)(normalized_volume)
+
+    def __call__(self, citation: tuple[str, ...]) -> str:
+        fmt, title, author, volume = citation[0], citation[1], citation[2], citation[7]
+        parts = (fmt, self.title(title), self.author(author), self.volume(volume))
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+    def check(self, citations) -> None:
+        for citation in citations:
+            if self(citation) != key_of(citation):
+                raise SystemExit(
+                    "benchmarks.generate is out of date: identifiers.item_key has changed "
+                    f"(the generator's key of {citation[:3]} is not the app's)."
+                )
+
+
+def isbn13(number: int) -> str:
+    """A valid ISBN-13, compact (as the app stores them), of a number below 10**9."""
+    body = f"978{number:09d}"
     total = sum(int(digit) * (3 if i % 2 else 1) for i, digit in enumerate(body))
     return f"{body}{-total % 10}"
 
 
-def issn(rng: random.Random) -> str:
-    """A valid ISSN, NNNN-NNNC (as the app stores them)."""
-    body = f"{rng.randrange(10**7):07d}"
+def issn(number: int) -> str:
+    """A valid ISSN, NNNN-NNNC (as the app stores them), of a number below 10**7."""
+    body = f"{number:07d}"
     check = (
         -sum(int(digit) * weight for digit, weight in zip(body, range(8, 1, -1), strict=True)) % 11
     )
@@ -482,37 +594,42 @@ def letters(number: int, width: int) -> str:
     return "".join(reversed(out))
 
 
-def make_citation(rng: random.Random, fmt: str, year: int) -> tuple[str, ...]:
-    """An item's citation in ``COLUMNS``' order (format to video encoding), from its own
-    random stream: the same whenever the item is asked for."""
-    adjective, noun, subject = (
-        rng.choice(TITLE_ADJECTIVES), rng.choice(TITLE_NOUNS), rng.choice(TITLE_SUBJECTS)
-    )  # fmt: skip
-    shape = rng.random()
-    if shape < 0.35:
+def make_citation(draws: tuple[int, ...], fmt: str, year: int) -> tuple[str, ...]:
+    """An item's citation in ``COLUMNS``' order (format to video encoding), from the item's
+    own ``CITATION_DRAWS`` draws (below 2**32), each part of it its own: the same whenever
+    the item is asked for."""
+    d, share = draws, 2**32  # a draw is below ``p * share`` with chance p
+    adjective = TITLE_ADJECTIVES[d[0] % len(TITLE_ADJECTIVES)]
+    noun = TITLE_NOUNS[d[1] % len(TITLE_NOUNS)]
+    subject = TITLE_SUBJECTS[d[2] % len(TITLE_SUBJECTS)]
+    if d[3] < 0.35 * share:
         title = f"The {adjective} {noun}"
-    elif shape < 0.55:
-        title = f"{noun} and {rng.choice(TITLE_NOUNS)}"
-    elif shape < 0.75:
-        title = f"A History of {subject} in {rng.choice(TITLE_PLACES)}"
+    elif d[3] < 0.55 * share:
+        title = f"{noun} and {TITLE_NOUNS[d[4] % len(TITLE_NOUNS)]}"
+    elif d[3] < 0.75 * share:
+        title = f"A History of {subject} in {TITLE_PLACES[d[4] % len(TITLE_PLACES)]}"
     else:
         title = f"{subject}: The {adjective} {noun}"
-    if rng.random() < 0.3:
-        title += f", {rng.choice(TITLE_SUBJECTS)} and the {rng.choice(TITLE_NOUNS)}"
-    author = f"{rng.choice(LAST_NAMES)}, {rng.choice(FIRST_NAMES)}"
+    if d[5] < 0.3 * share:
+        title += (
+            f", {TITLE_SUBJECTS[d[6] % len(TITLE_SUBJECTS)]}"
+            f" and the {TITLE_NOUNS[d[7] % len(TITLE_NOUNS)]}"
+        )
+    author = f"{LAST_NAMES[d[8] % len(LAST_NAMES)]}, {FIRST_NAMES[d[9] % len(FIRST_NAMES)]}"
     video = fmt == "video"
     return (
         fmt, title, "" if fmt == "periodical_issue" else author,
-        rng.choice(PUBLISHERS) if rng.random() < 0.7 else "",
-        str(year - int(rng.expovariate(1 / 18)) % 170) if rng.random() < 0.9 else "",
-        "2nd ed." if rng.random() < 0.08 else "", flag(rng.random() < 0.05),
-        f"v. {rng.randrange(1, 12)}" if rng.random() < 0.04 else "",
-        isbn13(rng) if fmt in ("book", "audiobook", "score") and rng.random() < 0.6 else "",
-        issn(rng) if fmt == "periodical_issue" else "",
-        str(rng.randrange(1_000, 1_400_000_000)) if rng.random() < 0.5 else "",
-        rng.choice(LANGUAGES) if rng.random() < 0.05 else "",
-        rng.choice("1122") if video else "",
-        rng.choice(("ntsc", "ntsc", "pal")) if video else "",
+        PUBLISHERS[d[10] % len(PUBLISHERS)] if d[11] < 0.7 * share else "",
+        str(year - int(-math.log(1 - d[12] / share) * 18) % 170) if d[13] < 0.9 * share else "",
+        "2nd ed." if d[14] < 0.08 * share else "", flag(d[15] < 0.05 * share),
+        f"v. {1 + d[16] % 11}" if d[17] < 0.04 * share else "",
+        isbn13(d[18] % 10**9)
+        if fmt in ("book", "audiobook", "score") and d[19] < 0.6 * share else "",
+        issn(d[18] % 10**7) if fmt == "periodical_issue" else "",
+        str(1_000 + d[20] % 1_399_999_000) if d[21] < 0.5 * share else "",
+        LANGUAGES[d[22] % len(LANGUAGES)] if d[23] < 0.05 * share else "",
+        "1122"[d[24] % 4] if video else "",  # DVD region
+        ("ntsc", "ntsc", "pal")[d[25] % 3] if video else "",
     )  # fmt: skip
 
 
@@ -822,13 +939,33 @@ class Generator:
                 (low, (items + head) ** (1 - POPULARITY) - low, 1 / (1 - POPULARITY), head, items)
             )
         # An item is made from its number alone, its citation and its holders each from
-        # their own random stream; the ones asked for lately stay made.
-        self.item_seed = (options.seed << 48) | (1 << 47)
+        # their own digest of it (salted with the seed); the ones asked for lately stay made.
+        self.citation_salt = f"{options.seed}/citations/".encode()
         self.holders_stream = hashlib.blake2b(f"{options.seed}/holders/".encode())
-        #: Per format: the mean number of holders and the share held by none (of 2**32).
-        self.holdings = [(HOLDINGS[fmt][0], HOLDINGS[fmt][1] * 2**32) for fmt, _ in FORMATS]
+        #: Per format, how many lenders hold an item, by a draw's top twelve bits: none
+        #: (``HOLDINGS``' share), else one more than an exponential with its mean less one.
+        self.holder_counts = []
+        for fmt, _ in FORMATS:
+            mean, held_by_none = HOLDINGS[fmt]
+            none = round(held_by_none * 2**12)
+            self.holder_counts.append(
+                [0] * none
+                + [
+                    1 + int(-math.log(1 - (i + 0.5) / (2**12 - none)) * (mean - 1))
+                    for i in range(2**12 - none)
+                ]
+            )
         self.citation_of = functools.lru_cache(maxsize=1 << 15)(self.make_citation)
         self.holders_of = functools.lru_cache(maxsize=1 << 15)(self.make_holders)
+        self.key_of = ItemKeys()
+        samples = [
+            make_citation(
+                CITATION_DRAWS(hashlib.shake_256(b"%d" % n).digest(4 * 26)), fmt, today.year
+            )
+            for n in range(16)
+            for fmt, _ in FORMATS
+        ]
+        self.key_of.check([*samples, samples[0][:7] + ("Vol. 2",) + samples[0][8:]])
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -897,10 +1034,10 @@ class Generator:
     def make_citation(self, number: int) -> tuple[tuple[str, ...], str]:
         """Catalogue item ``number``'s citation and ``item_key`` (its format is in the bits
         above 40, its popularity rank below): the same whenever it is asked for."""
-        citation = make_citation(
-            QuickRandom(self.item_seed + number), FORMATS[number >> 40][0], self.today.year
-        )
-        return citation, key_of(citation)
+        digest = hashlib.shake_256(self.citation_salt + number.to_bytes(8, "little"))
+        draws = CITATION_DRAWS(digest.digest(4 * 26))
+        citation = make_citation(draws, FORMATS[number >> 40][0], self.today.year)
+        return citation, self.key_of(citation)
 
     def make_holders(self, number: int) -> tuple[Lender, ...]:
         """The active lenders that hold a lendable copy of item ``number``: few (more of
@@ -910,16 +1047,16 @@ class Generator:
         stream = self.holders_stream.copy()
         stream.update(number.to_bytes(8, "little"))
         draws = SIXTEEN_DRAWS(stream.digest())
-        mean, held_by_none = self.holdings[f]
-        if draws[0] < held_by_none:
+        wanted = self.holder_counts[f][draws[0] >> 20]
+        if not wanted:
             return ()
-        wanted = 1 + int(-math.log(1 - draws[1] / 2**32) * (mean - 1))
         head = self.catalogue[f][3]
-        wanted += 3 if rank < head else 1 if rank < 10 * head else 0
+        if rank < 10 * head:
+            wanted += 3 if rank < head else 1
         (weights, starts), lenders = self.holding_weights[f], self.lenders
         chosen: list[Lender] = []
-        for pick in draws[2 : 2 + min(wanted, MOST_HOLDERS)]:
-            low, high = starts[pick >> 16], starts[(pick >> 16) + 1]
+        for pick in draws[1 : 1 + min(wanted, MOST_HOLDERS)]:
+            low, high = starts[pick >> 20], starts[(pick >> 20) + 1]
             lender = lenders[low if low == high else bisect.bisect(weights, pick, low, high + 1)]
             if lender not in chosen:
                 chosen.append(lender)
@@ -938,22 +1075,31 @@ class Generator:
         return number
 
     def pick_holder(self, holders: tuple[Lender, ...], library: Library, ceiling: int):
-        """The holder that ships to ``library``: one that fills more often, nearer (in-state
-        first, the library's region, both on Delivery), whose fee is within ``ceiling``;
-        None if no holder is."""
-        total, upto = 0.0, []
+        """The holder that ships to ``library``, among those whose fee is within
+        ``ceiling`` (None if none is): each can lend it this time as often as it fills
+        (its propensity), and of those that can, the nearer are likelier (in-state first,
+        the library's region, both on Delivery). If none can, one of them all, by
+        propensity and nearness."""
+        rng = self.rng
+        total = total_all = 0.0
+        upto, upto_all = [], []
         for lender in holders:
             if lender.fee_cents <= ceiling:
-                weight = lender.propensity * lender.pull
+                weight = lender.pull
                 if lender.region == library.region:
                     weight *= SAME_REGION
                 if lender.on_delivery and library.on_delivery:
                     weight *= BOTH_ON_DELIVERY
-                total += weight
+                total_all += weight * lender.propensity
+                if rng.random() < lender.propensity:
+                    total += weight
             upto.append(total)
-        if not total:
-            return None
-        return holders[bisect.bisect(upto, self.rng.random() * total)]
+            upto_all.append(total_all)
+        if total:
+            return holders[bisect.bisect(upto, rng.random() * total)]
+        if total_all:
+            return holders[bisect.bisect(upto_all, rng.random() * total_all)]
+        return None
 
     def pick_refusing_holder(self, holders: tuple[Lender, ...], ceiling: int, avoid: list[int]):
         """A holder asked and saying no: the less it fills, the likelier; None if none is
@@ -1157,11 +1303,13 @@ class Generator:
         popularity = [0.0] * len(order)
         for rank, index in enumerate(order):
             popularity[index] = LENDER_KIND_PULL[self.lenders[index].kind] / (rank + 3)
-            # The popular are the big: they hold more of everything their profile holds.
-            size = (rank + 3) ** -0.8
+            # The popular are the big: they hold more of everything their profile holds
+            # (and what member libraries ask for is on the state's shelves more often).
+            size = (rank + 3) ** -0.8 * KIND_HOLDINGS[self.lenders[index].kind]
             self.lenders[index].holdings = tuple(weight * size for weight in profiles[index])
         #: Per format, the lenders' holdings, cumulative and scaled to 2**32 (a digest's
-        #: draw), and where each 2**16th of that range starts: whom an item's holders are.
+        #: draw), and the lender where each 2**20th of that range starts: whom an item's
+        #: holders are (``make_holders``).
         self.holding_weights = []
         for f in range(len(FORMATS)):
             weights = cumulative(lender.holdings[f] for lender in self.lenders)
@@ -1169,8 +1317,8 @@ class Generator:
             weights = [weight * scale for weight in weights]
             weights[-1] = 2.0**32  # above every draw, whatever the rounding
             starts, index = array.array("I"), 0
-            for slot in range(2**16 + 1):
-                while index < len(weights) - 1 and weights[index] <= slot << 16:
+            for slot in range(2**12 + 1):
+                while index < len(weights) - 1 and weights[index] <= slot << 20:
                     index += 1
                 starts.append(index)
             self.holding_weights.append((weights, starts))
@@ -1457,9 +1605,9 @@ class RequestStory:
         self.finish(submitter)
 
     def choose_item(self, outcome: str) -> None:
-        """The item asked for and the holder that ships it. An item to be filled has a
-        holder within reach (another of its format is drawn while it has none); one to end
-        unfilled is drawn again, a few times, while it has."""
+        """The item asked for and the holder that ships it (or would have): an item to be
+        filled has a holder within reach (another of its format is drawn while it has
+        none)."""
         gen, rng, library, created = self.gen, self.rng, self.library, self.created
         f = bisect.bisect(gen.format_weights, rng.random() * gen.format_weights[-1])
         item = gen.draw_item(library, created, f)
@@ -1479,12 +1627,6 @@ class RequestStory:
                 if shipper is None:
                     shipper = gen.pick_lender(ceiling, [])
         elif outcome == "unfilled":
-            ceiling = library.max_cost_cents
-            for _ in range(UNFILLED_DRAWS):
-                if not any(lender.fee_cents <= ceiling for lender in holders):
-                    break
-                item = gen.draw_item(library, created, f)
-                holders = gen.holders_of(item)
             shipper = None
         else:  # cancelled: the holder it would have gone to, if any
             shipper = gen.pick_holder(holders, library, library.max_cost_cents)

@@ -16,6 +16,7 @@ from benchmarks import generate
 from lenders.models import Lender
 from members.models import MemberLibrary, Patron, User
 from requests_app import jobs, notifications, workflow
+from requests_app.identifiers import item_key
 from requests_app.models import (
     BorrowingRequest,
     Charge,
@@ -195,3 +196,85 @@ def test_the_same_seed_fills_the_same_and_a_full_database_is_refused():
     assert fingerprint() == first
     fill("--seed", "8", "--replace")
     assert fingerprint() != first
+
+
+def test_lenders_have_a_shape_a_ranking_can_learn():
+    """Requests ask for items of a catalogue, the popular again and again, each held by few
+    lenders: a filled item is filled by its holders (the one that filled it before, often),
+    and a lender's fill rate depends on the format (rare formats: academic and special
+    lenders)."""
+    fill()
+    # Each request's key is the one a save would make (the generator makes it quicker).
+    for req in BorrowingRequest.objects.only("format", "title", "author", "volume", "item_key"):
+        assert req.item_key == item_key(
+            format=req.format, title=req.title, author=req.author, volume=req.volume
+        ), req.pk
+    with connection.cursor() as cursor:
+        # The same items, with the same citation, asked for again by other libraries.
+        cursor.execute(
+            """
+            SELECT count(*) FILTER (WHERE libraries >= 2), count(*) FILTER (WHERE libraries >= 3),
+                   count(*) FILTER (WHERE citations > 1)
+            FROM (SELECT oclc_number, count(DISTINCT library_id) libraries,
+                         count(DISTINCT (format, title, author, isbn, item_key)) citations
+                  FROM requests_app_borrowingrequest WHERE oclc_number <> ''
+                  GROUP BY oclc_number) items
+            """
+        )
+        by_two_libraries, by_three_libraries, citations_that_differ = cursor.fetchone()
+        assert by_two_libraries >= 50 and by_three_libraries >= 20
+        assert citations_that_differ == 0
+        cursor.execute(
+            """
+            SELECT count(*) FILTER (WHERE nth > 1)::float / count(*), max(nth)
+            FROM (SELECT row_number() OVER (PARTITION BY item_key, isbn, oclc_number
+                                            ORDER BY created_at, id) nth
+                  FROM requests_app_borrowingrequest) asked
+            """
+        )
+        asked_before, most_asked = cursor.fetchone()
+        assert 0.25 <= asked_before <= 0.6 and most_asked >= 10
+
+        # A filled item is shipped by one of few lenders: often the one that shipped it before.
+        cursor.execute(
+            """
+            WITH fills AS (
+                SELECT a.lender_id, r.item_key || r.isbn || r.oclc_number AS item,
+                       row_number() OVER (PARTITION BY r.item_key, r.isbn, r.oclc_number
+                                          ORDER BY a.sent_at) nth,
+                       row_number() OVER (PARTITION BY r.item_key, r.isbn, r.oclc_number,
+                                                       a.lender_id ORDER BY a.sent_at) nth_by_lender
+                FROM requests_app_lenderattempt a
+                JOIN requests_app_borrowingrequest r ON r.id = a.request_id
+                WHERE a.outcome = 'shipped'
+            ), items AS (
+                SELECT item, count(DISTINCT lender_id) lenders FROM fills
+                GROUP BY item HAVING count(*) >= 3
+            )
+            SELECT (SELECT count(*) FROM fills WHERE nth > 1),
+                   (SELECT count(*) FROM fills WHERE nth > 1 AND nth_by_lender > 1),
+                   (SELECT count(*) FROM items), (SELECT max(lenders) FROM items),
+                   (SELECT avg(lenders) FROM items)
+            """
+        )
+        refills, by_an_earlier_filler, items, most_lenders, mean_lenders = cursor.fetchone()
+        assert refills >= 300 and by_an_earlier_filler >= 0.5 * refills
+        assert items >= 30 and most_lenders <= generate.MOST_HOLDERS and mean_lenders <= 3
+
+        # Fill rates follow the lenders' collections: scores, microfilm and periodical issues
+        # are filled by academic and special lenders, rarely by the others they are sent to.
+        cursor.execute(
+            """
+            SELECT avg((a.outcome = 'shipped')::int)
+                       FILTER (WHERE l.kind = 'special' OR l.name ~ '(University|College)'),
+                   avg((a.outcome = 'shipped')::int)
+                       FILTER (WHERE NOT (l.kind = 'special' OR l.name ~ '(University|College)'))
+            FROM requests_app_lenderattempt a
+            JOIN requests_app_borrowingrequest r ON r.id = a.request_id
+            JOIN lenders_lender l ON l.id = a.lender_id
+            WHERE a.outcome IN ('shipped', 'unfilled')
+              AND r.format IN ('score', 'microfilm', 'periodical_issue')
+            """
+        )
+        academic_or_special, others = cursor.fetchone()
+        assert academic_or_special - others >= 0.3, (academic_or_special, others)
