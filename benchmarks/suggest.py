@@ -241,16 +241,13 @@ def backtest(options) -> dict:
             on_delivery=target.library.on_delivery,
             today=day,
         )
-        facts = []
-        for pk in candidates:
-            lender = lenders.get(pk)
-            if lender is None:
-                continue
-            known = sourcing.lender_facts(lender, day)
-            known.record = records.get((pk, target.format), sourcing.Record())
-            known.supplied_item = history.get(pk, {}).get("shipped", 0)
-            known.refused_item = history.get(pk, {}).get("unfilled", 0)
-            facts.append(known)
+        facts = [
+            sourcing.lender_facts(
+                lenders[pk], day, records.get((pk, target.format)), history.get(pk, {})
+            )
+            for pk in candidates
+            if pk in lenders
+        ]
         best = [s.lender_id for s in sourcing.rank(need, facts, limit=3)]
         rank_seconds += time.perf_counter() - began
         ranked_first += best[:1] == [winner]

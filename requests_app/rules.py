@@ -26,6 +26,7 @@ MESSAGE = 5000
 NOTES_TO_TEAM = 2000
 #: The most lenders a lender string holds (as OCLC WorldShare's).
 LENDER_STRING = 5
+LENDER_STRING_TOO_LONG = f"A lender string holds {LENDER_STRING} lenders at most."
 #: The largest single charge: more is surely a typo (and would not fit a loan's total).
 MAX_CHARGE = Decimal("100000")
 #: The largest max cost a request can carry (eight digits with the cents).

@@ -23,6 +23,7 @@ from django.utils import timezone
 from lenders.models import Lender
 from lenders.selectors import Availability, cannot_take_requests, lenders_with_availability
 
+from . import rules
 from .models import BorrowingRequest, Format, LenderAttempt, LenderRecord
 
 #: The records cover the attempts answered in this many days before they are made.
@@ -306,20 +307,32 @@ def item_history(req: BorrowingRequest) -> dict[int, dict[str, int]]:
     return history
 
 
-def lender_facts(lender: Lender, today: dt.date) -> LenderFacts:
-    """A lender's own facts (from ``lenders_with_availability``), before its record."""
+def lender_facts(
+    lender: Lender, today: dt.date, record: Record | None, item: dict[str, int]
+) -> LenderFacts:
+    """What is known of a lender (from ``lenders_with_availability``) for one request: its
+    own facts, its ``record`` for the request's format, and how often it shipped and said
+    it could not supply the same item (``item``, by outcome)."""
     availability = Availability(lender)
-    cannot = cannot_take_requests(lender, on_date=today)
     closed_until = availability.closed_until if availability.closed_on(today) else None
     return LenderFacts(
         lender_id=lender.pk,
         name=str(lender),
+        record=record or Record(),
+        supplied_item=item.get(LenderAttempt.Outcome.SHIPPED, 0),
+        refused_item=item.get(LenderAttempt.Outcome.UNFILLED, 0),
         directory_fee=lender.usual_fee if lender.charges_fees else Decimal("0.00"),
-        cannot_take=cannot,
+        cannot_take=cannot_take_requests(lender, on_date=today),
         closed_until=closed_until,
         on_delivery=lender.on_delivery,
         exchanges=lender.exchanges_iso18626,
     )
+
+
+def best_string(suggestions: list[Suggestion]) -> list[Suggestion]:
+    """The suggestions a one-click string is made of: the best that can take the request
+    now, as many as a string holds."""
+    return [s for s in suggestions if s.usable][: rules.LENDER_STRING]
 
 
 def suggested_lenders(
@@ -328,28 +341,18 @@ def suggested_lenders(
     """The lenders to ask for ``req``, best first (``rank``), leaving out the lender that
     has it now. Three queries, whatever the number of lenders."""
     need = Need.of(req, today)
+    rows = LenderRecord.objects.filter(format=req.format).order_by("-filled", "lender_id")
     records = {
-        row.lender_id: row
-        for row in LenderRecord.objects.filter(format=req.format).order_by("-filled", "lender_id")[
-            :CANDIDATES
-        ]
+        row.lender_id: Record(
+            row.asked, row.filled, row.days_to_ship, row.days_to_arrive, row.usual_cost
+        )
+        for row in rows[:CANDIDATES]
     }
     history = item_history(req)
     candidates = (set(records) | set(history)) - {req.lender_id}
     lenders = lenders_with_availability().filter(pk__in=candidates, is_active=True)
-    facts = []
-    for lender in lenders:
-        known = lender_facts(lender, need.today)
-        if (record := records.get(lender.pk)) is not None:
-            known.record = Record(
-                record.asked,
-                record.filled,
-                record.days_to_ship,
-                record.days_to_arrive,
-                record.usual_cost,
-            )
-        item = history.get(lender.pk, {})
-        known.supplied_item = item.get(LenderAttempt.Outcome.SHIPPED, 0)
-        known.refused_item = item.get(LenderAttempt.Outcome.UNFILLED, 0)
-        facts.append(known)
+    facts = [
+        lender_facts(lender, need.today, records.get(lender.pk), history.get(lender.pk, {}))
+        for lender in lenders
+    ]
     return rank(need, facts, limit=limit)

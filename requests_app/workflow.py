@@ -709,7 +709,7 @@ def _send(
     at: dt.datetime,
     number: str = "",
     note: str = "",
-) -> StatusEvent:
+) -> None:
     """Send the locked request to ``lender``: a new attempt, the move, and the ``request``
     message to a lender that exchanges ISO 18626 messages."""
     sequence = (req.attempts.aggregate(last=Max("sequence"))["last"] or 0) + 1
@@ -724,7 +724,7 @@ def _send(
     req.lender = lender
     req.lender_request_number = number
     req.string_exhausted_at = None
-    event = record_move(
+    record_move(
         req,
         "send_to_lender",
         actor=actor,
@@ -732,7 +732,6 @@ def _send(
         note=joined(f"Sent to {lender} (attempt {sequence}).", note),
     )
     outbox.send_request(req, lender)
-    return event
 
 
 # --- Lender strings (docs/sourcing.md) --------------------------------------------------
@@ -744,7 +743,7 @@ def check_lender_string(
     """A lender string: five lenders at most, each once, each active in the directory, and
     not the lender that has the request now."""
     if len(lenders) > rules.LENDER_STRING:
-        checks.refuse("lenders", f"A lender string holds {rules.LENDER_STRING} lenders at most.")
+        checks.refuse("lenders", rules.LENDER_STRING_TOO_LONG)
     seen: set[int] = set()
     for lender in lenders:
         if lender.pk in seen:

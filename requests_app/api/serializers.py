@@ -422,9 +422,7 @@ class LenderStringSerializer(serializers.Serializer):
         child=serializers.PrimaryKeyRelatedField(queryset=Lender.objects.all()),
         allow_empty=True,
         max_length=rules.LENDER_STRING,
-        error_messages={
-            "max_length": f"A lender string holds {rules.LENDER_STRING} lenders at most."
-        },
+        error_messages={"max_length": rules.LENDER_STRING_TOO_LONG},
         help_text="The lenders' ids, in the order to try them; [] clears the string.",
     )
     note = _text(rules.NOTE)

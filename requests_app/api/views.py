@@ -237,8 +237,8 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         user = signed_in_user(self.request)
         if move is not None:
             workflow.check_move(req, move, user)
-        elif team_only and not user.is_team:
-            raise PermissionDenied("Only the resource sharing team may do this.")
+        elif team_only:
+            self._team_only()
         given = serializer_class(data=self.request.data, context={"request": self.request})
         given.is_valid(raise_exception=True)
         return req, given.validated_data
@@ -353,8 +353,7 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     def lender_string(self, request, pk=None):
         if request.method == "GET":
-            req, _ = self._team_only()
-            return self._string_shown(req)
+            return self._string_shown(self._team_only())
         req, data = self._input("set_lender_string", s.LenderStringSerializer)
         workflow.set_lender_string(
             req.pk, actor=request.user, lenders=data["lenders"], note=data["note"]
@@ -378,14 +377,15 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         filter_backends=[],
     )
     def suggested_lenders(self, request, pk=None):
-        req, _ = self._team_only()
+        req = self._team_only()
         return Response(s.SuggestionSerializer(sourcing.suggested_lenders(req), many=True).data)
 
     def _team_only(self):
+        """The request (scoped to the caller), for the team only: anyone else a 403."""
         req = self.get_object()
         if not signed_in_user(self.request).is_team:
-            raise PermissionDenied("Only the resource sharing team may see this.")
-        return req, None
+            raise PermissionDenied("Only the resource sharing team may do this.")
+        return req
 
     @move_endpoint("ship", s.ShipSerializer, "The lender's shipment, with its due date.")
     def ship(self, request, pk=None):

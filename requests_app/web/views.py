@@ -33,7 +33,7 @@ from lenders.selectors import (
 from members.access import library_staff_only, signed_in_user, team_only
 from members.models import MemberLibrary, Patron, User
 
-from .. import exports, rules, selectors, services, sourcing, traces
+from .. import exports, selectors, services, sourcing, traces
 from ..duplicates import Duplicate, DuplicateRefusal
 from ..flags import DUE_SOON_DAYS
 from ..models import BorrowingRequest, Status
@@ -243,7 +243,7 @@ def _render_detail(
         "exchange": exchange_of(req) if user.is_team else None,
     }
     context |= _return_hold(req)
-    if user.is_team and req.status in (Status.SOURCING, Status.SENT_TO_LENDER):
+    if any(a.slug == "lender-string" for a, _ in actions):  # the team, finding a lender
         context |= _sourcing(req)
     refused = bound is not None
     if any(a.slug == "send-to-lender" for a, _ in actions):
@@ -260,7 +260,7 @@ def _sourcing(req: BorrowingRequest) -> dict[str, Any]:
     return {
         "lender_string": selectors.lender_string(req),
         "suggestions": suggestions,
-        "suggested_string": [s for s in suggestions if s.usable][: rules.LENDER_STRING],
+        "suggested_string": sourcing.best_string(suggestions),
         "format_words": sourcing.format_words(req.format),
     }
 
