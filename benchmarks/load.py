@@ -44,17 +44,13 @@ Settings of the run, and why:
   the admin's second factor) costs next to nothing on these pages.
 - ``API_RATE_PER_USER`` is raised to ``1000000/minute`` so the throttle never answers 429;
   its count is still read and written in Redis on each call, as in production.
-- gunicorn: three sync workers, as docker-compose.yml runs it (``WEB_CONCURRENCY``
-  defaults to 3): one per core and one to use a core while another waits on PostgreSQL.
-  ``--threads`` above 1 runs gthread workers instead, but they serve kept-alive
-  connections badly: a gthread worker accepts every connection it can, and wrk's (like
-  browsers') stay open, so all 20 may land on one worker while the other idles. On 50,000
-  requests, 2 workers of 4 threads served the queue at 15 to 25 pages/s from run to run
-  (20 connections on one worker, then split 18/2), and the admin's list at 4 to 10/s;
-  2 and 3 sync workers served 23 to 25 and 12 to 15, run after run. The pages are
-  CPU-bound in Python (templates, serializers), so more workers than that only add
-  memory. The access log is off (production writes it to stdout; here it would only fill
-  the log file).
+- gunicorn: as ``gunicorn.conf.py`` deploys it (gthread workers of two threads, no
+  keep-alive, the access log on), with
+  three workers as docker-compose.yml runs it (``WEB_CONCURRENCY`` defaults to 3).
+  ``--threads N`` and ``--sync`` try other shapes. Workers that keep connections alive
+  queue calls behind their own threads while another worker idles (docs/performance.md,
+  "Workers"). The pages are CPU-bound in Python, so more workers than cores and one only
+  add memory.
 - wrk keeps its connections open and sends the next call the moment an answer arrives:
   20 users are 20 calls always in flight, so at 20 users the latency is mostly waiting
   for a core (about users / throughput). ``--think-ms`` makes each connection wait between
@@ -415,6 +411,19 @@ def measure_sql_floor(page: Page, user, token: str, explain_runs: int) -> dict:
 # --- The app under gunicorn ----------------------------------------------------------------
 
 
+def gunicorn_shape(args) -> dict:
+    """The workers the run had: gunicorn.conf.py's, as the command line changed them."""
+    deployed: dict = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), deployed)  # noqa: S102 - our own settings
+    threads = args.threads or deployed.get("threads", 1)
+    return {
+        "workers": args.workers,
+        "class": "sync" if args.sync else deployed.get("worker_class", "sync"),
+        "threads": 1 if args.sync else threads,
+        "keepalive": deployed.get("keepalive", 2),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -440,8 +449,10 @@ class AppServer:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.command = [gunicorn, "illdesk.wsgi", "--bind", f"127.0.0.1:{self.port}"]
         self.command += ["--workers", str(args.workers), "--timeout", "120"]
-        if args.threads > 1:
-            self.command += ["--worker-class", "gthread", "--threads", str(args.threads)]
+        if args.sync:
+            self.command += ["--worker-class", "sync"]
+        elif args.threads:
+            self.command += ["--threads", str(args.threads)]
         # As production runs it: the workers' heartbeat files in memory, not on disk.
         self.command += ["--worker-tmp-dir", "/dev/shm"]  # noqa: S108
         self.process: subprocess.Popen | None = None
@@ -833,6 +844,16 @@ def markdown(results: dict, ratios: list[dict], user_counts: list[int], memory: 
     return "\n".join(lines)
 
 
+def workers_in_words(shape: dict) -> str:
+    """ "3 sync workers", "3 gthread workers of 2 threads": a report's gunicorn, in words."""
+    words = f"{shape['workers']} {shape['class']} workers"
+    if shape["class"] == "gthread":
+        words += f" of {shape['threads']} threads"
+        if shape.get("keepalive") == 0:
+            words += ", no keep-alive"
+    return words
+
+
 def markdown_of(report: dict) -> str:
     """The report written by ``main``, as the section of docs/performance.md."""
     data, settings, machine = report["data"], report["settings"], report["machine"]
@@ -851,7 +872,7 @@ def markdown_of(report: dict) -> str:
         f"Data: {data['requests']:,} requests ({by_status}), {data['libraries']:,} libraries, "
         f"{data['lenders']:,} lenders.",
         "",
-        f"gunicorn {settings['gunicorn']['workers']} {settings['gunicorn']['class']} workers, "
+        f"gunicorn {workers_in_words(settings['gunicorn'])}, "
         f"DEBUG off, Redis at {settings['redis_url']}; wrk runs of {settings['duration_s']} s, "
         f"{settings['runs']} of each (medians shown), think time {settings['think_ms']} ms. "
         "The SQL floor is the page's own statements under EXPLAIN ANALYZE; p50 / floor is "
@@ -907,8 +928,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--explain-runs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument(
-        "--threads", type=int, default=1, help="threads per worker; above 1, gthread workers"
+        "--threads", type=int, default=0, help="threads per gthread worker (0: gunicorn.conf.py's)"
     )
+    parser.add_argument("--sync", action="store_true", help="sync workers, not gthread")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--filter-status", default="completed", help="the filtered views' status")
     parser.add_argument(
@@ -1027,7 +1049,7 @@ def main() -> None:
         server.start()
         sampler.start()
         sessions = max(args.user_counts)
-        people = sign_in_everyone(server.base, accounts, sessions, args.workers * args.threads)
+        people = sign_in_everyone(server.base, accounts, sessions, args.workers)
         runs = load_pages(server, pages, people, workdir, args)
     finally:
         memory = sampler.finish() if sampler.is_alive() else {}
@@ -1041,11 +1063,7 @@ def main() -> None:
         "machine": machine(),
         "data": data,
         "settings": {
-            "gunicorn": {
-                "workers": args.workers,
-                "threads": args.threads,
-                "class": "gthread" if args.threads > 1 else "sync",
-            },
+            "gunicorn": gunicorn_shape(args),
             "debug": False,
             "illdesk_production": False,
             "api_rate_per_user": API_RATE_FOR_THE_RUN,

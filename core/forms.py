@@ -6,6 +6,8 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 
+from .rendering import ACTION_FORMS
+
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 YES_NO = [("yes", "Yes"), ("no", "No")]
 ANY_YES_NO = [("", "Any"), *YES_NO]
@@ -13,7 +15,10 @@ ANY_YES_NO = [("", "Any"), *YES_NO]
 
 class WorkflowForm(forms.Form):
     """A form whose input a workflow or service function checks further. ``subject`` is
-    what it acts on (a request), for a form whose choices depend on it."""
+    what it acts on (a request), for a form whose choices depend on it. Drawn by Jinja2
+    (``core.rendering``): a request page draws a dozen."""
+
+    default_renderer = ACTION_FORMS
 
     def __init__(self, *args: Any, subject: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -10,9 +10,9 @@ with their joins and annotations. A deep page then costs its offset in index ent
 in joined, annotated rows (the figures are in docs/performance.md, "Deep pages").
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
@@ -28,7 +28,7 @@ _M = TypeVar("_M", bound=Model)
 
 @dataclass
 class UncountedPage(Generic[_M]):
-    object_list: list[_M]
+    object_list: list[Any]
     number: int
     page_size: int
     has_next: bool
@@ -43,7 +43,7 @@ class UncountedPage(Generic[_M]):
     def previous_page_number(self) -> int:
         return self.number - 1
 
-    def __iter__(self) -> Iterator[_M]:
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.object_list)
 
     def __len__(self) -> int:
@@ -58,9 +58,14 @@ def page_size_of(request: HttpRequest) -> int:
         return PAGE_SIZE
 
 
-def page_of(request: HttpRequest, queryset: QuerySet[_M]) -> UncountedPage[_M]:
+def page_of(
+    request: HttpRequest,
+    queryset: QuerySet[_M],
+    rows: Callable[[QuerySet[_M]], list[Any]] = list,
+) -> UncountedPage[_M]:
     """The ``?page=`` asked for (the first when absent or unreadable), in two queries (the
-    ids, then their rows), plus what ``queryset`` prefetches."""
+    ids, then their rows), plus what ``queryset`` prefetches. ``rows`` reads the page's
+    rows from their queryset (model instances by default); each needs a ``pk``."""
     size = page_size_of(request)
     try:
         number = min(max(int(request.GET.get("page", 1)), 1), MAX_PAGE)
@@ -68,7 +73,7 @@ def page_of(request: HttpRequest, queryset: QuerySet[_M]) -> UncountedPage[_M]:
         number = 1
     start = (number - 1) * size
     ids = list(queryset.values_list("pk", flat=True)[start : start + size + 1])
-    by_id = {row.pk: row for row in queryset.filter(pk__in=ids[:size]).order_by()}
+    by_id = {row.pk: row for row in rows(queryset.filter(pk__in=ids[:size]).order_by())}
     rows = [by_id[pk] for pk in ids[:size] if pk in by_id]
     return UncountedPage(rows, number, size, has_next=len(ids) > size and number < MAX_PAGE)
 

@@ -81,7 +81,8 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.CacheStorage"
 
 # Forms render through the project's templates first, so an error list can link an address
-# (templates/django/forms/errors/list/ul.html).
+# (templates/django/forms/errors/list/ul.html). The workflow's action forms, a dozen on a
+# request page, render through Jinja2 instead (core/rendering.py).
 FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 MIDDLEWARE = [
@@ -89,7 +90,7 @@ MIDDLEWARE = [
     "core.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.sessions.RenewingSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -339,8 +340,10 @@ SPECTACULAR_SETTINGS = {
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 60 * 60)
-# Inactive sessions expire after SESSION_COOKIE_AGE; each page view renews the session.
-SESSION_SAVE_EVERY_REQUEST = envbool("SESSION_SAVE_EVERY_REQUEST", True)
+# Inactive sessions expire after SESSION_COOKIE_AGE; a page view renews the session when it
+# has lost more than SESSION_RENEW_SECONDS of its life (core/sessions.py), not on every view.
+SESSION_ENGINE = "core.sessions"
+SESSION_RENEW_SECONDS = envint("SESSION_RENEW_SECONDS", 5 * 60)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

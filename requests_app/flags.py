@@ -12,6 +12,8 @@ comes, and the condition matches only the loans it still describes.
 """
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import rules
-from .models import ON_LOAN_STATUSES, BorrowingRequest, ShippingMethod, Status
+from .models import ON_LOAN_STATUSES, ShippingMethod, Status
 
 #: Loans that are out with the library: what "due soon" and "overdue" look at.
 WITH_LIBRARY = (Status.RECEIVED, Status.RENEWAL_REQUESTED)
@@ -47,32 +49,46 @@ class Flag:
     def condition(self, today: dt.date | None = None) -> Q:
         return Q(**self.lookups(today or timezone.localdate()))
 
-    def carried_by(self, req: BorrowingRequest, today: dt.date | None = None) -> bool:
-        lookups = self.lookups(today or timezone.localdate())
-        return all(_holds(req, lookup, value) for lookup, value in lookups.items())
+    def carried_by(self, req: Any, today: dt.date | None = None) -> bool:
+        """Whether ``req`` (a request, or any object with its fields as attributes, such
+        as a list's row) matches the lookups on ``today``."""
+        tests = _tests_of(self, today or timezone.localdate())
+        return all(_holds(req, field, test, value) for field, test, value in tests)
 
 
-def _holds(req: BorrowingRequest, lookup: str, value: Any) -> bool:
+@functools.lru_cache(maxsize=64)
+def _tests_of(flag: Flag, today: dt.date) -> tuple[tuple[str, str, Any], ...]:
+    """The flag's lookups on ``today`` as (field, operator, value), worked out once a day
+    rather than once a row: a page of 500 rows tests every list flag on each."""
+    return tuple(
+        (field, test, value)
+        for lookup, value in flag.lookups(today).items()
+        for field, _, test in [lookup.partition("__")]
+    )
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
+
+
+def _holds(req: Any, field: str, test: str, value: Any) -> bool:
     """A field lookup of the kinds the flags use, tested on one request in Python."""
-    field, _, operator = lookup.partition("__")
     actual = getattr(req, field)
     if isinstance(value, F):
         value = getattr(req, value.name)
-    if operator == "isnull":
+    if test == "isnull":
         return bool((actual is None) == value)
-    if operator == "in":
+    if test == "in":
         return actual in value
-    if operator == "":
+    if test == "":
         return bool(actual == value)
     if actual is None or value is None:
         return False
-    comparisons: dict[str, Callable[[Any, Any], bool]] = {
-        "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b,
-        "gt": lambda a, b: a > b,
-        "gte": lambda a, b: a >= b,
-    }
-    return comparisons[operator](actual, value)
+    return bool(_COMPARISONS[test](actual, value))
 
 
 NOT_ARRIVED = Flag(
@@ -144,6 +160,18 @@ LIST_FLAGS = {
         STRING_EXHAUSTED,
     )
 }
+#: The columns the list flags test, for lists that read rows as values (``selectors.list_rows``).
+LIST_FLAG_FIELDS = tuple(
+    sorted(
+        {
+            name
+            for flag in LIST_FLAGS.values()
+            for lookup, value in flag.lookups(dt.date.min).items()
+            for name in (lookup.partition("__")[0], value.name if isinstance(value, F) else "")
+            if name
+        }
+    )
+)
 #: Every flag, by name (the jobs' digests are named after theirs).
 ALL_FLAGS = {**LIST_FLAGS, DUE_SOON.name: DUE_SOON}
 #: The columns the jobs stamp (kept out of every index, so their UPDATEs stay HOT).
@@ -155,8 +183,9 @@ TEAM_ONLY = frozenset({EXCHANGE_FAILING.name, STRING_EXHAUSTED.name})
 LIBRARY_CHOICES = [(name, label) for name, label in CHOICES if name not in TEAM_ONLY]
 
 
-def flags_of(req: BorrowingRequest, today: dt.date | None = None) -> list[str]:
-    """The list flags ``req`` carries now, by name."""
+def flags_of(req: Any, today: dt.date | None = None) -> list[str]:
+    """The list flags ``req`` carries on ``today`` (now when not given), by name."""
+    today = today or timezone.localdate()
     return [name for name, flag in LIST_FLAGS.items() if flag.carried_by(req, today)]
 
 

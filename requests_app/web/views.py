@@ -82,12 +82,16 @@ def home(request: HttpRequest) -> HttpResponse:
     library_id = cast(int, user.library_id)
     today = timezone.localdate()
     ours = selectors.requests_for_list(user)
+
+    def first_rows(requests):
+        return selectors.list_rows(requests[:10], user)
+
     context = {
         "counts": selectors.status_counts(ours),
-        "shipped": ours.filter(status=Status.SHIPPED).order_by("shipped_on", "id")[:10],
-        "not_arrived": selectors.with_flag(ours, "not_arrived")[:10],
-        "overdue": selectors.overdue(ours, today)[:10],
-        "due_soon": selectors.due_soon(ours, today)[:10],
+        "shipped": first_rows(ours.filter(status=Status.SHIPPED).order_by("shipped_on", "id")),
+        "not_arrived": first_rows(selectors.with_flag(ours, "not_arrived")),
+        "overdue": first_rows(selectors.overdue(ours, today)),
+        "due_soon": first_rows(selectors.due_soon(ours, today)),
         "due_soon_days": DUE_SOON_DAYS,
         "renewals": selectors.renewals_answered_since(
             library_id, timezone.now() - dt.timedelta(days=14)
@@ -114,7 +118,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
         "requests_app/list.html",
         {
             "filters": filters,
-            "page": page_of(request, filters.qs),
+            "page": page_of(request, filters.qs, rows=lambda rows: selectors.list_rows(rows, user)),
             "counts": counts,
             "total": _total(counts.values()),
             "statuses": Status.choices,
@@ -373,7 +377,11 @@ def queue(request: HttpRequest) -> HttpResponse:
         return render(request, "requests_app/queue.html", context, status=400)
     counts = selectors.capped_status_counts(filters.any_status)
     context |= {
-        "page": page_of(request, selectors.with_return_availability(filters.qs)),
+        "page": page_of(
+            request,
+            selectors.with_return_availability(filters.qs),
+            rows=lambda rows: selectors.list_rows(rows, user),
+        ),
         "counts": counts,
         # At least the cap when one open status reached it ("1,000+").
         "open_count": _total(counts[status] for status in selectors.OPEN_STATUSES),

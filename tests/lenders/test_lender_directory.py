@@ -149,9 +149,8 @@ def test_the_list_costs_the_same_queries_for_one_lender_or_many(as_rita, lenders
         response = as_rita.get("/lenders/?page_size=50&q=lender")
     assert response.status_code == 200
     assert len(response.context["rows"]) == lenders
-    # session, user, pager count, the page (newest report by subqueries),
-    # then savepoint, session refresh, release.
-    queries.expect(7)
+    # session, user, pager count, the page (newest report by subqueries).
+    queries.expect(4)
 
 
 # --- A lender's page and its history -----------------------------------------------------------

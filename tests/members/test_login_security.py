@@ -335,6 +335,26 @@ def test_each_page_view_renews_the_session_and_an_idle_one_ends(client, alice, s
     assert response["Location"].startswith(LOGIN)
 
 
+def test_a_page_view_soon_after_a_renewal_writes_nothing(client, alice, settings):
+    """Renewal is at most once every SESSION_RENEW_SECONDS: a view in between neither
+    writes the session's row nor commits (core/sessions.py)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    log_in(client, "alice")
+    session = Session.objects.get()
+    left = timedelta(seconds=settings.SESSION_COOKIE_AGE - settings.SESSION_RENEW_SECONDS + 30)
+    Session.objects.update(expire_date=timezone.now() + left)
+    with CaptureQueriesContext(connection) as queries:
+        assert logged_in(client)
+    assert not [q for q in queries if "UPDATE" in q["sql"] and "django_session" in q["sql"]]
+    assert Session.objects.get(pk=session.pk).expire_date <= timezone.now() + left
+    Session.objects.update(expire_date=timezone.now() + left - timedelta(seconds=60))
+    assert logged_in(client)
+    renewed = Session.objects.get(pk=session.pk).expire_date
+    assert renewed > timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+
+
 def test_a_deactivated_account_is_logged_out_at_once(client, alice):
     client.force_login(alice)
     assert logged_in(client)

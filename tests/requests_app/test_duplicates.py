@@ -362,7 +362,7 @@ def test_the_queue_shows_and_filters_possible_duplicates(as_rita, alice, patron)
     with captured() as queries:
         page = as_rita.get("/queue/")
     # As test_queue pins it: the badge reads the row's own column, no other request.
-    queries.expect(10)
+    queries.expect(7)
     found = as_rita.get("/queue/?flag=possible_duplicate")
 
     rows = {req.pk: req for req in page.context["page"]}

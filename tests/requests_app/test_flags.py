@@ -74,3 +74,27 @@ def test_the_filter_and_the_badge_agree(every_kind_of_request, name, day):
     assert found == carried
     # Neither side is empty, nor everything: the grid reaches both sides of each edge.
     assert 0 < len(found) < every_kind_of_request.count()
+
+
+@pytest.mark.parametrize("day", [TODAY, TODAY + dt.timedelta(days=2)], ids=["today", "later"])
+def test_a_list_row_carries_the_flags_its_request_does(every_kind_of_request, rita, day):
+    """The lists read rows as values (``selectors.list_rows``), not model instances: each
+    row's badges are its request's, on every kind of request."""
+    from requests_app.flags import flags_of
+    from requests_app.selectors import list_rows
+
+    rows = {row.pk: row for row in list_rows(every_kind_of_request, rita)}
+    assert rows.keys() == {req.pk for req in every_kind_of_request}
+    for req in every_kind_of_request:
+        assert flags_of(rows[req.pk], day) == flags_of(req, day), req.pk
+
+
+def test_a_list_row_names_the_patron_only_for_the_librarys_staff(submit, rita, alice):
+    from requests_app.selectors import list_rows
+
+    req = submit()
+    (for_the_team,) = list_rows(BorrowingRequest.objects.filter(pk=req.pk), rita)
+    (for_the_library,) = list_rows(BorrowingRequest.objects.filter(pk=req.pk), alice)
+    assert not hasattr(for_the_team, "patron_name") and not hasattr(for_the_team, "patron_card")
+    assert for_the_library.patron_name == req.patron.name
+    assert for_the_library.library_code == req.library.ill_code

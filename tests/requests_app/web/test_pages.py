@@ -58,9 +58,8 @@ def test_the_request_list_costs_the_same_queries_at_any_length(client, request_i
         response = client.get("/requests/")
     assert response.status_code == 200
     # 1 session, 2 user, 3 counts by status, 4 count for the pager, 5 the page of requests
-    # joined with library, lender and assignee, 6 the user's library for the header,
-    # 7-9 savepoint, session refresh, release.
-    queries.expect(9)
+    # joined with library, lender and assignee, 6 the user's library for the header.
+    queries.expect(6)
 
 
 def test_the_detail_page_shows_the_timeline(client, request_in, alice):

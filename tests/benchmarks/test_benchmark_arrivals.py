@@ -1,0 +1,112 @@
+"""The open-loop load (``benchmarks.arrivals``) arrives as people do and times what they
+wait: Poisson arrivals at the rate asked, each timed from the moment it was due, so a
+server slower than the arrivals shows in the figures instead of slowing the load down."""
+
+import asyncio
+import statistics
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from benchmarks import arrivals, load
+
+
+def test_arrivals_are_a_poisson_process_at_the_rate_asked():
+    moments = arrivals.poisson_schedule(rate=50, seconds=200, seed=3)
+    gaps = [b - a for a, b in zip(moments, moments[1:], strict=False)]
+    assert len(moments) / 200 == pytest.approx(50, rel=0.05)
+    # Exponential gaps: their spread equals their mean (a fixed pace would have none).
+    assert statistics.pstdev(gaps) / statistics.fmean(gaps) == pytest.approx(1, abs=0.05)
+    assert arrivals.poisson_schedule(rate=50, seconds=5, seed=3) == [m for m in moments if m < 5]
+
+
+def test_the_most_arrivals_in_a_window():
+    assert arrivals.most_in_window([0.0, 0.05, 0.09, 0.5, 0.55]) == 3
+    assert arrivals.most_in_window([0.0, 0.2, 0.4]) == 1
+    assert arrivals.most_in_window([]) == 0
+
+
+class OneAtATime(BaseHTTPRequestHandler):
+    """A server that takes 50 ms a call and serves one call at a time (20 a second)."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        time.sleep(0.05)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_server():
+    server = HTTPServer(("127.0.0.1", 0), OneAtATime)
+    server.request_queue_size = 128
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_calls_arriving_faster_than_served_wait_and_the_wait_is_counted(slow_server):
+    target = arrivals.Target("page", "a page", "/", ["a=b"])
+    calm = asyncio.run(arrivals.open_loop(slow_server, [target], rate=5, seconds=2, seed=1))
+    rush = asyncio.run(arrivals.open_loop(slow_server, [target], rate=60, seconds=1, seed=1))
+    calm_figures = arrivals.figures_of(calm, 2)
+    rush_figures = arrivals.figures_of(rush, 1)
+
+    assert calm_figures["failed"] == rush_figures["failed"] == 0
+    assert calm_figures["p50_ms"] < 150
+    # Sixty a second at twenty a second's pace: the later calls queue for hundreds of ms.
+    # A closed loop would have waited for each answer and reported about 50 ms.
+    assert rush_figures["p95_ms"] > 500
+    assert rush_figures["pages"]["page"]["calls"] == rush_figures["calls"]
+    assert rush_figures["mean_in_flight_at_arrival"] > calm_figures["mean_in_flight_at_arrival"]
+
+
+def test_thinking_people_with_a_fixed_time_arrive_together(slow_server):
+    """As wrk's fixed think time does: people who start together and read for the same
+    time come back together, however few calls a second they make."""
+    target = arrivals.Target("page", "a page", "/", ["a=b"])
+    fixed = asyncio.run(arrivals.thinking(slow_server, [target], 8, 0.4, True, 1.5, seed=1))
+    figures = arrivals.figures_of(fixed, 1.5)
+    assert figures["most_due_in_100ms"] >= 4
+    assert figures["p95_ms"] > 200  # the eighth of a bunch waits for seven calls of 50 ms
+
+
+def test_the_report_says_each_page_at_each_rate():
+    figures = {
+        "pages": {"queue_default": {"p50_ms": 20.0, "p95_ms": 40.0, "p99_ms": 60.0}},
+        "calls": 100, "failed": 0, "p50_ms": 20.0, "p95_ms": 40.0, "p99_ms": 60.0,
+    }  # fmt: skip
+    report = {
+        "command": "python -m benchmarks.arrivals", "started": "now", "seconds": 30,
+        "runs": 3, "client_cpu_seconds": 1.0, "data": {"requests": 1_000_000},
+        "gunicorn": {"workers": 3, "class": "gthread", "threads": 2, "keepalive": 0},
+        "labels": {"queue_default": "queue, default view"},
+        "open": {"20": figures, "50": figures}, "thinking": {}, "users": 20, "think_ms": 2000,
+    }  # fmt: skip
+    text = arrivals.markdown_of(report)
+    assert "| 20/s | queue, default view | 20.0 | 40.0 | 60.0 |" in text
+    assert "| 50/s | **all** (100 calls, 0 failed) | 20.0 | 40.0 | 60.0 |" in text
+    assert "3 gthread workers of 2 threads, no keep-alive" in text
+
+
+def test_the_load_benchmark_runs_gunicorn_as_deployed():
+    """The workers the figures are quoted for are gunicorn.conf.py's, unless asked."""
+    deployed = load.gunicorn_shape(argparse_namespace(threads=0, sync=False))
+    assert deployed == {
+        "workers": 3, "class": "gthread", "threads": 2, "keepalive": 0,
+    }  # fmt: skip
+    assert load.gunicorn_shape(argparse_namespace(threads=0, sync=True))["class"] == "sync"
+
+
+def argparse_namespace(**values):
+    from argparse import Namespace
+
+    return Namespace(workers=3, **values)
