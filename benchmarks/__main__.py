@@ -5,10 +5,16 @@ Steps, each a module of its own that can also run alone:
 1. ``generate``: fill the scratch PostgreSQL database ``--database`` (made if missing)
    with ``--requests`` requests, unless it already holds requests (then they are used).
 2. ``explain_filters``: every list filter under EXPLAIN.
-3. ``load``: the pages under wrk over gunicorn, beside the admin and the SQL floor.
+3. ``load``: the pages under wrk over gunicorn, beside the admin and the SQL floor, and
+   the figures of the run it replaces.
+   ``arrivals``: the hot pages under open-loop Poisson arrivals at 20, 50 and 100 a second,
+   and thinking people (fixed and exponential reading times).
+   ``flames``: py-spy's flame graphs of the hot pages under load (docs/flames/*-after.svg).
 4. ``flag_jobs``: the jobs, cold and with nothing left to do, beside a one-save-per-row
    version of the not-arrived job, and the statistics reports over the same rows.
    (``benchmarks.reports`` also times them for one library; run it alone for that.)
+   ``cluster``: the not-arrived job on a PostgreSQL cluster of its own, sized for the data
+   (``initdb`` with the machine's binaries), cold.
 5. ``api_auth``: the API's sign-in (a token, a call with one) and the sign-in guard while
    an attack's counts are in the database.
 6. ``exceptions``: each exception and correction through the API, and the pages that
@@ -49,7 +55,10 @@ STEPS = (
     "generate",
     "explain_filters",
     "load",
+    "arrivals",
+    "flames",
     "flag_jobs",
+    "cluster",
     "api_auth",
     "exceptions",
     "duplicates",
@@ -101,6 +110,8 @@ def render() -> None:
     """The figures of every step that wrote them, into docs/performance.md."""
     from benchmarks import (
         api_auth,
+        arrivals,
+        cluster,
         duplicates,
         exceptions,
         explain_filters,
@@ -116,8 +127,10 @@ def render() -> None:
     sections = []
     for pattern, module in (
         ("load*.json", load),
+        ("arrivals*.json", arrivals),
         ("explain_filters*.json", explain_filters),
         ("flag_jobs*.json", flag_jobs),
+        ("cluster*.json", cluster),
         ("api_auth*.json", api_auth),
         ("exceptions*.json", exceptions),
         ("duplicates*.json", duplicates),
@@ -172,8 +185,22 @@ def main() -> None:
     if "load" in steps:
         quick = ["--duration", "5", "--warmup", "1"] if args.quick else []
         run("load", *runs, *quick, "--out", figures_of("load", folder))
+    if "arrivals" in steps:
+        quick_arrivals = ["--seconds", "5", "--rates", "20"] if args.quick else []
+        run(
+            "arrivals",
+            *runs,
+            *quick_arrivals,
+            "--thinking",
+            "--out",
+            figures_of("arrivals", folder),
+        )
+    if "flames" in steps and not args.quick:
+        run("flames", "--label", "after")
     if "flag_jobs" in steps:
         run("flag_jobs", *runs, "--json", figures_of("flag_jobs", folder))
+    if "cluster" in steps:
+        run("cluster", *runs, "--out", figures_of("cluster", folder))
     if "api_auth" in steps:
         run("api_auth", *runs, "--out", figures_of("api_auth", folder))
     if "exceptions" in steps:

@@ -792,13 +792,38 @@ def admin_ratios(results: dict, user_counts: list[int]) -> list[dict]:
     return ratios
 
 
-def markdown(results: dict, ratios: list[dict], user_counts: list[int], memory: dict) -> str:
+def previous_figures(out: Path) -> dict | None:
+    """The p50 and p95 of each page in the report this run replaces, to show beside its own."""
+    if not out.exists():
+        return None
+    report = json.loads(out.read_text())
+    return {
+        "started": report["started"],
+        "pages": {
+            key: {
+                users: {"p50_ms": load["p50_ms"], "p95_ms": load["p95_ms"]}
+                for users, load in page["load"].items()
+            }
+            for key, page in report["pages"].items()
+        },
+    }
+
+
+def markdown(
+    results: dict,
+    ratios: list[dict],
+    user_counts: list[int],
+    memory: dict,
+    previous: dict | None = None,
+) -> str:
+    before = " | before: p50 / p95 ms" if previous else ""
     lines = [
         "| page | users | p50 ms | p95 ms | p99 ms | req/s | SQL floor ms | p50 / floor "
-        "| queries | seq scan / full COUNT(*) of requests | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        f"| queries | seq scan / full COUNT(*) of requests | errors{before} |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"
+        + (" ---: |" if previous else ""),
     ]
-    for page in results.values():
+    for key, page in results.items():
         floor = page["sql"]
         scans = "yes" if floor["seq_scan_on_requests"] else "no"
         scans += " / yes" if floor["unfiltered_count_on_requests"] else " / no"
@@ -806,11 +831,15 @@ def markdown(results: dict, ratios: list[dict], user_counts: list[int], memory: 
             load = page["load"][str(users)]
             errors = sum(load["errors"].values())
             ratio = load["p50_ms"] / floor["floor_ms"] if floor["floor_ms"] else float("nan")
+            then = ""
+            if previous:
+                old = previous["pages"].get(key, {}).get(str(users))
+                then = f" {old['p50_ms']:.1f} / {old['p95_ms']:.1f} |" if old else " — |"
             lines.append(
                 f"| {page['label']} | {users} | {load['p50_ms']:.1f} | {load['p95_ms']:.1f} "
                 f"| {load['p99_ms']:.1f} | {load['requests_per_s']:.1f} "
                 f"| {floor['floor_ms']:.2f} | {ratio:.1f}x | {floor['queries']} | {scans} "
-                f"| {errors} |"
+                f"| {errors} |{then}"
             )
     lines += [
         "",
@@ -876,9 +905,20 @@ def markdown_of(report: dict) -> str:
         f"DEBUG off, Redis at {settings['redis_url']}; wrk runs of {settings['duration_s']} s, "
         f"{settings['runs']} of each (medians shown), think time {settings['think_ms']} ms. "
         "The SQL floor is the page's own statements under EXPLAIN ANALYZE; p50 / floor is "
-        "how much the app adds above the database.",
+        "how much the app adds above the database."
+        + (
+            f" The last column is the run this one replaced ({report['previous']['started']})."
+            if report.get("previous")
+            else ""
+        ),
         "",
-        markdown(report["pages"], report["admin_over_queue"], settings["users"], report["memory"]),
+        markdown(
+            report["pages"],
+            report["admin_over_queue"],
+            settings["users"],
+            report["memory"],
+            report.get("previous"),
+        ),
     ]
     notes = [
         f"- {page['label']}: {page['note']}" for page in report["pages"].values() if page["note"]
@@ -1078,11 +1118,12 @@ def main() -> None:
         "pages": results,
         "admin_over_queue": ratios,
         "memory": memory,
+        "previous": previous_figures(args.out),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print()
-    print(markdown(results, ratios, args.user_counts, memory))
+    print(markdown(results, ratios, args.user_counts, memory, report["previous"]))
     print(f"\nFigures in {args.out}; gunicorn's log in {workdir}")
 
 

@@ -74,8 +74,8 @@ def page_of(
     start = (number - 1) * size
     ids = list(queryset.values_list("pk", flat=True)[start : start + size + 1])
     by_id = {row.pk: row for row in rows(queryset.filter(pk__in=ids[:size]).order_by())}
-    rows = [by_id[pk] for pk in ids[:size] if pk in by_id]
-    return UncountedPage(rows, number, size, has_next=len(ids) > size and number < MAX_PAGE)
+    in_order = [by_id[pk] for pk in ids[:size] if pk in by_id]
+    return UncountedPage(in_order, number, size, has_next=len(ids) > size and number < MAX_PAGE)
 
 
 def paginate(request: HttpRequest, queryset: QuerySet[_M]) -> Page[_M]:

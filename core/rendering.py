@@ -12,6 +12,7 @@ engine.
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import django.forms
 from django.conf import settings
@@ -25,14 +26,14 @@ class FormRenderer(Jinja2):
 
     fallback = TemplatesSetting()
 
-    def get_template(self, template_name):
+    def get_template(self, template_name: str) -> Any:
         try:
             return super().get_template(template_name)
         except TemplateDoesNotExist:
             return self.fallback.get_template(template_name)
 
     @cached_property
-    def engine(self):
+    def engine(self) -> Any:
         return self.backend(
             {
                 "APP_DIRS": False,

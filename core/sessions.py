@@ -9,6 +9,7 @@ session still ends ``SESSION_COOKIE_AGE`` after the last view, give or take that
 """
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends import db
@@ -22,8 +23,8 @@ class SessionStore(db.SessionStore):
 
     stored_expiry: dt.datetime | None = None
 
-    def load(self) -> dict:
-        row = self._get_session_from_db()
+    def load(self) -> dict[str, Any]:
+        row = self._get_session_from_db()  # type: ignore[attr-defined]
         if row is None:
             return {}
         self.stored_expiry = row.expire_date

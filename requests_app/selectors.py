@@ -5,6 +5,7 @@ in one place.
 """
 
 import datetime as dt
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import EmptyResultSet
@@ -132,12 +133,12 @@ class ListRow:
     (docs/performance.md, "Rows as values"). The flags test a row as they test a request.
     """
 
-    def __init__(self, columns: dict) -> None:
+    def __init__(self, columns: dict[str, Any]) -> None:
         self.__dict__.update(columns)
 
     @property
     def pk(self) -> int:
-        return self.__dict__["id"]
+        return int(self.__dict__["id"])
 
 
 def list_rows(requests: QuerySet[BorrowingRequest], user: User | AnonymousUser) -> list[ListRow]:

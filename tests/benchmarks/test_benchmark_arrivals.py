@@ -110,3 +110,27 @@ def argparse_namespace(**values):
     from argparse import Namespace
 
     return Namespace(workers=3, **values)
+
+
+def test_the_load_table_shows_the_run_it_replaced(tmp_path):
+    """``make bench`` writes each page's figures beside those of the run before."""
+    import json
+
+    page = {
+        "label": "queue, default view",
+        "sql": {"floor_ms": 10.0, "seq_scan_on_requests": False, "queries": 6,
+                "unfiltered_count_on_requests": False},
+        "load": {"1": {"p50_ms": 20.0, "p95_ms": 30.0, "p99_ms": 40.0, "requests_per_s": 50.0,
+                       "errors": {}, "disturbed_runs": 0, "runs": [{}]}},
+    }  # fmt: skip
+    old = tmp_path / "load.json"
+    before = {"p50_ms": 45.0, "p95_ms": 58.0, "p99_ms": 70.0, "requests_per_s": 22.0}
+    old.write_text(json.dumps({"started": "2026-12-03", "pages": {
+        "queue_default": {**page, "load": {"1": {**page["load"]["1"], **before}}},
+    }}))  # fmt: skip
+    previous = load.previous_figures(old)
+    memory = {"peak_vmhwm_mb": 100, "peak_vmhwm_mb_by_worker": [100], "peak_sampled_vmrss_mb": 100}
+    table = load.markdown({"queue_default": page}, [], [1], memory, previous)
+    assert "| queue, default view | 1 | 20.0 | 30.0 | 40.0 |" in table
+    assert table.splitlines()[2].endswith("| 45.0 / 58.0 |")
+    assert load.previous_figures(tmp_path / "none.json") is None
