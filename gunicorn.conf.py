@@ -14,11 +14,6 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L
 # client reading it must not hold a whole worker. A gthread worker tells the master it is
 # alive while its threads serve; the command line's -k/--threads still win.
 worker_class = "gthread"
-threads = 2
-# No keep-alive: each answer closes its connection, so every call goes through the shared
-# listening socket to a worker that is free to take it. With kept-alive connections a busy
-# worker held callers behind its own threads, on one core's worth of Python, while
-# another worker stood idle: at 20 users the queue's p95 was 960 ms, against 580 ms for
-# workers that took one call at a time (docs/performance.md, "Workers"). A proxy in front
-# (production has one for TLS) keeps the browsers' connections.
-keepalive = 0
+threads = 4
+# Measured against two threads without keep-alive and against sync workers, at 20 users and
+# under open-loop arrivals: no shape served the pages better (docs/performance.md, "Workers").

@@ -171,7 +171,10 @@ async def thinking(base: str, targets: list[Target], users: int, think: float, f
     return run
 
 
-def figures_of(run: Run, seconds: float) -> dict:
+def figures_of(run: Run, seconds: float, settled_after: float = 0) -> dict:
+    """The run's figures, per page and in all; with ``settled_after``, also those of the
+    calls due after that many seconds (thinking people, once their first pages, all
+    asked at once at the start, are behind them)."""
     pages: dict[str, dict] = {}
     for key in sorted({call.page for call in run.calls}):
         latencies = [call.latency_ms for call in run.calls if call.page == key]
@@ -195,6 +198,19 @@ def figures_of(run: Run, seconds: float) -> dict:
             statistics.fmean(call.in_flight for call in run.calls) if run.calls else 0, 2
         ),
         "pages": pages,
+        **({"settled": settled(run, settled_after)} if settled_after else {}),
+    }
+
+
+def settled(run: Run, after: float) -> dict:
+    later = [call for call in run.calls if call.due >= after]
+    latencies = [call.latency_ms for call in later]
+    return {
+        "calls": len(later),
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "most_due_in_100ms": most_in_window([call.due for call in later]),
     }
 
 
@@ -212,6 +228,11 @@ def median_figures(runs: list[dict]) -> dict:
         for page in runs[0]["pages"]
         if all(page in run["pages"] for run in runs)
     }
+    if all("settled" in run for run in runs):
+        merged["settled"] = {
+            name: statistics.median(run["settled"][name] for run in runs)
+            for name in (*keys, "most_due_in_100ms", "calls")
+        }
     merged["runs"] = runs
     return merged
 
@@ -294,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
                         thinking(server.base, targets, options.users, options.think_ms / 1000,
                                  fixed, options.seconds, options.seed + number)
                     )  # fmt: skip
-                    figures = figures_of(run, options.seconds)
+                    figures = figures_of(run, options.seconds, options.think_ms / 1000)
                     results["thinking"].setdefault(name, []).append(figures)
                     bunched = figures["most_due_in_100ms"]
                     print(f"run {number + 1}: {options.users} thinking ({name})  "
@@ -340,7 +361,9 @@ def markdown_of(report: dict) -> str:
         "| ---: | --- | ---: | ---: | ---: |",
     ]
     for rate, figures in report["open"].items():
-        for key, page in figures["pages"].items():
+        in_order = [key for key in labels if key in figures["pages"]]
+        for key in in_order + sorted(set(figures["pages"]) - set(in_order)):
+            page = figures["pages"][key]
             lines.append(
                 f"| {rate}/s | {labels.get(key, key)} | {page['p50_ms']:.1f} | "
                 f"{page['p95_ms']:.1f} | {page['p99_ms']:.1f} |"
@@ -355,15 +378,23 @@ def markdown_of(report: dict) -> str:
             f"{report['users']} people, each reading a page for {report['think_ms']:,} ms "
             "(fixed, as wrk's think time, or exponential with that mean) before the next:",
             "",
-            "| reading time | calls/s | p50 ms | p95 ms | p99 ms | most due in 100 ms | "
-            "calls in the server at an arrival |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| reading time | calls/s | p50 ms | p95 ms | p99 ms | calls in the server at an "
+            "arrival | after the first page: p50 / p95 / p99 ms | most due in any 100 ms |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for name, figures in report["thinking"].items():
+            later = figures.get("settled") or {}
+            after = (
+                f"{later['p50_ms']:.1f} / {later['p95_ms']:.1f} / {later['p99_ms']:.1f}"
+                if later
+                else "—"
+            )
             lines.append(
                 f"| {name} | {figures['per_second']:.1f} | {figures['p50_ms']:.1f} | "
                 f"{figures['p95_ms']:.1f} | {figures['p99_ms']:.1f} | "
-                f"{figures['most_due_in_100ms']} | {figures['mean_in_flight_at_arrival']:.2f} |"
+                f"{figures['mean_in_flight_at_arrival']:.2f} | {after} | "
+                f"{figures['most_due_in_100ms']} at the start, "
+                f"{later.get('most_due_in_100ms', '—')} after |"
             )
     return "\n".join(lines)
 

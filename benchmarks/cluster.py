@@ -100,7 +100,9 @@ class Cluster:
         """initdb, unless the folder already holds a cluster; the settings written anew."""
         if not (self.datadir / "PG_VERSION").exists():
             self.datadir.mkdir(parents=True, exist_ok=True)
-            if self.as_user:
+            if self.as_user:  # the postgres user must reach the folder (a temporary one too)
+                parent = self.datadir.parent
+                parent.chmod(parent.stat().st_mode | 0o011)
                 shutil.chown(self.datadir, "postgres", "postgres")
             self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "--auth=trust",
                       "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip

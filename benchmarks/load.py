@@ -44,13 +44,12 @@ Settings of the run, and why:
   the admin's second factor) costs next to nothing on these pages.
 - ``API_RATE_PER_USER`` is raised to ``1000000/minute`` so the throttle never answers 429;
   its count is still read and written in Redis on each call, as in production.
-- gunicorn: as ``gunicorn.conf.py`` deploys it (gthread workers of two threads, no
-  keep-alive, the access log on), with
+- gunicorn: as ``gunicorn.conf.py`` deploys it (gthread workers of four threads, the
+  access log on), with
   three workers as docker-compose.yml runs it (``WEB_CONCURRENCY`` defaults to 3).
-  ``--threads N`` and ``--sync`` try other shapes. Workers that keep connections alive
-  queue calls behind their own threads while another worker idles (docs/performance.md,
-  "Workers"). The pages are CPU-bound in Python, so more workers than cores and one only
-  add memory.
+  ``--threads N`` and ``--sync`` try other shapes (and ``GUNICORN_CMD_ARGS`` any other
+  setting); docs/performance.md, "Workers", has three of them side by side. The pages are
+  CPU-bound in Python, so more workers than cores and one only add memory.
 - wrk keeps its connections open and sends the next call the moment an answer arrives:
   20 users are 20 calls always in flight, so at 20 users the latency is mostly waiting
   for a core (about users / throughput). ``--think-ms`` makes each connection wait between
@@ -420,7 +419,7 @@ def gunicorn_shape(args) -> dict:
         "workers": args.workers,
         "class": "sync" if args.sync else deployed.get("worker_class", "sync"),
         "threads": 1 if args.sync else threads,
-        "keepalive": deployed.get("keepalive", 2),
+        "keepalive": deployed.get("keepalive", 2),  # gunicorn's default
     }
 
 

@@ -60,7 +60,7 @@ def _detail_pattern(prefix: str, urlconf: str | None) -> str:
 
 @register.simple_tag
 def queue_row(req, today) -> SafeString:
-    """One row of the team's queue, from a request or a ``selectors.ListRow``.
+    """One row of the team's queue, from a ``selectors.ListRow``.
 
     Built in Python, as the Django admin builds its change list rows, with the standard
     library's ``html.escape`` on every value: the queue shows 50 to 500 rows, and an

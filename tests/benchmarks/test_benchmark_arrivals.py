@@ -101,7 +101,7 @@ def test_the_load_benchmark_runs_gunicorn_as_deployed():
     """The workers the figures are quoted for are gunicorn.conf.py's, unless asked."""
     deployed = load.gunicorn_shape(argparse_namespace(threads=0, sync=False))
     assert deployed == {
-        "workers": 3, "class": "gthread", "threads": 2, "keepalive": 0,
+        "workers": 3, "class": "gthread", "threads": 4, "keepalive": 2,
     }  # fmt: skip
     assert load.gunicorn_shape(argparse_namespace(threads=0, sync=True))["class"] == "sync"
 
@@ -134,3 +134,15 @@ def test_the_load_table_shows_the_run_it_replaced(tmp_path):
     assert "| queue, default view | 1 | 20.0 | 30.0 | 40.0 |" in table
     assert table.splitlines()[2].endswith("| 45.0 / 58.0 |")
     assert load.previous_figures(tmp_path / "none.json") is None
+
+
+def test_the_settled_figures_leave_out_the_calls_asked_together_at_the_start():
+    run = arrivals.Run(
+        [arrivals.Call("page", due=0.0, latency_ms=400.0, status=200) for _ in range(10)]
+        + [arrivals.Call("page", due=1.0 + n, latency_ms=30.0, status=200) for n in range(90)]
+    )
+    figures = arrivals.figures_of(run, 100, settled_after=0.5)
+    assert figures["p95_ms"] == 400.0 and figures["most_due_in_100ms"] == 10
+    assert figures["settled"] == {
+        "calls": 90, "p50_ms": 30.0, "p95_ms": 30.0, "p99_ms": 30.0, "most_due_in_100ms": 1,
+    }  # fmt: skip
