@@ -179,7 +179,7 @@ def test_a_small_fill_is_a_service_the_app_works_on(client):
         assert response.status_code == 200, query
         assert len(response.context["page"]) > 0, query
         counts.add(sum(1 for sql in queries if sql not in ("BEGIN", "COMMIT")))
-    assert counts == {10}, counts
+    assert counts == {7}, counts
     assert client.get(f"/requests/{new.pk - 1}/").status_code == 200
 
 
