@@ -49,7 +49,6 @@ BUNCH_WINDOW = 0.1
 @dataclass
 class Target:
     key: str
-    label: str
     path: str
     cookies: list[str]
 
@@ -238,10 +237,7 @@ def median_figures(runs: list[dict]) -> dict:
 
 
 def targets_of(pages, people) -> list[Target]:
-    return [
-        Target(page.key, page.label, page.first_path(), people[page.person].cookies)
-        for page in pages
-    ]
+    return [Target(page.key, page.first_path(), people[page.person].cookies) for page in pages]
 
 
 def client_cpu_seconds() -> float:

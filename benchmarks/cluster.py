@@ -185,9 +185,7 @@ def job_round(cluster: Cluster, *, from_disk: bool) -> dict:
     os.sync()
     dropped = drop_page_cache() if from_disk else False
     options = argparse.Namespace(runs=1, per_row_sample=0, later=0)
-    env = dict(os.environ, DATABASE_URL=cluster.url(), DJANGO_SETTINGS_MODULE="illdesk.settings")
-    env.pop("REDIS_URL", None)
-    env["EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
+    env = flag_jobs.worker_environment(cluster.url())
     figures = flag_jobs.spawn("flag_not_arrived", options, env)
     figures["page_cache_dropped"] = dropped
     return figures

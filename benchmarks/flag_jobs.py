@@ -378,15 +378,18 @@ def check_database() -> dict:
     }
 
 
-def worker_environment() -> dict[str, str]:
-    """The workers' environment: this database (by name: a test run's too), no broker, no
-    mail sent."""
-    from django.db import connection
-
+def worker_environment(database_url: str = "") -> dict[str, str]:
+    """The workers' environment: ``database_url``, or this process's database (by name: a
+    test run's too), no broker, no mail sent."""
     env = dict(os.environ)
-    url = urlsplit(env["DATABASE_URL"])
-    path = "/" + quote(connection.settings_dict["NAME"])
-    env["DATABASE_URL"] = urlunsplit(url._replace(path=path))
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    else:
+        from django.db import connection
+
+        url = urlsplit(env["DATABASE_URL"])
+        path = "/" + quote(connection.settings_dict["NAME"])
+        env["DATABASE_URL"] = urlunsplit(url._replace(path=path))
     env.pop("REDIS_URL", None)
     env["EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
     env.setdefault("DJANGO_SETTINGS_MODULE", "illdesk.settings")

@@ -5,6 +5,7 @@ in one place.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -147,6 +148,13 @@ def list_rows(requests: QuerySet[BorrowingRequest], user: User | AnonymousUser) 
     joins = LIST_ROW_JOINS | (PATRON_JOINS if getattr(user, "is_library_staff", False) else {})
     annotated = tuple(name for name in ("return_on_hold",) if name in requests.query.annotations)
     return [ListRow(row) for row in requests.values(*LIST_ROW_COLUMNS, *annotated, **joins)]
+
+
+def list_rows_for(
+    user: User | AnonymousUser,
+) -> Callable[[QuerySet[BorrowingRequest]], list[ListRow]]:
+    """``list_rows`` for ``user``, as ``core.pagination.page_of`` reads a page's rows."""
+    return lambda requests: list_rows(requests, user)
 
 
 def requests_in_full(user: User | AnonymousUser) -> QuerySet[BorrowingRequest]:

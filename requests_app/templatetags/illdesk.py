@@ -97,7 +97,7 @@ def queue_row(req, today) -> SafeString:
 
 
 @register.simple_tag
-def request_row(req, user, today=None) -> SafeString:
+def request_row(req, user) -> SafeString:
     """One row of a library's list or dashboard table (a ``selectors.ListRow``), built as
     ``queue_row`` is: the patron for the library's own staff, the library's code for those
     who see more than one library's requests."""
@@ -119,7 +119,7 @@ def request_row(req, user, today=None) -> SafeString:
         f'<td><a href="{url}">{req.pk}</a></td>'
         f"<td>{item}</td>"
         f"{patron}"
-        f"<td>{_status_and_flags(req, today or timezone.localdate())}</td>"
+        f"<td>{_status_and_flags(req, timezone.localdate())}</td>"
         f"<td>{lender}</td>"
         f"<td>{timezone.localtime(req.created_at).date().isoformat()}</td>"
         f"<td>{_date_or_dash(req.due_date)}</td>"

@@ -82,16 +82,13 @@ def home(request: HttpRequest) -> HttpResponse:
     library_id = cast(int, user.library_id)
     today = timezone.localdate()
     ours = selectors.requests_for_list(user)
-
-    def first_rows(requests):
-        return selectors.list_rows(requests[:10], user)
-
+    rows = selectors.list_rows_for(user)
     context = {
         "counts": selectors.status_counts(ours),
-        "shipped": first_rows(ours.filter(status=Status.SHIPPED).order_by("shipped_on", "id")),
-        "not_arrived": first_rows(selectors.with_flag(ours, "not_arrived")),
-        "overdue": first_rows(selectors.overdue(ours, today)),
-        "due_soon": first_rows(selectors.due_soon(ours, today)),
+        "shipped": rows(ours.filter(status=Status.SHIPPED).order_by("shipped_on", "id")[:10]),
+        "not_arrived": rows(selectors.with_flag(ours, "not_arrived")[:10]),
+        "overdue": rows(selectors.overdue(ours, today)[:10]),
+        "due_soon": rows(selectors.due_soon(ours, today)[:10]),
         "due_soon_days": DUE_SOON_DAYS,
         "renewals": selectors.renewals_answered_since(
             library_id, timezone.now() - dt.timedelta(days=14)
@@ -118,7 +115,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
         "requests_app/list.html",
         {
             "filters": filters,
-            "page": page_of(request, filters.qs, rows=lambda rows: selectors.list_rows(rows, user)),
+            "page": page_of(request, filters.qs, rows=selectors.list_rows_for(user)),
             "counts": counts,
             "total": _total(counts.values()),
             "statuses": Status.choices,
@@ -380,7 +377,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "page": page_of(
             request,
             selectors.with_return_availability(filters.qs),
-            rows=lambda rows: selectors.list_rows(rows, user),
+            rows=selectors.list_rows_for(user),
         ),
         "counts": counts,
         # At least the cap when one open status reached it ("1,000+").

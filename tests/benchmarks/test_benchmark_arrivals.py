@@ -62,7 +62,7 @@ def slow_server():
 
 
 def test_calls_arriving_faster_than_served_wait_and_the_wait_is_counted(slow_server):
-    target = arrivals.Target("page", "a page", "/", ["a=b"])
+    target = arrivals.Target("page", "/", ["a=b"])
     calm = run_loop(arrivals.open_loop(slow_server, [target], rate=5, seconds=2, seed=1))
     rush = run_loop(arrivals.open_loop(slow_server, [target], rate=60, seconds=1, seed=1))
     calm_figures = arrivals.figures_of(calm, 2)
@@ -80,7 +80,7 @@ def test_calls_arriving_faster_than_served_wait_and_the_wait_is_counted(slow_ser
 def test_thinking_people_with_a_fixed_time_arrive_together(slow_server):
     """As wrk's fixed think time does: people who start together and read for the same
     time come back together, however few calls a second they make."""
-    target = arrivals.Target("page", "a page", "/", ["a=b"])
+    target = arrivals.Target("page", "/", ["a=b"])
     fixed = run_loop(arrivals.thinking(slow_server, [target], 8, 0.4, True, 1.5, seed=1))
     figures = arrivals.figures_of(fixed, 1.5)
     assert figures["most_due_in_100ms"] >= 4
